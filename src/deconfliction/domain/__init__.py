@@ -1,0 +1,1 @@
+"""The domain: model, vocabulary and pure functions. No I/O lives here."""
