@@ -135,15 +135,26 @@ class GeoPoint:
     extra_radius_m: float = 0.0
 
 
+def _shown(value: float) -> str:
+    """A number as an error message may quote it (huge integers abbreviated)."""
+    if isinstance(value, int) and abs(value) > 10**20:
+        return f"an integer of about {value.bit_length() * math.log10(2):.0f} digits"
+    return repr(value)
+
+
 def check_lat_lon(lat: Any, lon: Any, field: str = "position") -> tuple[float, float]:
     for name, value, bound in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DomainError(f"{field}.{name}", f"must be a number, got {value!r}", value)
-        if not math.isfinite(value):
+        # Only a float can be non-finite; an int may be too large for a float,
+        # and int-to-float comparison is exact.
+        if isinstance(value, float) and not math.isfinite(value):
             raise DomainError(f"{field}.{name}", f"must be finite, got {value!r}", value)
         if not -bound <= value <= bound:
             raise DomainError(
-                f"{field}.{name}", f"must be within [-{bound:g}, {bound:g}], got {value!r}", value
+                f"{field}.{name}",
+                f"must be within [-{bound:g}, {bound:g}], got {_shown(value)}",
+                value,
             )
     return float(lat), float(lon)
 
@@ -164,19 +175,22 @@ def point_from_mgrs(text: str, field: str = "position.mgrs") -> GeoPoint:
     precision = len(digits) // 2
     square_m = 100_000.0 / 10**precision
     easting, northing = digits[:precision], digits[precision:]
-    if precision < 5:
-        centred = f"{head}{easting}5{northing}5"
-        offset_m = 0.0
-    else:
-        centred = cleaned
-        offset_m = 0.5 * math.sqrt(2.0)  # the 1 m square's corner to its centre
+    # Ask for the 1 m square at the centre of the given square. The library
+    # (GeoTrans) answers with the centre of whatever square it is given, so
+    # "37UDB12" alone would also do; spelling out the centre depends on no such
+    # convention and costs at most the 1 m square's own half-diagonal.
+    pad = "5" + "0" * (4 - precision) if precision < 5 else ""
+    centred = f"{head}{easting}{pad}{northing}{pad}"
+    offset_m = 0.5 * math.sqrt(2.0)
     try:
         lat, lon = mgrs_lib.MGRS().toLatLon(centred)
     except Exception as exc:  # the library raises several unrelated types
         raise DomainError(field, f"not an MGRS reference: {text!r} ({exc})", text) from None
     lat, lon = check_lat_lon(lat, lon, field)
-    # A UTM grid metre is within 0.1 % of a ground metre inside a zone.
-    half_diagonal = square_m * math.sqrt(2.0) / 2.0 * 1.001 + offset_m
+    # A grid metre is at most 1/k0 ground metres: UTM k0 = 0.9996, UPS (the polar
+    # zones A, B, Y, Z, written without a zone number) k0 = 0.994.
+    scale = 1.001 if head[0].isdigit() else 1.0061
+    half_diagonal = square_m * math.sqrt(2.0) / 2.0 * scale + offset_m
     return GeoPoint(lat, lon, half_diagonal)
 
 
@@ -252,7 +266,7 @@ def parse_geometry(value: Any, kind: str, field: str) -> BaseGeometry:
     Edges are straight in longitude/latitude, as GeoJSON defines them. A ring or
     line that jumps across +-180 deg is read as crossing it and split into parts.
     """
-    import shapely.affinity  # noqa: F401  (used by _split_antimeridian)
+    import shapely.affinity  # used by _split_antimeridian
 
     allowed = _GEOMETRY_KINDS[kind]
     if not isinstance(value, dict) or value.get("type") not in allowed:
@@ -347,8 +361,9 @@ def chords(geom: BaseGeometry) -> tuple[FloatArray, FloatArray]:
     return np.asarray(lats), np.asarray(lons)
 
 
-def distance_to_geometry_m(lat: float, lon: float, geom: BaseGeometry, lats: FloatArray,
-                           lons: FloatArray) -> float:
+def distance_to_geometry_m(
+    lat: float, lon: float, geom: BaseGeometry, lats: FloatArray, lons: FloatArray
+) -> float:
     """Great-circle distance to a geometry (0 inside a polygon)."""
     if geom.geom_type in ("Polygon", "MultiPolygon") and shapely.contains_xy(geom, lon, lat):
         return 0.0

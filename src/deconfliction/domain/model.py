@@ -23,7 +23,6 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
@@ -102,9 +101,11 @@ Position = Annotated[
 
 
 def _geometry(kind: str, field: str) -> Any:
-    def validate(value: Any) -> dict[str, Any]:
-        geom = geo.parse_geometry(value, kind, field)
-        return _as_lists(mapping(geom))
+    def validate(value: Any, info: ValidationInfo) -> dict[str, Any]:
+        # Errors name the model's own field (``aor``, ``geometry``, ``route``).
+        geom = geo.parse_geometry(value, kind, info.field_name or field)
+        out: dict[str, Any] = _as_lists(mapping(geom))
+        return out
 
     return validate
 
@@ -134,7 +135,9 @@ _LINE_SCHEMA = {
 }
 
 PolygonGeoJSON = Annotated[
-    dict[str, Any], PlainValidator(_geometry("polygon", "geometry")), WithJsonSchema(_POLYGON_SCHEMA)
+    dict[str, Any],
+    PlainValidator(_geometry("polygon", "geometry")),
+    WithJsonSchema(_POLYGON_SCHEMA),
 ]
 LineGeoJSON = Annotated[
     dict[str, Any], PlainValidator(_geometry("line", "route")), WithJsonSchema(_LINE_SCHEMA)
@@ -156,7 +159,12 @@ def _size_class(word: str) -> str:
 Mobility = Annotated[str, AfterValidator(_mobility)]
 Feature = Annotated[str, AfterValidator(_feature)]
 SizeClass = Annotated[str, AfterValidator(_size_class)]
-Releasability = Annotated[list[Identifier], Field(max_length=500)]
+#: A party id, or "*" for every party.
+PartyOrAll = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^(?:\*|[A-Za-z0-9][A-Za-z0-9._:\-]*)$"),
+]
+Releasability = Annotated[list[PartyOrAll], Field(max_length=500)]
 
 
 class Model(BaseModel):
@@ -166,14 +174,18 @@ class Model(BaseModel):
 class Windowed(Model):
     """Anything active from ``start`` to ``end``."""
 
-    @model_validator(mode="after")
-    def _window_in_order(self) -> Any:
-        start = getattr(self, "start", None) or getattr(self, "aor_start", None)
-        end = getattr(self, "end", None) or getattr(self, "aor_end", None)
+    @field_validator("end", "aor_end", check_fields=False)
+    @classmethod
+    def _window_in_order(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field validator, so that the error's location names the end field.
+        start = info.data.get("start") or info.data.get("aor_start")
         if start is not None and end is not None and end < start:
-            field = "end" if hasattr(self, "end") else "aor_end"
-            raise DomainError(field, f"window ends ({end.isoformat()}) before it starts", end)
-        return self
+            raise DomainError(
+                info.field_name or "end",
+                f"window ends ({end.isoformat()}) before it starts ({start.isoformat()})",
+                end,
+            )
+        return end
 
     def active_at(self, t: datetime) -> bool:
         start = getattr(self, "start", None) or getattr(self, "aor_start", None)
@@ -258,9 +270,7 @@ class PositionReport(Model):
     def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
         now = (info.context or {}).get("now") or datetime.now(UTC)
         if value > now + MAX_REPORT_FUTURE:
-            raise DomainError(
-                "time", f"{value.isoformat()} is more than 30 s in the future", value
-            )
+            raise DomainError("time", f"{value.isoformat()} is more than 30 s in the future", value)
         return value
 
     @property
@@ -337,4 +347,6 @@ def visible_to(owner_party: str, releasable_to: list[str] | None, party: str | N
         return False
     if party == owner_party:
         return True
-    return bool(releasable_to) and ("*" in releasable_to or party in releasable_to)
+    if not releasable_to:
+        return False
+    return "*" in releasable_to or party in releasable_to

@@ -1,0 +1,38 @@
+"""Words a tired operator reads in two seconds: distances, durations, speeds, times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def distance(metres: float) -> str:
+    if metres < 1000:
+        return f"{max(0, round(metres))} m"
+    if metres < 10_000:
+        return f"{metres / 1000:.1f} km"
+    return f"{round(metres / 1000)} km"
+
+
+def duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{round(seconds)} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{round(minutes)} min"
+    hours = minutes / 60
+    if hours < 48:
+        return f"{hours:.1f} h".replace(".0 h", " h")
+    return f"{round(hours / 24)} days"
+
+
+def speed(mps: float) -> str:
+    return f"{round(mps * 3.6)} km/h"
+
+
+def clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%MZ")
+
+
+def rfc3339(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,762 @@
+"""The engine: the in-memory registry and index, and the pre-action check.
+
+The service keeps it in step with the store (every write, then the answer);
+the check reads only memory. Thread-safe: one lock serialises writers and
+checks (a check takes tens to hundreds of microseconds).
+
+Check semantics are those of DESIGN.md ("Check semantics"): the verdict is
+``HOLD`` when anything registered *could* be at the point at the time; features
+only explain and rank; withheld matches carry nothing but party and contact.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from deconfliction.domain import geo, wording
+from deconfliction.domain.features import NOT_COMPARED, Comparison, compare
+from deconfliction.domain.model import (
+    Area,
+    Asset,
+    EquipmentType,
+    Movement,
+    Observation,
+    Party,
+    PositionReport,
+    Site,
+    Unit,
+)
+from deconfliction.domain.result import CheckResult, CoverageGap, Match
+from deconfliction.index.assets import AssetTable
+from deconfliction.index.shapes import Shape, ShapeIndex, geometry_shape, site_shape
+
+#: Speed assumed for an asset whose type is not (yet) in the catalogue: fail toward HOLD.
+UNKNOWN_TYPE_SPEED_KMH = 1000.0
+#: Lookahead of the first search for the next arrival (seconds); later searches widen.
+_ARRIVAL_LOOKAHEADS = (60.0, 600.0, 3600.0)
+
+
+class IndexNotReady(RuntimeError):
+    """The index is still loading: an answer now could miss a candidate."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    horizon: timedelta = timedelta(hours=6)
+    fresh: timedelta = timedelta(minutes=15)
+    gap_radius_m: float = 50_000.0
+    max_matches: int = 50
+    max_gaps: int = 20
+
+
+class _Codes:
+    """Interns strings (party ids, type ids, releasability sets) as small ints."""
+
+    def __init__(self) -> None:
+        self.code_of: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> int:
+        code = self.code_of.get(value)
+        if code is None:
+            code = self.code_of[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+def _ts(t: datetime) -> float:
+    return t.timestamp()
+
+
+class Engine:
+    def __init__(
+        self, horizon: timedelta = timedelta(hours=6), settings: CheckSettings | None = None
+    ) -> None:
+        self.settings = settings or CheckSettings(horizon=horizon)
+        self.ready = False
+        self._lock = threading.RLock()
+        self.parties: dict[str, Party] = {}
+        self.units: dict[str, Unit] = {}
+        self.types: dict[str, EquipmentType] = {}
+        self.movements: dict[str, Movement] = {}
+        self.areas: dict[str, Area] = {}
+        self.sites: dict[str, Site] = {}
+        self._party_codes = _Codes()
+        self._type_codes = _Codes()
+        self._rel_codes = _Codes()
+        self.assets = AssetTable()
+        self.shapes = ShapeIndex()
+        # Per asset slot: what a reason needs, kept out of the GC's way (strings only).
+        self._callsign: list[str] = []
+        self._contact: list[str | None] = []
+        self._speed_override = np.empty(0, dtype=np.float64)
+        self._areas_of_asset: dict[str, set[str]] = {}
+
+    # -- loading and writes --------------------------------------------------------------
+
+    def load(
+        self,
+        *,
+        parties: Iterable[Party] = (),
+        units: Iterable[Unit] = (),
+        equipment_types: Iterable[EquipmentType] = (),
+        assets: Iterable[Asset] = (),
+        reports: Iterable[PositionReport] = (),
+        movements: Iterable[Movement] = (),
+        areas: Iterable[Area] = (),
+        sites: Iterable[Site] = (),
+    ) -> None:
+        """Bulk load at start-up; the engine is ready when this returns."""
+        with self._lock:
+            for group in (parties, equipment_types, units, assets, movements, areas, sites):
+                for obj in group:
+                    self.put(obj)
+            self.put_reports(list(reports))
+            self.ready = True
+
+    def put(self, obj: Party | Unit | EquipmentType | Asset | Movement | Area | Site) -> None:
+        """Insert or replace one registered object."""
+        with self._lock:
+            if isinstance(obj, Party):
+                self.parties[obj.id] = obj
+                self._party_codes(obj.id)
+            elif isinstance(obj, EquipmentType):
+                self._put_type(obj)
+            elif isinstance(obj, Asset):
+                self._put_asset(obj)
+            elif isinstance(obj, Unit):
+                self.units[obj.id] = obj
+                self.shapes.put(
+                    geometry_shape(
+                        obj.id,
+                        "aor",
+                        self._party_codes(obj.party_id),
+                        obj.aor_shape,
+                        0.0,
+                        _ts(obj.aor_start) if obj.aor_start else -math.inf,
+                        _ts(obj.aor_end) if obj.aor_end else math.inf,
+                        obj,
+                    )
+                )
+            elif isinstance(obj, Movement):
+                self.movements[obj.id] = obj
+                owner = self._movement_party(obj)
+                self.shapes.put(
+                    geometry_shape(
+                        obj.id,
+                        "movement",
+                        self._party_codes(owner),
+                        obj.route_shape,
+                        obj.corridor_m,
+                        _ts(obj.start),
+                        _ts(obj.end),
+                        obj,
+                    )
+                )
+            elif isinstance(obj, Area):
+                self._put_area(obj)
+            elif isinstance(obj, Site):
+                self.sites[obj.id] = obj
+                self.shapes.put(
+                    site_shape(
+                        obj.id,
+                        "site",
+                        self._party_codes(obj.party_id),
+                        obj.position.lat,
+                        obj.position.lon,
+                        obj.radius_m + obj.position.extra_radius_m,
+                        obj,
+                    )
+                )
+            else:  # pragma: no cover - typed callers cannot get here
+                raise TypeError(f"cannot index {type(obj).__name__}")
+
+    def remove(self, kind: str, obj_id: str) -> None:
+        with self._lock:
+            if kind == "party":
+                self.parties.pop(obj_id, None)
+            elif kind == "equipment_type":
+                self.types.pop(obj_id, None)
+            elif kind == "asset":
+                self.assets.remove(obj_id)
+            elif kind == "unit":
+                self.units.pop(obj_id, None)
+                self.shapes.remove("aor", obj_id)
+            elif kind == "movement":
+                self.movements.pop(obj_id, None)
+                self.shapes.remove("movement", obj_id)
+            elif kind == "area":
+                old = self.areas.pop(obj_id, None)
+                if old is not None:
+                    for aid in old.asset_ids:
+                        self._areas_of_asset.get(aid, set()).discard(obj_id)
+                self.shapes.remove("area", obj_id)
+            elif kind == "site":
+                self.sites.pop(obj_id, None)
+                self.shapes.remove("site", obj_id)
+            else:
+                raise ValueError(f"unknown kind {kind!r}")
+
+    def _movement_party(self, movement: Movement) -> str:
+        slot = self.assets.slot_of.get(movement.asset_id)
+        if slot is None:
+            return ""
+        return str(self._party_codes.values[int(self.assets.party[slot])])
+
+    def _put_area(self, area: Area) -> None:
+        old = self.areas.get(area.id)
+        if old is not None:
+            for aid in old.asset_ids:
+                self._areas_of_asset.get(aid, set()).discard(area.id)
+        self.areas[area.id] = area
+        for aid in area.asset_ids:
+            self._areas_of_asset.setdefault(aid, set()).add(area.id)
+        self.shapes.put(
+            geometry_shape(
+                area.id,
+                "area",
+                self._party_codes(area.party_id),
+                area.shape,
+                0.0,
+                _ts(area.start),
+                _ts(area.end),
+                area,
+            )
+        )
+
+    def _put_type(self, kind: EquipmentType) -> None:
+        old = self.types.get(kind.id)
+        self.types[kind.id] = kind
+        code = self._type_codes(kind.id)
+        if old is not None and old.max_speed_kmh != kind.max_speed_kmh:
+            table = self.assets
+            for slot in np.flatnonzero(table.type_code[: len(table.ids)] == code).tolist():
+                asset_id = table.ids[slot]
+                if asset_id is not None:
+                    table.upsert(
+                        asset_id,
+                        int(table.party[slot]),
+                        code,
+                        int(table.rel_code[slot]),
+                        self._speed_mps(slot, code),
+                    )
+
+    def _speed_mps(self, slot: int, type_code: int) -> float:
+        override = self._speed_override[slot] if slot < len(self._speed_override) else math.nan
+        if not math.isnan(override):
+            return float(override) / 3.6
+        return self._type_speed_mps(type_code)
+
+    def _type_speed_mps(self, type_code: int) -> float:
+        type_id = self._type_codes.values[type_code]
+        kind = self.types.get(type_id)
+        kmh = kind.max_speed_kmh if kind is not None else UNKNOWN_TYPE_SPEED_KMH
+        return kmh / 3.6
+
+    def _rel_code(self, owner: str, releasable_to: Sequence[str] | None) -> int:
+        if releasable_to and "*" in releasable_to:
+            return self._rel_codes("*")
+        return self._rel_codes(frozenset(releasable_to or ()) | {owner})
+
+    def _put_asset(self, asset: Asset) -> None:
+        table = self.assets
+        type_code = self._type_codes(asset.type_id)
+        slot = table.upsert(
+            asset.id,
+            self._party_codes(asset.party_id),
+            type_code,
+            self._rel_code(asset.party_id, asset.releasable_to),
+            0.0,
+        )
+        self._ensure_slot_lists(slot + 1)
+        self._callsign[slot] = asset.callsign
+        self._contact[slot] = asset.contact
+        self._speed_override[slot] = (
+            asset.max_speed_kmh if asset.max_speed_kmh is not None else math.nan
+        )
+        table.upsert(
+            asset.id,
+            int(table.party[slot]),
+            type_code,
+            int(table.rel_code[slot]),
+            self._speed_mps(slot, type_code),
+        )
+
+    def _ensure_slot_lists(self, n: int) -> None:
+        if len(self._callsign) < n:
+            grow = n - len(self._callsign)
+            self._callsign.extend([""] * grow)
+            self._contact.extend([None] * grow)
+        if len(self._speed_override) < n:
+            grown = np.full(max(n, 2 * len(self._speed_override)), np.nan)
+            grown[: len(self._speed_override)] = self._speed_override
+            self._speed_override = grown
+
+    def load_asset_arrays(
+        self,
+        asset_ids: list[str],
+        callsigns: list[str],
+        party_ids: Sequence[str],
+        type_ids: Sequence[str],
+        releasable_to: Sequence[Sequence[str] | None],
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Register many assets without a Python object each (start-up, benchmarks)."""
+        with self._lock:
+            party = np.fromiter((self._party_codes(p) for p in party_ids), dtype=np.int64)
+            tcode = np.fromiter((self._type_codes(t) for t in type_ids), dtype=np.int64)
+            rel = np.fromiter(
+                (self._rel_code(p, r) for p, r in zip(party_ids, releasable_to, strict=True)),
+                dtype=np.int64,
+            )
+            speed_of_type = {code: self._type_speed_mps(code) for code in np.unique(tcode).tolist()}
+            v = np.fromiter((speed_of_type[c] for c in tcode.tolist()), dtype=np.float64)
+            slots = self.assets.bulk_upsert(asset_ids, party, tcode, rel, v)
+            self._ensure_slot_lists(int(slots.max()) + 1 if len(slots) else 0)
+            for slot, callsign in zip(slots.tolist(), callsigns, strict=True):
+                self._callsign[slot] = callsign
+            return slots
+
+    def put_reports(self, reports: Sequence[PositionReport]) -> int:
+        """Take position reports (the newest per asset wins); unknown assets are skipped."""
+        with self._lock:
+            slot_of = self.assets.slot_of
+            rows = [
+                (slot_of[r.asset_id], r.position.lat, r.position.lon, _ts(r.time),
+                 geo.r99(r.effective_cep_m))
+                for r in reports
+                if r.asset_id in slot_of and r.source == "authenticated"
+            ]
+            if not rows:
+                return 0
+            if len(rows) == 1:
+                slot, lat, lon, t0, a = rows[0]
+                return int(self.assets.report(slot, lat, lon, t0, a))
+            arr = np.asarray(rows, dtype=np.float64)
+            return self.assets.report_batch(
+                arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+            )
+
+    # -- the check -------------------------------------------------------------------------
+
+    def check(
+        self, observation: Observation, asking_party_id: str | None, now: datetime | None = None
+    ) -> CheckResult:
+        if not self.ready:
+            raise IndexNotReady("the index is still loading")
+        now = now or datetime.now(UTC)
+        with self._lock:
+            return _Check(self, observation, asking_party_id, now).run()
+
+
+class _Check:
+    """One evaluation. Collects sortable candidates first, words only what is listed."""
+
+    def __init__(
+        self, engine: Engine, obs: Observation, asking_party_id: str | None, now: datetime
+    ) -> None:
+        self.e = engine
+        self.obs = obs
+        self.asker = asking_party_id
+        self.asker_code = engine._party_codes.code_of.get(asking_party_id, -2)
+        self.now = _ts(now)
+        self.t = _ts(obs.time) if obs.time else self.now
+        self.lat = obs.position.lat
+        self.lon = obs.position.lon
+        self.r_obs = geo.r99(obs.effective_cep_m)
+        self.horizon = engine.settings.horizon.total_seconds()
+        self.fresh = engine.settings.fresh.total_seconds()
+        # Earliest time the answer may change; never later than the horizon from now.
+        self.changes_at = self.now + self.horizon
+        # (group, -score, distance, tiebreak, builder)
+        self.found: list[tuple[int, int, float, str, Any]] = []
+        self.withheld: dict[str, int] = {}
+        self.gaps: list[CoverageGap] = []
+        self.matched_assets: list[str] = []
+        self._comparisons: dict[int, Comparison] = {}
+
+    def _visible(self, party_code: int, rel_code: int) -> bool:
+        if party_code == self.asker_code:
+            return True
+        rel = self.e._rel_codes.values[rel_code]
+        return rel == "*" or (self.asker is not None and self.asker in rel)
+
+    def _comparison(self, type_code: int) -> Comparison:
+        cached = self._comparisons.get(type_code)
+        if cached is None:
+            kind = self.e.types.get(self.e._type_codes.values[type_code])
+            cached = (
+                compare(self.obs.observed, kind, self.e.types) if kind is not None else NOT_COMPARED
+            )
+            self._comparisons[type_code] = cached
+        return cached
+
+    def _soonest(self, when: float) -> None:
+        if self.t < when < self.changes_at:
+            self.changes_at = when
+
+    def run(self) -> CheckResult:
+        self._assets()
+        self._shapes()
+        self._past_horizon()
+        return self._result()
+
+    # assets by reach -------------------------------------------------------------------
+
+    def _assets(self) -> None:
+        table = self.e.assets
+        gathered = table.gather(
+            self.lat, self.lon, self.t, self.r_obs, max_age_s=self.horizon,
+            lookahead_s=_ARRIVAL_LOOKAHEADS[0],
+        )
+        slots, dist, age = gathered.slots, gathered.dist_m, gathered.age_s
+        reach = table.reach_m(slots, age, self.r_obs)
+        hit = dist <= reach
+        self._arrivals(slots[~hit], dist[~hit], _ARRIVAL_LOOKAHEADS[0])
+        m_slots = slots[hit]
+        m_dist = dist[hit]
+        m_age = age[hit]
+        t0 = table.t0[m_slots]
+        # A match stops being one when its report passes the horizon.
+        if len(m_slots):
+            ends = t0[t0 <= self.t] + self.horizon
+            if ends.size:
+                self._soonest(float(ends.min()))
+        for slot, d, a, t0_i in zip(
+            m_slots.tolist(), m_dist.tolist(), m_age.tolist(), t0.tolist(), strict=True
+        ):
+            asset_id = table.ids[slot]
+            assert asset_id is not None
+            self.matched_assets.append(asset_id)
+            party_code = int(table.party[slot])
+            if not self._visible(party_code, int(table.rel_code[slot])):
+                pid = self.e._party_codes.values[party_code]
+                self.withheld[pid] = self.withheld.get(pid, 0) + 1
+                continue
+            comparison = self._comparison(int(table.type_code[slot]))
+            self.found.append(
+                (2, -comparison.score, d, asset_id, ("asset", slot, d, a, t0_i, comparison))
+            )
+
+    def _arrivals(self, slots: Any, dist: Any, searched_s: float) -> None:
+        """The earliest time a non-matching asset could come within reach."""
+        table = self.e.assets
+        best = self._arrival_times(slots, dist)
+        if best is not None and best <= self.t + searched_s:
+            self._soonest(best)
+            return
+        for lookahead in (*_ARRIVAL_LOOKAHEADS[1:], self.horizon):
+            if self.t + searched_s >= self.changes_at:
+                return
+            g = table.gather(
+                self.lat, self.lon, self.t, self.r_obs, max_age_s=self.horizon,
+                lookahead_s=lookahead,
+            )
+            miss = g.dist_m > table.reach_m(g.slots, g.age_s, self.r_obs)
+            best = self._arrival_times(g.slots[miss], g.dist_m[miss])
+            if best is not None and best <= self.t + lookahead:
+                self._soonest(best)
+                return
+            searched_s = lookahead
+        self._soonest(self.t + searched_s)
+
+    def _arrival_times(self, slots: Any, dist: Any) -> float | None:
+        if len(slots) == 0:
+            return None
+        table = self.e.assets
+        v = table.v[slots]
+        need = ((dist - geo.ABSOLUTE_SLACK_M) / (1 + geo.SPHERE_ERROR) - table.a[slots]
+                - self.r_obs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            when = table.t0[slots] + need / v
+        ok = (v > 0) & (when > self.t) & (when <= table.t0[slots] + self.horizon)
+        if not ok.any():
+            return None
+        return float(when[ok].min())
+
+    # areas, movements, sites, AORs -------------------------------------------------------
+
+    def _shapes(self) -> None:
+        operating_parties: set[int] = set()
+        for shape, d in self.e.shapes.near(self.lat, self.lon, self.r_obs):
+            if shape.kind == "aor":
+                if shape.start <= self.t <= shape.end:
+                    operating_parties.add(shape.party)
+                continue
+            start, end = shape.start, shape.end
+            if shape.kind == "movement":
+                slot = self.e.assets.slot_of.get(shape.payload.asset_id)
+                v = float(self.e.assets.v[slot]) if slot is not None else 0.0
+                widen = (shape.margin_m + self.r_obs) / v if v > 0 else 0.0
+                start, end = start - widen, end + widen
+            if self.t < start:
+                self._soonest(start)
+                continue
+            if self.t > end:
+                continue
+            self._soonest(end)
+            if shape.kind == "area":
+                operating_parties.add(shape.party)
+            self._shape_match(shape, d, start, end)
+        self._presence_gaps(operating_parties)
+
+    def _shape_rel(self, shape: Shape) -> tuple[int, int]:
+        payload = shape.payload
+        if shape.kind == "movement":
+            slot = self.e.assets.slot_of.get(payload.asset_id)
+            owner = shape.party
+            if payload.releasable_to is not None or slot is None:
+                return owner, self.e._rel_code(
+                    self.e._party_codes.values[owner], payload.releasable_to
+                )
+            return owner, int(self.e.assets.rel_code[slot])
+        return shape.party, self.e._rel_code(payload.party_id, payload.releasable_to)
+
+    def _shape_match(self, shape: Shape, d: float, start: float, end: float) -> None:
+        party_code, rel_code = self._shape_rel(shape)
+        if shape.kind == "movement":
+            slot = self.e.assets.slot_of.get(shape.payload.asset_id)
+            if slot is not None:
+                self.matched_assets.append(shape.payload.asset_id)
+        if not self._visible(party_code, rel_code):
+            pid = self.e._party_codes.values[party_code] or "unknown"
+            self.withheld[pid] = self.withheld.get(pid, 0) + 1
+            return
+        protected = shape.kind == "site" or (
+            shape.kind == "area" and shape.payload.kind == "protected"
+        )
+        comparison = NOT_COMPARED
+        if shape.kind == "movement":
+            slot = self.e.assets.slot_of.get(shape.payload.asset_id)
+            if slot is not None:
+                comparison = self._comparison(int(self.e.assets.type_code[slot]))
+        group = 0 if protected else 2
+        self.found.append(
+            (group, -comparison.score, d, shape.id, ("shape", shape, d, start, end, comparison))
+        )
+
+    def _presence_gaps(self, operating: set[int]) -> None:
+        e = self.e
+        for code in sorted(operating):
+            party_id = e._party_codes.values[code]
+            if party_id == self.asker or not party_id:
+                continue
+            if not e.assets.fresh_presence(
+                code, self.lat, self.lon, self.t, self.fresh, e.settings.gap_radius_m
+            ):
+                party = e.parties.get(party_id)
+                name = party.name if party else party_id
+                self.gaps.append(
+                    CoverageGap(
+                        party_id,
+                        f"{name} operates here but has no position report under "
+                        f"{wording.duration(self.fresh)} old within "
+                        f"{wording.distance(e.settings.gap_radius_m)}.",
+                    )
+                )
+
+    # assets past the horizon -----------------------------------------------------------
+
+    def _past_horizon(self) -> None:
+        e = self.e
+        table = e.assets
+        g = table.gather(self.lat, self.lon, self.t, self.r_obs, min_age_s=self.horizon)
+        if len(g.slots) == 0:
+            return
+        within = g.dist_m <= table.reach_m(g.slots, g.age_s, self.r_obs)
+        for slot, age in zip(g.slots[within].tolist(), g.age_s[within].tolist(), strict=True):
+            asset_id = table.ids[slot]
+            assert asset_id is not None
+            if self._area_stands_for(asset_id):
+                continue
+            party_code = int(table.party[slot])
+            party_id = e._party_codes.values[party_code]
+            if self._visible(party_code, int(table.rel_code[slot])):
+                reason = (
+                    f"{e._callsign[slot]} has not reported for {wording.duration(age)}; "
+                    "it could be here."
+                )
+            else:
+                reason = (
+                    "An asset of this party has not reported for over "
+                    f"{wording.duration(self.horizon)}; it could be here."
+                )
+            self.gaps.append(CoverageGap(party_id, reason))
+
+    def _area_stands_for(self, asset_id: str) -> bool:
+        for area_id in self.e._areas_of_asset.get(asset_id, ()):
+            area = self.e.areas.get(area_id)
+            if area is not None and area.kind == "operating" and area.active_at(
+                datetime.fromtimestamp(self.t, UTC)
+            ):
+                return True
+        return False
+
+    # the answer ----------------------------------------------------------------------
+
+    def _result(self) -> CheckResult:
+        s = self.e.settings
+        entries: list[tuple[int, int, float, str, Any]] = list(self.found)
+        for party_id in sorted(self.withheld):
+            entries.append((1, 0, 0.0, party_id, ("withheld", party_id)))
+        entries.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
+        listed = [self._word(entry[4]) for entry in entries[: s.max_matches]]
+        gaps = tuple(self._dedup_gaps()[: s.max_gaps])
+        return CheckResult(
+            verdict="HOLD" if entries else "NO_KNOWN_MATCH",
+            matches=tuple(listed),
+            match_count=len(entries),
+            valid_until=wording.rfc3339(self.changes_at),
+            coverage_gaps=gaps,
+            evaluated_at=wording.rfc3339(self.now),
+            matched_asset_ids=tuple(dict.fromkeys(self.matched_assets)),
+        )
+
+    def _dedup_gaps(self) -> list[CoverageGap]:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for gap in self.gaps:
+            key = (gap.party_id, gap.reason)
+            if key not in seen:
+                seen.add(key)
+                out.append(gap)
+        return out
+
+    def _party_contact(self, party_id: str) -> str | None:
+        party = self.e.parties.get(party_id)
+        return party.contact if party else None
+
+    def _word(self, entry: tuple[Any, ...]) -> Match:
+        kind = entry[0]
+        if kind == "asset":
+            return self._word_asset(*entry[1:])
+        if kind == "shape":
+            return self._word_shape(*entry[1:])
+        party_id = entry[1]
+        party = self.e.parties.get(party_id)
+        name = party.name if party else party_id
+        contact = self._party_contact(party_id)
+        return Match(
+            kind=None,
+            id=None,
+            party_id=party_id,
+            reasons=(
+                f"Something registered by {name} could be here. Details are withheld: "
+                f"contact {contact or 'its coordination cell'} before acting.",
+            ),
+            reason_codes=("DETAILS_WITHHELD",),
+            details_withheld=True,
+            contact=contact,
+        )
+
+    def _word_asset(
+        self, slot: int, d: float, age: float, t0: float, comparison: Comparison
+    ) -> Match:
+        e = self.e
+        table = e.assets
+        asset_id = table.ids[slot]
+        assert asset_id is not None
+        party_id = e._party_codes.values[int(table.party[slot])]
+        type_id = e._type_codes.values[int(table.type_code[slot])]
+        kind = e.types.get(type_id)
+        if kind is not None:
+            what = kind.name + f" ({kind.profile.mobility}"
+            if kind.variant_of:
+                base = e.types.get(kind.variant_of)
+                what += f" variant of {base.name if base else kind.variant_of}"
+            what += ")"
+        else:
+            what = f"type {type_id} (not in the catalogue)"
+        when = "ago" if t0 <= self.t else "after the observed time"
+        reason = (
+            f"{e._callsign[slot]}, {what}, last seen {wording.distance(d)} away "
+            f"{wording.duration(age)} {when}, can move {wording.speed(float(table.v[slot]))}"
+        )
+        codes = ["ASSET_WITHIN_REACH"]
+        stale = age > self.fresh
+        reasons = [reason]
+        if stale:
+            codes.append("REPORT_STALE")
+            reasons.append(f"Its last report is over {wording.duration(self.fresh)} old.")
+        reasons.extend(self._feature_words(comparison, codes))
+        return Match(
+            kind="asset",
+            id=asset_id,
+            party_id=party_id,
+            reasons=tuple(reasons),
+            reason_codes=tuple(codes),
+            feature_conflicts=comparison.conflicts,
+            stale=stale,
+            contact=e._contact[slot] or self._party_contact(party_id),
+        )
+
+    @staticmethod
+    def _feature_words(comparison: Comparison, codes: list[str]) -> list[str]:
+        out = []
+        if comparison.agreements:
+            codes.append("FEATURES_AGREE")
+            out.append("Agrees with what was seen: " + ", ".join(comparison.agreements) + ".")
+        if comparison.conflicts:
+            codes.append("FEATURES_CONFLICT")
+            out.append(
+                "Differs from what was seen: "
+                + ", ".join(c.feature for c in comparison.conflicts)
+                + " — the verdict stays HOLD."
+            )
+        return out
+
+    def _word_shape(
+        self, shape: Shape, d: float, start: float, end: float, comparison: Comparison
+    ) -> Match:
+        e = self.e
+        payload = shape.payload
+        codes: list[str] = []
+        reasons: list[str] = []
+        contact: str | None
+        where = "here" if d <= 0 else f"{wording.distance(d)} away"
+        if shape.kind == "site":
+            party_id = payload.party_id
+            label = payload.name or payload.id
+            codes.append("PROTECTED_SITE")
+            reasons.append(
+                f"Protected {payload.kind} {label}: its centre is {wording.distance(d)} away "
+                f"(radius {wording.distance(payload.radius_m)})."
+            )
+            contact = self._party_contact(party_id)
+        elif shape.kind == "area":
+            party_id = payload.party_id
+            codes.append("PROTECTED_AREA" if payload.kind == "protected" else "OPERATING_AREA")
+            inside = "Inside" if d <= 0 else f"{wording.distance(d)} from"
+            reasons.append(
+                f"{inside} {payload.kind} area {payload.id}, active until {wording.clock(end)}."
+            )
+            contact = self._party_contact(party_id)
+        else:  # movement
+            slot = e.assets.slot_of.get(payload.asset_id)
+            party_id = e._party_codes.values[shape.party]
+            callsign = e._callsign[slot] if slot is not None else payload.asset_id
+            codes.append("MOVEMENT_CORRIDOR")
+            reasons.append(
+                f"{callsign} planned movement {payload.id}: route {where} "
+                f"(corridor {wording.distance(payload.corridor_m)}), window "
+                f"{wording.clock(payload.start.timestamp())}–{wording.clock(payload.end.timestamp())}."
+            )
+            reasons.extend(self._feature_words(comparison, codes))
+            contact = (e._contact[slot] if slot is not None else None) or self._party_contact(
+                party_id
+            )
+        return Match(
+            kind=shape.kind,
+            id=shape.id,
+            party_id=party_id,
+            reasons=tuple(reasons),
+            reason_codes=tuple(codes),
+            feature_conflicts=comparison.conflicts,
+            contact=contact,
+        )

@@ -1,0 +1,422 @@
+"""The latest position of every asset, in arrays, under a time-bucketed cell grid.
+
+Per asset (a *slot*): static attributes (party, type, releasability codes, max
+speed) and its latest report (lat, lon, time ``t0``, ``a`` = its 99 % radius in
+metres). No Python object per asset sits on the hot path: numpy arrays plus
+ints in cell sets.
+
+Reach at query time ``t`` is ``a + v·|t - t0| + r_obs``, so it depends on the
+report's age. Slots are grouped into buckets of report time (``bucket_s``
+wide); a bucket knows the largest ``a`` and ``v`` it ever held, so for any
+query time the largest reach of its members is bounded, and only cells within
+that bound are gathered. The exact test then keeps exactly the candidates. A
+bucket whose reach bound would touch more cells than it has is read whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from deconfliction.domain.geo import ABSOLUTE_SLACK_M, SPHERE_ERROR, haversine_m
+from deconfliction.index.grid import CellGrid
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_EMPTY_I = np.empty(0, dtype=np.int64)
+_EMPTY_F = np.empty(0, dtype=np.float64)
+
+
+@dataclass(slots=True)
+class _Bucket:
+    cells: dict[int, set[int]] = field(default_factory=dict)
+    count: int = 0
+    max_a: float = 0.0
+    max_v: float = 0.0
+
+
+@dataclass(slots=True)
+class Gathered:
+    """Slots gathered near a point, with their distance and report age at ``t``."""
+
+    slots: IntArray
+    dist_m: FloatArray
+    age_s: FloatArray
+
+
+def _widen(radius: FloatArray | float) -> FloatArray | float:
+    return radius * (1.0 + SPHERE_ERROR) + ABSOLUTE_SLACK_M
+
+
+class AssetTable:
+    def __init__(
+        self,
+        capacity: int = 1024,
+        cell_deg: float = 0.05,
+        bucket_s: float = 600.0,
+        presence_cell_deg: float = 0.5,
+    ) -> None:
+        self.grid = CellGrid(cell_deg)
+        self.presence_grid = CellGrid(presence_cell_deg)
+        self.bucket_s = bucket_s
+        self.ids: list[str | None] = []
+        self.slot_of: dict[str, int] = {}
+        self._free: list[int] = []
+        self._capacity = 0
+        self.party = np.empty(0, dtype=np.int32)
+        self.type_code = np.empty(0, dtype=np.int32)
+        self.rel_code = np.empty(0, dtype=np.int32)
+        self.v = np.empty(0, dtype=np.float64)
+        self.has = np.empty(0, dtype=bool)
+        self.lat = np.empty(0, dtype=np.float64)
+        self.lon = np.empty(0, dtype=np.float64)
+        self.t0 = np.empty(0, dtype=np.float64)
+        self.a = np.empty(0, dtype=np.float64)
+        self.bucket_of = np.empty(0, dtype=np.int64)
+        self.cell_of = np.empty(0, dtype=np.int64)
+        self.pcell_of = np.empty(0, dtype=np.int64)
+        self.buckets: dict[int, _Bucket] = {}
+        self.presence: dict[int, set[int]] = {}
+        self._grow(capacity)
+
+    # -- registration -------------------------------------------------------------------
+
+    def _grow(self, capacity: int) -> None:
+        old = self._capacity
+        if capacity <= old:
+            return
+        for name, fill in (
+            ("party", -1),
+            ("type_code", -1),
+            ("rel_code", -1),
+            ("v", 0.0),
+            ("has", False),
+            ("lat", 0.0),
+            ("lon", 0.0),
+            ("t0", 0.0),
+            ("a", 0.0),
+            ("bucket_of", -1),
+            ("cell_of", -1),
+            ("pcell_of", -1),
+        ):
+            arr = getattr(self, name)
+            grown = np.full(capacity, fill, dtype=arr.dtype)
+            grown[:old] = arr[:old]
+            setattr(self, name, grown)
+        self._capacity = capacity
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def upsert(
+        self, asset_id: str, party: int, type_code: int, rel_code: int, v_mps: float
+    ) -> int:
+        """Register or change an asset's static attributes; returns its slot."""
+        slot = self.slot_of.get(asset_id)
+        if slot is None:
+            if self._free:
+                slot = self._free.pop()
+                self.ids[slot] = asset_id
+            else:
+                slot = len(self.ids)
+                if slot >= self._capacity:
+                    self._grow(max(1024, self._capacity * 2))
+                self.ids.append(asset_id)
+            self.slot_of[asset_id] = slot
+        elif self.has[slot] and (self.party[slot] != party or self.v[slot] < v_mps):
+            # Party and speed live in the bucket's bounds and the presence grid.
+            lat, lon, t0, a = self.lat[slot], self.lon[slot], self.t0[slot], self.a[slot]
+            self._unplace(slot)
+            self.party[slot] = party
+            self.v[slot] = v_mps
+            self._place(slot, float(lat), float(lon), float(t0), float(a))
+        self.party[slot] = party
+        self.type_code[slot] = type_code
+        self.rel_code[slot] = rel_code
+        self.v[slot] = v_mps
+        return slot
+
+    def bulk_upsert(
+        self,
+        asset_ids: list[str],
+        party: IntArray,
+        type_code: IntArray,
+        rel_code: IntArray,
+        v_mps: FloatArray,
+    ) -> IntArray:
+        """Register many new assets at once (start-up and benchmarks)."""
+        slots = np.empty(len(asset_ids), dtype=np.int64)
+        fresh = [i for i, aid in enumerate(asset_ids) if aid not in self.slot_of]
+        if len(fresh) == len(asset_ids) and not self._free:
+            start = len(self.ids)
+            end = start + len(asset_ids)
+            if end > self._capacity:
+                self._grow(max(end, self._capacity * 2))
+            self.ids.extend(asset_ids)
+            self.slot_of.update(zip(asset_ids, range(start, end), strict=True))
+            sl = slice(start, end)
+            self.party[sl] = party
+            self.type_code[sl] = type_code
+            self.rel_code[sl] = rel_code
+            self.v[sl] = v_mps
+            slots[:] = np.arange(start, end)
+            return slots
+        for i, aid in enumerate(asset_ids):
+            slots[i] = self.upsert(
+                aid, int(party[i]), int(type_code[i]), int(rel_code[i]), float(v_mps[i])
+            )
+        return slots
+
+    def remove(self, asset_id: str) -> None:
+        slot = self.slot_of.pop(asset_id, None)
+        if slot is None:
+            return
+        if self.has[slot]:
+            self._unplace(slot)
+        self.has[slot] = False
+        self.party[slot] = -1
+        self.ids[slot] = None
+        self._free.append(slot)
+
+    # -- reports ------------------------------------------------------------------------
+
+    def _place(self, slot: int, lat: float, lon: float, t0: float, a: float) -> None:
+        bkey = int(t0 // self.bucket_s)
+        bucket = self.buckets.get(bkey)
+        if bucket is None:
+            bucket = self.buckets[bkey] = _Bucket()
+        ckey = self.grid.key(lat, lon)
+        members = bucket.cells.get(ckey)
+        if members is None:
+            bucket.cells[ckey] = {slot}
+        else:
+            members.add(slot)
+        bucket.count += 1
+        if a > bucket.max_a:
+            bucket.max_a = a
+        v = float(self.v[slot])
+        if v > bucket.max_v:
+            bucket.max_v = v
+        pkey = int(self.party[slot]) * (self.presence_grid.n_rows * self.presence_grid.max_cols)
+        pkey += self.presence_grid.key(lat, lon)
+        pm = self.presence.get(pkey)
+        if pm is None:
+            self.presence[pkey] = {slot}
+        else:
+            pm.add(slot)
+        self.lat[slot] = lat
+        self.lon[slot] = lon
+        self.t0[slot] = t0
+        self.a[slot] = a
+        self.has[slot] = True
+        self.bucket_of[slot] = bkey
+        self.cell_of[slot] = ckey
+        self.pcell_of[slot] = pkey
+
+    def _unplace(self, slot: int) -> None:
+        bkey = int(self.bucket_of[slot])
+        bucket = self.buckets[bkey]
+        ckey = int(self.cell_of[slot])
+        members = bucket.cells[ckey]
+        members.discard(slot)
+        if not members:
+            del bucket.cells[ckey]
+        bucket.count -= 1
+        if bucket.count == 0:
+            del self.buckets[bkey]
+        pkey = int(self.pcell_of[slot])
+        pm = self.presence[pkey]
+        pm.discard(slot)
+        if not pm:
+            del self.presence[pkey]
+        self.has[slot] = False
+
+    def report(self, slot: int, lat: float, lon: float, t0: float, a: float) -> bool:
+        """Take a report if it is the newest for the slot; True if it was taken."""
+        if self.has[slot]:
+            if t0 < self.t0[slot]:
+                return False
+            self._unplace(slot)
+        self._place(slot, lat, lon, t0, a)
+        return True
+
+    def report_batch(
+        self, slots: IntArray, lats: FloatArray, lons: FloatArray, t0s: FloatArray, a: FloatArray
+    ) -> int:
+        """Take many reports; older-than-known ones are ignored. Returns how many were taken.
+
+        Keys are computed vectorised; only the set moves run per report.
+        """
+        if len(slots) == 0:
+            return 0
+        # Within the batch, keep the newest report per slot.
+        order = np.lexsort((t0s, slots))
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = slots[order][1:] != slots[order][:-1]
+        keep = order[last]
+        slots, lats, lons, t0s, a = slots[keep], lats[keep], lons[keep], t0s[keep], a[keep]
+        newer = ~self.has[slots] | (t0s >= self.t0[slots])
+        slots, lats, lons, t0s, a = slots[newer], lats[newer], lons[newer], t0s[newer], a[newer]
+        bkeys = (t0s // self.bucket_s).astype(np.int64)
+        ckeys = self.grid.keys(lats, lons)
+        pgrid = self.presence_grid
+        pkeys = self.party[slots].astype(np.int64) * (pgrid.n_rows * pgrid.max_cols) + pgrid.keys(
+            lats, lons
+        )
+        had = self.has[slots]
+        old_b = self.bucket_of[slots]
+        old_c = self.cell_of[slots]
+        old_p = self.pcell_of[slots]
+        buckets = self.buckets
+        presence = self.presence
+        for slot, nb, nc, npk, h, ob, oc, op in zip(
+            slots.tolist(),
+            bkeys.tolist(),
+            ckeys.tolist(),
+            pkeys.tolist(),
+            had.tolist(),
+            old_b.tolist(),
+            old_c.tolist(),
+            old_p.tolist(),
+            strict=True,
+        ):
+            if h and ob == nb and oc == nc:
+                bucket = buckets[nb]
+            else:
+                if h:
+                    obucket = buckets[ob]
+                    members = obucket.cells[oc]
+                    members.discard(slot)
+                    if not members:
+                        del obucket.cells[oc]
+                    obucket.count -= 1
+                    if obucket.count == 0:
+                        del buckets[ob]
+                bucket = buckets.get(nb)
+                if bucket is None:
+                    bucket = buckets[nb] = _Bucket()
+                members = bucket.cells.get(nc)
+                if members is None:
+                    bucket.cells[nc] = {slot}
+                else:
+                    members.add(slot)
+                bucket.count += 1
+            if not h or op != npk:
+                if h:
+                    pm = presence[op]
+                    pm.discard(slot)
+                    if not pm:
+                        del presence[op]
+                pm = presence.get(npk)
+                if pm is None:
+                    presence[npk] = {slot}
+                else:
+                    pm.add(slot)
+        # Bucket bounds: vectorised maxima per new bucket key.
+        vs = self.v[slots]
+        for bkey in np.unique(bkeys).tolist():
+            sel = bkeys == bkey
+            bucket = buckets[bkey]
+            bucket.max_a = max(bucket.max_a, float(a[sel].max()))
+            bucket.max_v = max(bucket.max_v, float(vs[sel].max()))
+        self.lat[slots] = lats
+        self.lon[slots] = lons
+        self.t0[slots] = t0s
+        self.a[slots] = a
+        self.has[slots] = True
+        self.bucket_of[slots] = bkeys
+        self.cell_of[slots] = ckeys
+        self.pcell_of[slots] = pkeys
+        return len(slots)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def _bucket_slots(self, bucket: _Bucket, lat: float, lon: float, radius_m: float) -> list[
+        set[int]
+    ]:
+        if self.grid.count_within(lat, radius_m) >= len(bucket.cells):
+            return list(bucket.cells.values())
+        cells = bucket.cells
+        return [m for k in self.grid.cells_within(lat, lon, radius_m) if (m := cells.get(k))]
+
+    def gather(
+        self,
+        lat: float,
+        lon: float,
+        t: float,
+        r_obs: float,
+        min_age_s: float = 0.0,
+        max_age_s: float = math.inf,
+        lookahead_s: float = 0.0,
+    ) -> Gathered:
+        """Every slot with a report aged within [min_age_s, max_age_s] at ``t`` that
+        could be within reach of the point at some time in [t, t + lookahead_s]
+        (a superset; distances and ages are exact for the exact test)."""
+        parts: list[set[int]] = []
+        total = 0
+        bs = self.bucket_s
+        for bkey, bucket in self.buckets.items():
+            lo = bkey * bs
+            hi = lo + bs
+            min_age = max(0.0, lo - t - lookahead_s, t - hi)
+            max_age = max(abs(t + lookahead_s - lo), abs(t - hi), abs(t - lo))
+            if min_age > max_age_s or max_age < min_age_s:
+                continue
+            age_bound = min(max_age, max_age_s)
+            radius = _widen(bucket.max_a + bucket.max_v * age_bound + r_obs)
+            for members in self._bucket_slots(bucket, lat, lon, float(radius)):
+                parts.append(members)
+                total += len(members)
+        if total == 0:
+            return Gathered(_EMPTY_I, _EMPTY_F, _EMPTY_F)
+        slots = np.fromiter(itertools.chain.from_iterable(parts), dtype=np.int64, count=total)
+        age = np.abs(t - self.t0[slots])
+        keep = (age >= min_age_s) & (age <= max_age_s)
+        if not keep.all():
+            slots = slots[keep]
+            age = age[keep]
+        dist = haversine_m(lat, lon, self.lat[slots], self.lon[slots])
+        return Gathered(slots, dist, age)
+
+    def reach_m(self, slots: IntArray, age_s: FloatArray, r_obs: float) -> FloatArray:
+        """The widened reach of each slot at the given ages (what the exact test compares)."""
+        return _widen(self.a[slots] + self.v[slots] * age_s + r_obs)  # type: ignore[return-value]
+
+    def fresh_presence(
+        self,
+        party: int,
+        lat: float,
+        lon: float,
+        t: float,
+        max_age_s: float,
+        radius_m: float,
+    ) -> bool:
+        """Whether ``party`` has any report younger than ``max_age_s`` within ``radius_m``."""
+        pgrid = self.presence_grid
+        base = party * (pgrid.n_rows * pgrid.max_cols)
+        centre = base + pgrid.key(lat, lon)
+        keys = [centre] + [base + k for k in pgrid.cells_within(lat, lon, radius_m)]
+        seen: set[int] = set()
+        for key in keys:
+            if key in seen:
+                continue
+            seen.add(key)
+            members = self.presence.get(key)
+            if not members:
+                continue
+            slots = np.fromiter(members, dtype=np.int64, count=len(members))
+            fresh = slots[np.abs(t - self.t0[slots]) < max_age_s]
+            if fresh.size and bool(
+                (haversine_m(lat, lon, self.lat[fresh], self.lon[fresh]) <= radius_m).any()
+            ):
+                return True
+        return False
+
+    def slots_of_party(self, party: int) -> Iterable[int]:
+        return np.flatnonzero(self.party[: len(self.ids)] == party).tolist()
