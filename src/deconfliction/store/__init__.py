@@ -1,0 +1,94 @@
+"""Storage: the current state and the append-only event log behind the service.
+
+``open_store`` picks the backend from the configuration: the embedded SQLite
+file in the data directory by default, or the database named by a URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from deconfliction.store.base import (
+    OBJECT_KINDS,
+    REPORT_FIELDS,
+    TOKEN_ROLES,
+    Durability,
+    Event,
+    ObjectKind,
+    Store,
+    StoredObject,
+    TokenRecord,
+    TokenRole,
+)
+from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
+from deconfliction.store.sqlite import DATABASE_FILE, SQLiteStore
+
+__all__ = [
+    "DATABASE_FILE",
+    "OBJECT_KINDS",
+    "REPORT_FIELDS",
+    "TOKEN_ROLES",
+    "AlreadyExists",
+    "Durability",
+    "Event",
+    "NotFound",
+    "ObjectKind",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoredObject",
+    "TokenRecord",
+    "TokenRole",
+    "VersionConflict",
+    "database_path",
+    "open_store",
+]
+
+#: The data directory when none is given (the CLI's ``--data-dir`` default).
+DEFAULT_DATA_DIR = Path("data")
+
+
+def database_path(data_dir: Path | None, database_url: str | None) -> Path | None:
+    """The SQLite file the configuration names, or ``None`` for a server database.
+
+    ``sqlite:///relative/file`` and ``sqlite:////absolute/file`` name a file
+    (as in SQLAlchemy); without a URL it is ``DATABASE_FILE`` in ``data_dir``.
+    """
+    if not database_url:
+        return (data_dir or DEFAULT_DATA_DIR) / DATABASE_FILE
+    parts = urlsplit(database_url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
+            raise ValueError(
+                f"bad SQLite URL {database_url!r}: use sqlite:///relative/path "
+                "or sqlite:////absolute/path"
+            )
+        return Path(unquote(parts.path[1:]))
+    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+        return None
+    raise ValueError(
+        f"unsupported database URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
+    )
+
+
+def open_store(
+    data_dir: Path | None = None,
+    database_url: str | None = None,
+    *,
+    durability: Durability = "normal",
+    migrate: bool = True,
+) -> Store:
+    """The configured store, its schema brought up to date unless ``migrate`` is false."""
+    path = database_path(data_dir, database_url)
+    if path is None:
+        raise NotImplementedError("PostgreSQL backend: see issue 10")
+    store = SQLiteStore(path, durability=durability)
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store

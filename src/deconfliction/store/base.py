@@ -1,0 +1,246 @@
+"""The store interface every backend implements (SQLite now, PostgreSQL later).
+
+A store keeps the current state (registered objects, the latest position
+reports, checks, tokens) and an append-only event log that is the source of
+truth: every write appends one event in the same transaction as the state
+change, so the state can always be rebuilt from the log and the log never
+records a write that did not happen.
+
+Conventions shared by all backends:
+
+* Registered objects are JSON documents (``model_dump(mode="json")`` of the
+  domain model), kept beside their ``kind``, ``id``, ``party_id`` and a
+  ``version`` that starts at 1 and grows by one on each update.
+* Times at rest are UTC text of fixed width (see ``store.times``); the API
+  takes and returns aware datetimes, except inside report and check dicts,
+  which carry the stored text form.
+* Every method is thread-safe. ``transaction()`` groups several writes into
+  one all-or-nothing unit; writes made outside one are each their own
+  transaction. Transactions nest (inner ones are savepoints).
+* ``iter_all`` and ``latest_reports`` stream from a consistent snapshot of
+  committed data; to follow the store afterwards, note ``last_event_seq()``
+  *before* iterating and then apply ``events(after_seq=...)``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Protocol, get_args
+
+ObjectKind = Literal["party", "unit", "equipment_type", "asset", "movement", "area", "site"]
+#: The kinds of registered objects, in the order they depend on each other.
+OBJECT_KINDS: tuple[str, ...] = get_args(ObjectKind)
+
+TokenRole = Literal["operator", "coordinator", "admin"]
+TOKEN_ROLES: tuple[str, ...] = get_args(TokenRole)
+
+Durability = Literal["normal", "full"]
+
+#: The keys of a position report dict, as ``add_reports`` takes them and
+#: ``latest_reports`` returns them (plus ``received_at`` on the way out).
+REPORT_FIELDS: tuple[str, ...] = (
+    "asset_id",
+    "time",
+    "lat",
+    "lon",
+    "cep_m",
+    "extra_radius_m",
+    "speed_kmh",
+    "course_deg",
+    "source",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A registered object as stored: the JSON document and its bookkeeping."""
+
+    kind: str
+    id: str
+    party_id: str | None
+    version: int
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the append-only event log.
+
+    ``kind`` is an object kind or ``report``, ``check``, ``token``; ``action``
+    is ``create``, ``update``, ``delete``, ``add``, ``issue`` or ``revoke``.
+    ``hash`` is reserved for the audit hash chain (``None`` until it exists).
+    """
+
+    seq: int
+    at: datetime
+    kind: str
+    action: str
+    object_id: str | None
+    actor: str
+    payload: dict[str, Any]
+    hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: never the secret, only its SHA-256 hash."""
+
+    token_id: str
+    secret_hash: str
+    role: str
+    unit_id: str | None
+    party_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def usable_at(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now``."""
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+class Store(Protocol):
+    """What the service layer needs from storage; see the module docstring."""
+
+    # -- lifecycle ---------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema up to date; a no-op when it already is."""
+
+    def close(self) -> None:
+        """Release the connection; the store is unusable afterwards."""
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the writes made inside the block into one transaction."""
+        ...
+
+    # -- registered objects ------------------------------------------------
+    def create(
+        self, kind: str, obj_id: str, party_id: str | None, data: dict[str, Any], actor: str
+    ) -> StoredObject:
+        """Store a new object at version 1; ``AlreadyExists`` if the id is taken."""
+        ...
+
+    def update(
+        self,
+        kind: str,
+        obj_id: str,
+        party_id: str | None,
+        data: dict[str, Any],
+        actor: str,
+        expected_version: int | None = None,
+    ) -> StoredObject:
+        """Replace an object's document; ``NotFound``, or ``VersionConflict``."""
+        ...
+
+    def delete(
+        self, kind: str, obj_id: str, actor: str, expected_version: int | None = None
+    ) -> None:
+        """Remove an object; ``NotFound``, or ``VersionConflict``."""
+
+    def get(self, kind: str, obj_id: str) -> StoredObject | None: ...
+
+    def list(
+        self,
+        kind: str,
+        *,
+        party_ids: Collection[str] | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> builtins.list[StoredObject]:
+        """One page, ordered by id, of objects after ``after_id`` (keyset pagination).
+
+        ``party_ids`` keeps only objects of those parties (``None``: every object).
+        """
+        ...
+
+    def iter_all(self, kind: str) -> Iterator[StoredObject]:
+        """Every object of a kind, by id, from one snapshot of committed data."""
+        ...
+
+    def count(self, kind: str) -> int: ...
+
+    # -- position reports --------------------------------------------------
+    def add_reports(self, reports: Sequence[dict[str, Any]], actor: str) -> int:
+        """Append a batch of reports, all or nothing, and keep the latest per
+        ``(asset_id, source)`` by report time; returns how many were stored."""
+        ...
+
+    def latest_reports(self) -> Iterator[dict[str, Any]]:
+        """The newest report (by report time) per ``(asset_id, source)``."""
+        ...
+
+    def count_reports(self) -> int: ...
+
+    # -- checks ------------------------------------------------------------
+    def add_check(
+        self,
+        check_id: str,
+        unit_id: str,
+        party_id: str | None,
+        request: dict[str, Any],
+        result: dict[str, Any],
+        actor: str,
+    ) -> None:
+        """Record a check and its answer; ``AlreadyExists`` if the id is taken."""
+
+    def get_check(self, check_id: str) -> dict[str, Any] | None:
+        """``{"id", "unit_id", "party_id", "request", "result", "created_at"}``."""
+        ...
+
+    def count_checks(self) -> int: ...
+
+    # -- event log ---------------------------------------------------------
+    def events(self, after_seq: int = 0, limit: int = 1000) -> builtins.list[Event]:
+        """Events with ``seq > after_seq``, oldest first, at most ``limit``."""
+        ...
+
+    def last_event_seq(self) -> int:
+        """The highest event seq, 0 when the log is empty."""
+        ...
+
+    # -- tokens ------------------------------------------------------------
+    def add_token(
+        self,
+        token_id: str,
+        secret_hash: str,
+        role: str,
+        unit_id: str | None,
+        party_id: str | None,
+        expires_at: datetime | None,
+        actor: str,
+    ) -> TokenRecord: ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    def find_token(self, secret_hash: str) -> TokenRecord | None: ...
+
+    def revoke_token(self, token_id: str, actor: str) -> TokenRecord:
+        """Revoke a token (idempotent: the first revocation time stays); ``NotFound``."""
+        ...
+
+    def list_tokens(self) -> builtins.list[TokenRecord]: ...
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it is an object kind, else ``ValueError`` naming the allowed ones."""
+    if kind not in OBJECT_KINDS:
+        raise ValueError(f"unknown object kind {kind!r}; expected one of {', '.join(OBJECT_KINDS)}")
+    return kind

@@ -1,0 +1,81 @@
+"""Position report rows: turning report dicts into stored rows, and picking the latest.
+
+Pure functions shared by every backend. A report dict has the keys of
+``base.REPORT_FIELDS``: ``asset_id``, ``time`` (RFC 3339 with a zone, or an
+aware datetime), ``lat``, ``lon``, ``cep_m``, and optionally ``extra_radius_m``
+(default 0), ``speed_kmh``, ``course_deg`` (default none) and ``source``
+(default ``authenticated``). Ranges are enforced by the schema's CHECK
+constraints, so a bad value anywhere in a batch aborts the whole batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from deconfliction.store.errors import StoreError
+from deconfliction.store.times import canonical_time
+
+#: A stored report row, in ``REPORT_FIELDS`` order.
+ReportRow = tuple[str, str, float, float, float, float, float | None, float | None, str]
+
+
+def _number(report: dict[str, Any], key: str) -> float:
+    value = float(report[key])
+    if not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return value
+
+
+def _optional(report: dict[str, Any], key: str) -> float | None:
+    value = report.get(key)
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{key} must be a finite number, got {number!r}")
+    return number
+
+
+def to_row(report: dict[str, Any]) -> ReportRow:
+    """One report dict as a row; ``KeyError``/``ValueError``/``TypeError`` if malformed."""
+    asset_id = report["asset_id"]
+    if not isinstance(asset_id, str) or not asset_id:
+        raise ValueError(f"asset_id must be a non-empty string, got {asset_id!r}")
+    extra = report.get("extra_radius_m")
+    return (
+        asset_id,
+        canonical_time(report["time"]),
+        _number(report, "lat"),
+        _number(report, "lon"),
+        _number(report, "cep_m"),
+        0.0 if extra is None else _number(report, "extra_radius_m"),
+        _optional(report, "speed_kmh"),
+        _optional(report, "course_deg"),
+        str(report.get("source") or "authenticated"),
+    )
+
+
+def to_rows(reports: Sequence[dict[str, Any]]) -> list[ReportRow]:
+    """Every report as a row, or ``StoreError`` naming the first malformed one by index."""
+    rows: list[ReportRow] = []
+    append = rows.append
+    for index, report in enumerate(reports):
+        try:
+            append(to_row(report))
+        except (KeyError, ValueError, TypeError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise StoreError(f"report {index}: {detail}") from exc
+    return rows
+
+
+def latest_rows(rows: Iterable[ReportRow]) -> list[ReportRow]:
+    """The newest row by report time per ``(asset_id, source)``; on a tie, the later one."""
+    latest: dict[tuple[str, str], ReportRow] = {}
+    for row in rows:
+        key = (row[0], row[8])  # asset_id, source
+        current = latest.get(key)
+        if current is None or row[1] >= current[1]:  # time
+            latest[key] = row
+    return list(latest.values())
