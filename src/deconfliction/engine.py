@@ -11,6 +11,7 @@ only explain and rank; withheld matches carry nothing but party and contact.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -41,6 +42,33 @@ from deconfliction.index.shapes import Shape, ShapeIndex, geometry_shape, site_s
 UNKNOWN_TYPE_SPEED_KMH = 1000.0
 #: Lookahead of the first search for the next arrival (seconds); later searches widen.
 _ARRIVAL_LOOKAHEADS = (60.0, 600.0, 3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaInfo:
+    """What the check needs of an area (its geometry lives in the shape index)."""
+
+    id: str
+    party_id: str
+    kind: str
+    start: float
+    end: float
+    asset_ids: tuple[str, ...]
+    releasable_to: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class MovementInfo:
+    id: str
+    asset_id: str
+    corridor_m: float
+    start: float
+    end: float
+    releasable_to: tuple[str, ...] | None
+
+
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values is not None else None
 
 
 class IndexNotReady(RuntimeError):
@@ -83,11 +111,8 @@ class Engine:
         self.ready = False
         self._lock = threading.RLock()
         self.parties: dict[str, Party] = {}
-        self.units: dict[str, Unit] = {}
         self.types: dict[str, EquipmentType] = {}
-        self.movements: dict[str, Movement] = {}
-        self.areas: dict[str, Area] = {}
-        self.sites: dict[str, Site] = {}
+        self.areas: dict[str, AreaInfo] = {}
         self._party_codes = _Codes()
         self._type_codes = _Codes()
         self._rel_codes = _Codes()
@@ -98,6 +123,7 @@ class Engine:
         self._contact: list[str | None] = []
         self._speed_override = np.empty(0, dtype=np.float64)
         self._areas_of_asset: dict[str, set[str]] = {}
+        self._visibility_cache: dict[str | None, np.ndarray[Any, np.dtype[np.bool_]]] = {}
 
     # -- loading and writes --------------------------------------------------------------
 
@@ -114,12 +140,22 @@ class Engine:
         sites: Iterable[Site] = (),
     ) -> None:
         """Bulk load at start-up; the engine is ready when this returns."""
-        with self._lock:
-            for group in (parties, equipment_types, units, assets, movements, areas, sites):
-                for obj in group:
-                    self.put(obj)
-            self.put_reports(list(reports))
-            self.ready = True
+        # A long-lived registry is built once: collecting it again and again while
+        # it grows only costs pauses, so the collector waits, then freezes it.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with self._lock:
+                for group in (parties, equipment_types, units, assets, movements, areas, sites):
+                    for obj in group:
+                        self.put(obj)
+                self.put_reports(list(reports))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+            gc.collect()
+            gc.freeze()
+        self.ready = True
 
     def put(self, obj: Party | Unit | EquipmentType | Asset | Movement | Area | Site) -> None:
         """Insert or replace one registered object."""
@@ -132,7 +168,6 @@ class Engine:
             elif isinstance(obj, Asset):
                 self._put_asset(obj)
             elif isinstance(obj, Unit):
-                self.units[obj.id] = obj
                 self.shapes.put(
                     geometry_shape(
                         obj.id,
@@ -142,11 +177,10 @@ class Engine:
                         0.0,
                         _ts(obj.aor_start) if obj.aor_start else -math.inf,
                         _ts(obj.aor_end) if obj.aor_end else math.inf,
-                        obj,
+                        obj.id,
                     )
                 )
             elif isinstance(obj, Movement):
-                self.movements[obj.id] = obj
                 owner = self._movement_party(obj)
                 self.shapes.put(
                     geometry_shape(
@@ -157,13 +191,19 @@ class Engine:
                         obj.corridor_m,
                         _ts(obj.start),
                         _ts(obj.end),
-                        obj,
+                        MovementInfo(
+                            obj.id,
+                            obj.asset_id,
+                            obj.corridor_m,
+                            _ts(obj.start),
+                            _ts(obj.end),
+                            _tuple(obj.releasable_to),
+                        ),
                     )
                 )
             elif isinstance(obj, Area):
                 self._put_area(obj)
             elif isinstance(obj, Site):
-                self.sites[obj.id] = obj
                 self.shapes.put(
                     site_shape(
                         obj.id,
@@ -187,10 +227,8 @@ class Engine:
             elif kind == "asset":
                 self.assets.remove(obj_id)
             elif kind == "unit":
-                self.units.pop(obj_id, None)
                 self.shapes.remove("aor", obj_id)
             elif kind == "movement":
-                self.movements.pop(obj_id, None)
                 self.shapes.remove("movement", obj_id)
             elif kind == "area":
                 old = self.areas.pop(obj_id, None)
@@ -199,7 +237,6 @@ class Engine:
                         self._areas_of_asset.get(aid, set()).discard(obj_id)
                 self.shapes.remove("area", obj_id)
             elif kind == "site":
-                self.sites.pop(obj_id, None)
                 self.shapes.remove("site", obj_id)
             else:
                 raise ValueError(f"unknown kind {kind!r}")
@@ -215,7 +252,16 @@ class Engine:
         if old is not None:
             for aid in old.asset_ids:
                 self._areas_of_asset.get(aid, set()).discard(area.id)
-        self.areas[area.id] = area
+        info = AreaInfo(
+            area.id,
+            area.party_id,
+            area.kind,
+            _ts(area.start),
+            _ts(area.end),
+            tuple(area.asset_ids),
+            _tuple(area.releasable_to),
+        )
+        self.areas[area.id] = info
         for aid in area.asset_ids:
             self._areas_of_asset.setdefault(aid, set()).add(area.id)
         self.shapes.put(
@@ -225,9 +271,9 @@ class Engine:
                 self._party_codes(area.party_id),
                 area.shape,
                 0.0,
-                _ts(area.start),
-                _ts(area.end),
-                area,
+                info.start,
+                info.end,
+                info,
             )
         )
 
@@ -259,6 +305,20 @@ class Engine:
         kind = self.types.get(type_id)
         kmh = kind.max_speed_kmh if kind is not None else UNKNOWN_TYPE_SPEED_KMH
         return kmh / 3.6
+
+    def _rel_visibility(self, asker: str | None) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """For each releasability code, whether ``asker`` may see details (cached)."""
+        n = len(self._rel_codes.values)
+        cached = self._visibility_cache.get(asker)
+        if cached is not None and len(cached) == n:
+            return cached
+        table = np.fromiter(
+            (rel == "*" or (asker is not None and asker in rel) for rel in self._rel_codes.values),
+            dtype=bool,
+            count=n,
+        )
+        self._visibility_cache[asker] = table
+        return table
 
     def _rel_code(self, owner: str, releasable_to: Sequence[str] | None) -> int:
         if releasable_to and "*" in releasable_to:
@@ -306,8 +366,12 @@ class Engine:
         party_ids: Sequence[str],
         type_ids: Sequence[str],
         releasable_to: Sequence[Sequence[str] | None],
+        max_speed_kmh: np.ndarray[Any, np.dtype[np.float64]] | None = None,
     ) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """Register many assets without a Python object each (start-up, benchmarks)."""
+        """Register many assets without a Python object each (start-up, benchmarks).
+
+        ``max_speed_kmh`` overrides the type's speed per asset (NaN: the type's).
+        """
         with self._lock:
             party = np.fromiter((self._party_codes(p) for p in party_ids), dtype=np.int64)
             tcode = np.fromiter((self._type_codes(t) for t in type_ids), dtype=np.int64)
@@ -317,8 +381,12 @@ class Engine:
             )
             speed_of_type = {code: self._type_speed_mps(code) for code in np.unique(tcode).tolist()}
             v = np.fromiter((speed_of_type[c] for c in tcode.tolist()), dtype=np.float64)
+            if max_speed_kmh is not None:
+                v = np.where(np.isnan(max_speed_kmh), v, max_speed_kmh / 3.6)
             slots = self.assets.bulk_upsert(asset_ids, party, tcode, rel, v)
             self._ensure_slot_lists(int(slots.max()) + 1 if len(slots) else 0)
+            if max_speed_kmh is not None:
+                self._speed_override[slots] = max_speed_kmh
             for slot, callsign in zip(slots.tolist(), callsigns, strict=True):
                 self._callsign[slot] = callsign
             return slots
@@ -328,8 +396,13 @@ class Engine:
         with self._lock:
             slot_of = self.assets.slot_of
             rows = [
-                (slot_of[r.asset_id], r.position.lat, r.position.lon, _ts(r.time),
-                 geo.r99(r.effective_cep_m))
+                (
+                    slot_of[r.asset_id],
+                    r.position.lat,
+                    r.position.lon,
+                    _ts(r.time),
+                    geo.r99(r.effective_cep_m),
+                )
                 for r in reports
                 if r.asset_id in slot_of and r.source == "authenticated"
             ]
@@ -379,7 +452,9 @@ class _Check:
         self.withheld: dict[str, int] = {}
         self.gaps: list[CoverageGap] = []
         self.matched_assets: list[str] = []
+        self.asset_total = 0  # visible asset matches, listed or not
         self._comparisons: dict[int, Comparison] = {}
+        self._asset_words: dict[int, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
 
     def _visible(self, party_code: int, rel_code: int) -> bool:
         if party_code == self.asker_code:
@@ -412,7 +487,11 @@ class _Check:
     def _assets(self) -> None:
         table = self.e.assets
         gathered = table.gather(
-            self.lat, self.lon, self.t, self.r_obs, max_age_s=self.horizon,
+            self.lat,
+            self.lon,
+            self.t,
+            self.r_obs,
+            max_age_s=self.horizon,
             lookahead_s=_ARRIVAL_LOOKAHEADS[0],
         )
         slots, dist, age = gathered.slots, gathered.dist_m, gathered.age_s
@@ -428,20 +507,48 @@ class _Check:
             ends = t0[t0 <= self.t] + self.horizon
             if ends.size:
                 self._soonest(float(ends.min()))
-        for slot, d, a, t0_i in zip(
-            m_slots.tolist(), m_dist.tolist(), m_age.tolist(), t0.tolist(), strict=True
-        ):
-            asset_id = table.ids[slot]
-            assert asset_id is not None
-            self.matched_assets.append(asset_id)
-            party_code = int(table.party[slot])
-            if not self._visible(party_code, int(table.rel_code[slot])):
-                pid = self.e._party_codes.values[party_code]
+        else:
+            return
+        ids = table.ids
+        self.matched_assets.extend(ids[s] or "" for s in m_slots.tolist())
+        party = table.party[m_slots]
+        visible = (party == self.asker_code) | self.e._rel_visibility(self.asker)[
+            table.rel_code[m_slots]
+        ]
+        if not visible.all():
+            values = self.e._party_codes.values
+            for code in party[~visible].tolist():
+                pid = values[code]
                 self.withheld[pid] = self.withheld.get(pid, 0) + 1
-                continue
-            comparison = self._comparison(int(table.type_code[slot]))
+            m_slots, m_dist, m_age, t0 = (
+                m_slots[visible],
+                m_dist[visible],
+                m_age[visible],
+                t0[visible],
+            )
+            if not len(m_slots):
+                return
+        tcodes = table.type_code[m_slots]
+        unique, inverse = np.unique(tcodes, return_inverse=True)
+        scores = np.asarray([self._comparison(c).score for c in unique.tolist()])[inverse]
+        # Only the best max_matches assets can be listed: order them here, word them later.
+        order = np.lexsort((m_dist, -scores))
+        self.asset_total = len(order)
+        top = order[: self.e.settings.max_matches]
+        top_slots = m_slots[top]
+        for slot, score, d, a, t0_i, tc, pc, v in zip(
+            top_slots.tolist(),
+            scores[top].tolist(),
+            m_dist[top].tolist(),
+            m_age[top].tolist(),
+            t0[top].tolist(),
+            tcodes[top].tolist(),
+            table.party[top_slots].tolist(),
+            table.v[top_slots].tolist(),
+            strict=True,
+        ):
             self.found.append(
-                (2, -comparison.score, d, asset_id, ("asset", slot, d, a, t0_i, comparison))
+                (2, -score, d, ids[slot] or "", ("asset", slot, d, a, t0_i, tc, pc, v))
             )
 
     def _arrivals(self, slots: Any, dist: Any, searched_s: float) -> None:
@@ -455,7 +562,11 @@ class _Check:
             if self.t + searched_s >= self.changes_at:
                 return
             g = table.gather(
-                self.lat, self.lon, self.t, self.r_obs, max_age_s=self.horizon,
+                self.lat,
+                self.lon,
+                self.t,
+                self.r_obs,
+                max_age_s=self.horizon,
                 lookahead_s=lookahead,
             )
             miss = g.dist_m > table.reach_m(g.slots, g.age_s, self.r_obs)
@@ -471,8 +582,7 @@ class _Check:
             return None
         table = self.e.assets
         v = table.v[slots]
-        need = ((dist - geo.ABSOLUTE_SLACK_M) / (1 + geo.SPHERE_ERROR) - table.a[slots]
-                - self.r_obs)
+        need = (dist - geo.ABSOLUTE_SLACK_M) / (1 + geo.SPHERE_ERROR) - table.a[slots] - self.r_obs
         with np.errstate(divide="ignore", invalid="ignore"):
             when = table.t0[slots] + need / v
         ok = (v > 0) & (when > self.t) & (when <= table.t0[slots] + self.horizon)
@@ -592,9 +702,7 @@ class _Check:
     def _area_stands_for(self, asset_id: str) -> bool:
         for area_id in self.e._areas_of_asset.get(asset_id, ()):
             area = self.e.areas.get(area_id)
-            if area is not None and area.kind == "operating" and area.active_at(
-                datetime.fromtimestamp(self.t, UTC)
-            ):
+            if area is not None and area.kind == "operating" and area.start <= self.t <= area.end:
                 return True
         return False
 
@@ -608,10 +716,13 @@ class _Check:
         entries.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
         listed = [self._word(entry[4]) for entry in entries[: s.max_matches]]
         gaps = tuple(self._dedup_gaps()[: s.max_gaps])
+        # Assets beyond the best max_matches were counted, not queued.
+        listed_assets = sum(1 for entry in entries if entry[4][0] == "asset")
+        total = len(entries) - listed_assets + self.asset_total
         return CheckResult(
-            verdict="HOLD" if entries else "NO_KNOWN_MATCH",
+            verdict="HOLD" if total else "NO_KNOWN_MATCH",
             matches=tuple(listed),
-            match_count=len(entries),
+            match_count=total,
             valid_until=wording.rfc3339(self.changes_at),
             coverage_gaps=gaps,
             evaluated_at=wording.rfc3339(self.now),
@@ -655,15 +766,13 @@ class _Check:
             contact=contact,
         )
 
-    def _word_asset(
-        self, slot: int, d: float, age: float, t0: float, comparison: Comparison
-    ) -> Match:
+    def _type_words(self, type_code: int) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """Per type, once per check: what it is, and the feature reasons and codes."""
+        cached = self._asset_words.get(type_code)
+        if cached is not None:
+            return cached
         e = self.e
-        table = e.assets
-        asset_id = table.ids[slot]
-        assert asset_id is not None
-        party_id = e._party_codes.values[int(table.party[slot])]
-        type_id = e._type_codes.values[int(table.type_code[slot])]
+        type_id = e._type_codes.values[type_code]
         kind = e.types.get(type_id)
         if kind is not None:
             what = kind.name + f" ({kind.profile.mobility}"
@@ -673,27 +782,51 @@ class _Check:
             what += ")"
         else:
             what = f"type {type_id} (not in the catalogue)"
+        codes: list[str] = []
+        reasons = self._feature_words(self._comparison(type_code), codes)
+        cached = (what, tuple(reasons), tuple(codes))
+        self._asset_words[type_code] = cached
+        return cached
+
+    def _word_asset(
+        self,
+        slot: int,
+        d: float,
+        age: float,
+        t0: float,
+        type_code: int,
+        party_code: int,
+        v: float,
+    ) -> Match:
+        e = self.e
+        what, feature_reasons, feature_codes = self._type_words(type_code)
+        party_id = e._party_codes.values[party_code]
         when = "ago" if t0 <= self.t else "after the observed time"
         reason = (
             f"{e._callsign[slot]}, {what}, last seen {wording.distance(d)} away "
-            f"{wording.duration(age)} {when}, can move {wording.speed(float(table.v[slot]))}"
+            f"{wording.duration(age)} {when}, can move {wording.speed(v)}"
         )
-        codes = ["ASSET_WITHIN_REACH"]
         stale = age > self.fresh
-        reasons = [reason]
         if stale:
-            codes.append("REPORT_STALE")
-            reasons.append(f"Its last report is over {wording.duration(self.fresh)} old.")
-        reasons.extend(self._feature_words(comparison, codes))
+            reasons: tuple[str, ...] = (
+                reason,
+                f"Its last report is over {wording.duration(self.fresh)} old.",
+                *feature_reasons,
+            )
+            codes: tuple[str, ...] = ("ASSET_WITHIN_REACH", "REPORT_STALE", *feature_codes)
+        else:
+            reasons = (reason, *feature_reasons)
+            codes = ("ASSET_WITHIN_REACH", *feature_codes)
         return Match(
-            kind="asset",
-            id=asset_id,
-            party_id=party_id,
-            reasons=tuple(reasons),
-            reason_codes=tuple(codes),
-            feature_conflicts=comparison.conflicts,
-            stale=stale,
-            contact=e._contact[slot] or self._party_contact(party_id),
+            "asset",
+            e.assets.ids[slot],
+            party_id,
+            reasons,
+            codes,
+            self._comparison(type_code).conflicts,
+            stale,
+            False,
+            e._contact[slot] or self._party_contact(party_id),
         )
 
     @staticmethod
@@ -745,7 +878,7 @@ class _Check:
             reasons.append(
                 f"{callsign} planned movement {payload.id}: route {where} "
                 f"(corridor {wording.distance(payload.corridor_m)}), window "
-                f"{wording.clock(payload.start.timestamp())}–{wording.clock(payload.end.timestamp())}."
+                f"{wording.clock(payload.start)}–{wording.clock(payload.end)}."
             )
             reasons.extend(self._feature_words(comparison, codes))
             contact = (e._contact[slot] if slot is not None else None) or self._party_contact(

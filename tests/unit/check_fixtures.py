@@ -69,10 +69,16 @@ def engine(*objects: Any, reports: tuple[PositionReport, ...] = ()) -> Engine:
     return e
 
 
-def asset(aid: str = "blue-7", party_id: str = "a", rel: list[str] | None = None,
-          type_id: str = "sam-w", **kw: Any) -> Asset:
-    return Asset(id=aid, party_id=party_id, type_id=type_id, callsign=aid.title(),
-                 releasable_to=rel, **kw)
+def asset(
+    aid: str = "blue-7",
+    party_id: str = "a",
+    rel: list[str] | None = None,
+    type_id: str = "sam-w",
+    **kw: Any,
+) -> Asset:
+    return Asset(
+        id=aid, party_id=party_id, type_id=type_id, callsign=aid.title(), releasable_to=rel, **kw
+    )
 
 
 def report(aid: str, lat: float, lon: float, ago: timedelta, cep: float = 10.0) -> PositionReport:
@@ -82,8 +88,14 @@ def report(aid: str, lat: float, lon: float, ago: timedelta, cep: float = 10.0) 
     )
 
 
-def observe(lat: float, lon: float, unit: str = "drone-1", cep: float = 50.0,
-            time: datetime | None = None, **observed: Any) -> Observation:
+def observe(
+    lat: float,
+    lon: float,
+    unit: str = "drone-1",
+    cep: float = 50.0,
+    time: datetime | None = None,
+    **observed: Any,
+) -> Observation:
     return Observation.model_validate(
         {
             "unit_id": unit,
@@ -98,35 +110,79 @@ def observe(lat: float, lon: float, unit: str = "drone-1", cep: float = 50.0,
 def square(lat: float, lon: float, half_deg: float) -> dict[str, Any]:
     return {
         "type": "Polygon",
-        "coordinates": [[
-            [lon - half_deg, lat - half_deg], [lon + half_deg, lat - half_deg],
-            [lon + half_deg, lat + half_deg], [lon - half_deg, lat + half_deg],
-            [lon - half_deg, lat - half_deg],
-        ]],
+        "coordinates": [
+            [
+                [lon - half_deg, lat - half_deg],
+                [lon + half_deg, lat - half_deg],
+                [lon + half_deg, lat + half_deg],
+                [lon - half_deg, lat + half_deg],
+                [lon - half_deg, lat - half_deg],
+            ]
+        ],
     }
 
 
-def area(aid: str, party_id: str, kind: str, geometry: dict[str, Any], start: timedelta,
-         end: timedelta, **kw: Any) -> Area:
-    return Area.model_validate({"id": aid, "party_id": party_id, "kind": kind,
-                                "geometry": geometry, "start": NOW + start, "end": NOW + end,
-                                **kw})
+def area(
+    aid: str,
+    party_id: str,
+    kind: str,
+    geometry: dict[str, Any],
+    start: timedelta,
+    end: timedelta,
+    **kw: Any,
+) -> Area:
+    return Area.model_validate(
+        {
+            "id": aid,
+            "party_id": party_id,
+            "kind": kind,
+            "geometry": geometry,
+            "start": NOW + start,
+            "end": NOW + end,
+            **kw,
+        }
+    )
 
 
-def site(sid: str, lat: float, lon: float, radius: float, party_id: str = "c",
-         rel: list[str] | None = None) -> Site:
-    return Site.model_validate({"id": sid, "party_id": party_id, "kind": "hospital",
-                                "position": {"lat": lat, "lon": lon}, "radius_m": radius,
-                                "releasable_to": rel})
+def site(
+    sid: str,
+    lat: float,
+    lon: float,
+    radius: float,
+    party_id: str = "c",
+    rel: list[str] | None = None,
+) -> Site:
+    return Site.model_validate(
+        {
+            "id": sid,
+            "party_id": party_id,
+            "kind": "hospital",
+            "position": {"lat": lat, "lon": lon},
+            "radius_m": radius,
+            "releasable_to": rel,
+        }
+    )
 
 
 def unit(uid: str, party_id: str, aor: dict[str, Any]) -> Unit:
     return Unit.model_validate({"id": uid, "party_id": party_id, "name": uid, "aor": aor})
 
 
-def movement(mid: str, asset_id: str, coords: list[list[float]], corridor: float,
-             start: timedelta, end: timedelta) -> Movement:
-    return Movement.model_validate({"id": mid, "asset_id": asset_id,
-                                    "route": {"type": "LineString", "coordinates": coords},
-                                    "corridor_m": corridor, "start": NOW + start,
-                                    "end": NOW + end})
+def movement(
+    mid: str,
+    asset_id: str,
+    coords: list[list[float]],
+    corridor: float,
+    start: timedelta,
+    end: timedelta,
+) -> Movement:
+    return Movement.model_validate(
+        {
+            "id": mid,
+            "asset_id": asset_id,
+            "route": {"type": "LineString", "coordinates": coords},
+            "corridor_m": corridor,
+            "start": NOW + start,
+            "end": NOW + end,
+        }
+    )

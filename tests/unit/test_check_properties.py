@@ -30,8 +30,7 @@ def _engine_with_types(speeds: list[float]) -> Engine:
     e = Engine()
     types = [
         EquipmentType.model_validate(
-            {"id": f"t{i}", "name": f"T{i}", "profile": {"mobility": "wheeled"},
-             "max_speed_kmh": s}
+            {"id": f"t{i}", "name": f"T{i}", "profile": {"mobility": "wheeled"}, "max_speed_kmh": s}
         )
         for i, s in enumerate(speeds)
     ]
@@ -68,9 +67,12 @@ def _simulate(rng: np.random.Generator, n: int, gaussian: bool) -> float:
     e.put_reports(
         [
             PositionReport.model_validate(
-                {"asset_id": f"a{i}", "time": report_time,
-                 "position": {"lat": float(rep_lat[i]), "lon": float(rep_lon[i])},
-                 "cep_m": float(cep0[i])},
+                {
+                    "asset_id": f"a{i}",
+                    "time": report_time,
+                    "position": {"lat": float(rep_lat[i]), "lon": float(rep_lon[i])},
+                    "cep_m": float(cep0[i]),
+                },
                 context={"now": NOW},
             )
             for i in range(n)
@@ -80,9 +82,12 @@ def _simulate(rng: np.random.Generator, n: int, gaussian: bool) -> float:
     for i in range(n):
         t = report_time + timedelta(seconds=float(age[i]))
         obs = Observation.model_validate(
-            {"unit_id": "u", "time": t,
-             "position": {"lat": float(obs_lat[i]), "lon": float(obs_lon[i])},
-             "cep_m": float(cep_obs[i])}
+            {
+                "unit_id": "u",
+                "time": t,
+                "position": {"lat": float(obs_lat[i]), "lon": float(obs_lon[i])},
+                "cep_m": float(cep_obs[i]),
+            }
         )
         result = e.check(obs, "p", now=t)
         hits += f"a{i}" in result.matched_asset_ids and result.verdict == "HOLD"
@@ -114,8 +119,16 @@ def test_errors_inside_the_99_percent_radius_always_hold() -> None:
     err_obs=st.floats(0, 1),
 )
 def test_worst_case_within_the_rule_is_always_hold(
-    lat: float, lon: float, speed: float, cep0: float, cep_obs: float, age: float,
-    bearing: float, used: float, err0: float, err_obs: float,
+    lat: float,
+    lon: float,
+    speed: float,
+    cep0: float,
+    cep_obs: float,
+    age: float,
+    bearing: float,
+    used: float,
+    err0: float,
+    err_obs: float,
 ) -> None:
     """Adversarial draws: errors and travel right up to the rule's bounds, any latitude."""
     e = _engine_with_types([speed])
@@ -124,13 +137,23 @@ def test_worst_case_within_the_rule_is_always_hold(
     lon_t, lat_t, _ = GEOD.fwd(lon, lat, bearing, speed / 3.6 * age * used)
     rep_lon, rep_lat, _ = GEOD.fwd(lon, lat, (bearing + 180) % 360, 2.58 * cep0 * err0)
     obs_lon, obs_lat, _ = GEOD.fwd(lon_t, lat_t, bearing, 2.58 * cep_obs * err_obs)
-    e.put_reports([PositionReport.model_validate(
-        {"asset_id": "a", "time": t0, "position": {"lat": rep_lat, "lon": rep_lon},
-         "cep_m": cep0}, context={"now": NOW})])
+    e.put_reports(
+        [
+            PositionReport.model_validate(
+                {
+                    "asset_id": "a",
+                    "time": t0,
+                    "position": {"lat": rep_lat, "lon": rep_lon},
+                    "cep_m": cep0,
+                },
+                context={"now": NOW},
+            )
+        ]
+    )
     t = t0 + timedelta(seconds=age)
-    obs = Observation.model_validate({"unit_id": "u", "time": t,
-                                      "position": {"lat": obs_lat, "lon": obs_lon},
-                                      "cep_m": cep_obs})
+    obs = Observation.model_validate(
+        {"unit_id": "u", "time": t, "position": {"lat": obs_lat, "lon": obs_lon}, "cep_m": cep_obs}
+    )
     result = e.check(obs, "p", now=t)
     assert result.verdict == "HOLD" and "a" in result.matched_asset_ids
     assert math.isfinite(len(result.matches))

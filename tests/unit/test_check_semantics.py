@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from deconfliction.domain.geo import geodesic_m
-from deconfliction.engine import IndexNotReady, Engine
+from deconfliction.engine import Engine, IndexNotReady
 from tests.unit.check_fixtures import (
     M_PER_DEG_LAT,
     NOW,
@@ -28,8 +28,9 @@ KM_LAT = 1000 / M_PER_DEG_LAT  # degrees of latitude per km on the sphere
 
 
 def test_asset_14_km_away_20_min_ago_at_60_kmh_is_hold_named() -> None:
-    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT + 14 * KM_LAT, LON,
-                                                 timedelta(minutes=20)),))
+    e = engine(
+        asset(rel=["*"]), reports=(report("blue-7", LAT + 14 * KM_LAT, LON, timedelta(minutes=20)),)
+    )
     result = e.check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "HOLD"
     (match,) = result.matches
@@ -42,8 +43,9 @@ def test_asset_14_km_away_20_min_ago_at_60_kmh_is_hold_named() -> None:
 
 
 def test_same_asset_3_h_ago_400_km_away_is_no_match() -> None:
-    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT + 400 * KM_LAT, LON,
-                                                 timedelta(hours=3)),))
+    e = engine(
+        asset(rel=["*"]), reports=(report("blue-7", LAT + 400 * KM_LAT, LON, timedelta(hours=3)),)
+    )
     result = e.check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     assert result.matches == () and result.match_count == 0
@@ -52,17 +54,24 @@ def test_same_asset_3_h_ago_400_km_away_is_no_match() -> None:
 def test_reach_boundary_is_r99_plus_speed_times_age_plus_observer_r99() -> None:
     # reach = 2.58*10 + 60/3.6*600 + 2.58*50 = 10154.8 m (true metres).
     reach = 2.58 * 10 + 60 / 3.6 * 600 + 2.58 * 50
-    inside = engine(asset(), reports=(report("blue-7", LAT + (reach - 60) / M_PER_DEG_LAT, LON,
-                                             timedelta(minutes=10)),))
+    inside = engine(
+        asset(),
+        reports=(report("blue-7", LAT + (reach - 60) / M_PER_DEG_LAT, LON, timedelta(minutes=10)),),
+    )
     assert inside.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
-    outside = engine(asset(), reports=(report("blue-7", LAT + (reach * 1.02) / M_PER_DEG_LAT, LON,
-                                              timedelta(minutes=10)),))
+    outside = engine(
+        asset(),
+        reports=(
+            report("blue-7", LAT + (reach * 1.02) / M_PER_DEG_LAT, LON, timedelta(minutes=10)),
+        ),
+    )
     assert outside.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_certain_tracked_against_wheeled_variant_stays_hold_with_cue() -> None:
-    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT + 2 * KM_LAT, LON,
-                                                 timedelta(minutes=5)),))
+    e = engine(
+        asset(rel=["*"]), reports=(report("blue-7", LAT + 2 * KM_LAT, LON, timedelta(minutes=5)),)
+    )
     obs = observe(LAT, LON, mobility="tracked", features=["radar"], certainty="certain")
     result = e.check(obs, "b", NOW)
     assert result.verdict == "HOLD"
@@ -98,8 +107,9 @@ def test_feature_agreement_ranks_before_distance() -> None:
 
 
 def test_report_past_horizon_is_coverage_gap_not_hold() -> None:
-    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT + 5 * KM_LAT, LON,
-                                                 timedelta(hours=7)),))
+    e = engine(
+        asset(rel=["*"]), reports=(report("blue-7", LAT + 5 * KM_LAT, LON, timedelta(hours=7)),)
+    )
     result = e.check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     (gap,) = result.coverage_gaps
@@ -108,8 +118,16 @@ def test_report_past_horizon_is_coverage_gap_not_hold() -> None:
 
 
 def test_past_horizon_asset_with_active_operating_area_is_stood_for_by_the_area() -> None:
-    op = area("op-1", "a", "operating", square(LAT, LON, 0.1), -timedelta(hours=8),
-              timedelta(hours=8), asset_ids=["blue-7"], releasable_to=["*"])
+    op = area(
+        "op-1",
+        "a",
+        "operating",
+        square(LAT, LON, 0.1),
+        -timedelta(hours=8),
+        timedelta(hours=8),
+        asset_ids=["blue-7"],
+        releasable_to=["*"],
+    )
     e = engine(asset(rel=["*"]), op, reports=(report("blue-7", LAT, LON, timedelta(hours=7)),))
     result = e.check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "HOLD"
@@ -137,20 +155,41 @@ def test_site_outside_radius_and_observer_r99_is_no_match() -> None:
 
 
 def test_area_outside_its_window_is_no_match_and_sets_valid_until() -> None:
-    later = area("prot-1", "c", "protected", square(LAT, LON, 0.05), timedelta(hours=2),
-                 timedelta(hours=5), releasable_to=["*"])
+    later = area(
+        "prot-1",
+        "c",
+        "protected",
+        square(LAT, LON, 0.05),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        releasable_to=["*"],
+    )
     e = engine(later)
     result = e.check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     assert result.valid_until == "2026-03-01T14:00:00Z"
-    ended = area("prot-2", "c", "protected", square(LAT, LON, 0.05), -timedelta(hours=5),
-                 -timedelta(hours=1), releasable_to=["*"])
+    ended = area(
+        "prot-2",
+        "c",
+        "protected",
+        square(LAT, LON, 0.05),
+        -timedelta(hours=5),
+        -timedelta(hours=1),
+        releasable_to=["*"],
+    )
     assert engine(ended).check(observe(LAT, LON), "b", NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_active_protected_area_is_hold_until_its_end() -> None:
-    active = area("prot-1", "c", "protected", square(LAT, LON, 0.05), -timedelta(hours=1),
-                  timedelta(hours=2), releasable_to=["*"])
+    active = area(
+        "prot-1",
+        "c",
+        "protected",
+        square(LAT, LON, 0.05),
+        -timedelta(hours=1),
+        timedelta(hours=2),
+        releasable_to=["*"],
+    )
     result = engine(active).check(observe(LAT, LON), "b", NOW)
     assert result.verdict == "HOLD"
     assert result.matches[0].reason_codes == ("PROTECTED_AREA",)
@@ -162,8 +201,7 @@ def test_valid_until_is_earliest_arrival_of_non_matching_asset() -> None:
     # 2.58*10 + 16.667*t + 2.58*50 >= 20000 m (true), i.e. after ~1190 s,
     # give or take the metric's slack (which only makes valid_until earlier).
     d = 20_000.0
-    e = engine(asset(), reports=(report("blue-7", LAT + d / M_PER_DEG_LAT, LON,
-                                        timedelta(0)),))
+    e = engine(asset(), reports=(report("blue-7", LAT + d / M_PER_DEG_LAT, LON, timedelta(0)),))
     result = e.check(observe(LAT, LON), "a", NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     true_d = geodesic_m(LAT, LON, LAT + d / M_PER_DEG_LAT, LON)
@@ -209,9 +247,7 @@ def test_movement_corridor_and_widened_window() -> None:
     assert early.valid_until.startswith("2026-03-01T12:59:2")
     # 2 km off: outside the corridor whatever the time.
     far = 2000 / (M_PER_DEG_LAT * 0.6626)
-    assert e.check(observe(48.5, 36.0 + far, time=at_start), "b", NOW).verdict == (
-        "NO_KNOWN_MATCH"
-    )
+    assert e.check(observe(48.5, 36.0 + far, time=at_start), "b", NOW).verdict == ("NO_KNOWN_MATCH")
 
 
 def test_withheld_match_reveals_nothing_but_party_and_contact() -> None:
@@ -225,12 +261,34 @@ def test_withheld_match_reveals_nothing_but_party_and_contact() -> None:
     assert match.details_withheld is True and match.party_id == "a"
     assert match.contact == "a hotline 555-0100"
     serial = json.dumps(result.to_dict())
-    for forbidden in ("secret-9", "Secret-9", "Rampart", "sam-w", "48.5", "36.0", "km", " m ",
-                      "min", "ago", "wheeled", "tracked"):
+    for forbidden in (
+        "secret-9",
+        "Secret-9",
+        "Rampart",
+        "sam-w",
+        "48.5",
+        "36.0",
+        "km",
+        " m ",
+        "min",
+        "ago",
+        "wheeled",
+        "tracked",
+    ):
         assert forbidden not in serial, forbidden
     d = match.to_dict()
-    assert set(d) == {"kind", "id", "party_id", "reasons", "reason_codes", "feature_conflicts",
-                      "stale", "details_withheld", "contact", "owner_response"}
+    assert set(d) == {
+        "kind",
+        "id",
+        "party_id",
+        "reasons",
+        "reason_codes",
+        "feature_conflicts",
+        "stale",
+        "details_withheld",
+        "contact",
+        "owner_response",
+    }
     assert d["id"] is None and d["kind"] is None and d["feature_conflicts"] == []
     # The owner's own party sees it in full.
     assert e.check(observe(LAT, LON), "a", NOW).matches[0].id == "secret-9"
@@ -244,20 +302,29 @@ def test_releasable_party_sees_details() -> None:
 
 def test_presence_gap_for_party_operating_without_fresh_reports() -> None:
     aor = unit("cell-a", "a", square(LAT, LON, 0.5))
-    e = engine(asset(rel=["*"]), aor,
-               reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=30)),))
+    e = engine(
+        asset(rel=["*"]),
+        aor,
+        reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=30)),),
+    )
     result = e.check(observe(LAT, LON), "b", NOW)
-    assert any(g.party_id == "a" and "no position report under 15 min" in g.reason
-               for g in result.coverage_gaps)
-    fresh = engine(asset(rel=["*"]), aor,
-                   reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=5)),))
+    assert any(
+        g.party_id == "a" and "no position report under 15 min" in g.reason
+        for g in result.coverage_gaps
+    )
+    fresh = engine(
+        asset(rel=["*"]),
+        aor,
+        reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=5)),),
+    )
     assert fresh.check(observe(LAT, LON), "b", NOW).coverage_gaps == ()
 
 
 def test_at_most_50_matches_listed_with_total_count() -> None:
     assets = [asset(f"u-{i}") for i in range(80)]
-    reports = tuple(report(f"u-{i}", LAT + i * 0.0001, LON, timedelta(minutes=1))
-                    for i in range(80))
+    reports = tuple(
+        report(f"u-{i}", LAT + i * 0.0001, LON, timedelta(minutes=1)) for i in range(80)
+    )
     result = engine(*assets, reports=reports).check(observe(LAT, LON), "a", NOW)
     assert result.match_count == 80 and len(result.matches) == 50
     dists = [float(m.reasons[0].split("last seen ")[1].split(" m")[0]) for m in result.matches]
@@ -266,8 +333,14 @@ def test_at_most_50_matches_listed_with_total_count() -> None:
 
 def test_every_contract_key_present() -> None:
     result = engine().check(observe(LAT, LON), "a", NOW).to_dict()
-    assert set(result) == {"verdict", "matches", "match_count", "valid_until", "coverage_gaps",
-                           "evaluated_at"}
+    assert set(result) == {
+        "verdict",
+        "matches",
+        "match_count",
+        "valid_until",
+        "coverage_gaps",
+        "evaluated_at",
+    }
     assert result["evaluated_at"] == "2026-03-01T12:00:00Z"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +59,11 @@ def cep_from_ce(ce: float) -> float | None:
     return CEP_PER_CE * ce
 
 
-def widen(radius_m: float) -> float:
+@overload
+def widen(radius_m: float) -> float: ...
+@overload
+def widen(radius_m: FloatArray) -> FloatArray: ...
+def widen(radius_m: float | FloatArray) -> float | FloatArray:
     """A radius in true metres as the spherical metric must test it."""
     return radius_m * (1.0 + SPHERE_ERROR) + ABSOLUTE_SLACK_M
 
@@ -335,7 +339,15 @@ def _build(geo_type: str, coords: Any) -> BaseGeometry:
 
 
 def geometry_from_geojson(value: dict[str, Any]) -> BaseGeometry:
-    """Rebuild a stored, already validated geometry."""
+    """Rebuild a stored, already validated geometry (fast path for the common kinds)."""
+    kind = value["type"]
+    coords = value["coordinates"]
+    if kind == "Polygon":
+        return shapely.Polygon(coords[0], coords[1:])
+    if kind == "LineString":
+        return shapely.LineString(coords)
+    if kind == "MultiPolygon":
+        return shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in coords])
     return shape(value)
 
 

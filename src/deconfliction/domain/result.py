@@ -25,7 +25,7 @@ class OwnerResponse:
         return {"response": self.response, "by": self.by, "at": self.at}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     kind: str | None
     id: str | None

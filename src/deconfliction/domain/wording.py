@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
@@ -31,7 +32,8 @@ def speed(mps: float) -> str:
 
 
 def clock(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%MZ")
+    t = time.gmtime(epoch_s)
+    return f"{t.tm_hour:02d}:{t.tm_min:02d}Z"
 
 
 def rfc3339(epoch_s: float) -> str:

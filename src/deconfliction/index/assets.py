@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from deconfliction.domain.geo import ABSOLUTE_SLACK_M, SPHERE_ERROR, haversine_m
+from deconfliction.domain.geo import (
+    ABSOLUTE_SLACK_M,
+    SPHERE_ERROR,
+    haversine_m,
+    haversine_scalar_m,
+)
 from deconfliction.index.grid import CellGrid
 
 IntArray = npt.NDArray[np.int64]
@@ -36,9 +41,14 @@ _EMPTY_F = np.empty(0, dtype=np.float64)
 @dataclass(slots=True)
 class _Bucket:
     cells: dict[int, set[int]] = field(default_factory=dict)
+    # The members of a cell as an array, built on first read, dropped on change.
+    arrays: dict[int, IntArray] = field(default_factory=dict)
     count: int = 0
     max_a: float = 0.0
     max_v: float = 0.0
+    # Report times of members ever placed here: only widen, so they stay bounds.
+    min_t0: float = math.inf
+    max_t0: float = -math.inf
 
 
 @dataclass(slots=True)
@@ -114,9 +124,7 @@ class AssetTable:
     def __len__(self) -> int:
         return len(self.slot_of)
 
-    def upsert(
-        self, asset_id: str, party: int, type_code: int, rel_code: int, v_mps: float
-    ) -> int:
+    def upsert(self, asset_id: str, party: int, type_code: int, rel_code: int, v_mps: float) -> int:
         """Register or change an asset's static attributes; returns its slot."""
         slot = self.slot_of.get(asset_id)
         if slot is None:
@@ -197,9 +205,14 @@ class AssetTable:
             bucket.cells[ckey] = {slot}
         else:
             members.add(slot)
+            bucket.arrays.pop(ckey, None)
         bucket.count += 1
         if a > bucket.max_a:
             bucket.max_a = a
+        if t0 < bucket.min_t0:
+            bucket.min_t0 = t0
+        if t0 > bucket.max_t0:
+            bucket.max_t0 = t0
         v = float(self.v[slot])
         if v > bucket.max_v:
             bucket.max_v = v
@@ -225,6 +238,7 @@ class AssetTable:
         ckey = int(self.cell_of[slot])
         members = bucket.cells[ckey]
         members.discard(slot)
+        bucket.arrays.pop(ckey, None)
         if not members:
             del bucket.cells[ckey]
         bucket.count -= 1
@@ -286,38 +300,38 @@ class AssetTable:
             old_p.tolist(),
             strict=True,
         ):
-            if h and ob == nb and oc == nc:
-                bucket = buckets[nb]
-            else:
+            if not (h and ob == nb and oc == nc):
                 if h:
                     obucket = buckets[ob]
                     members = obucket.cells[oc]
                     members.discard(slot)
+                    obucket.arrays.pop(oc, None)
                     if not members:
                         del obucket.cells[oc]
                     obucket.count -= 1
                     if obucket.count == 0:
                         del buckets[ob]
-                bucket = buckets.get(nb)
-                if bucket is None:
-                    bucket = buckets[nb] = _Bucket()
-                members = bucket.cells.get(nc)
-                if members is None:
-                    bucket.cells[nc] = {slot}
+                nbucket = buckets.get(nb)
+                if nbucket is None:
+                    nbucket = buckets[nb] = _Bucket()
+                nmembers = nbucket.cells.get(nc)
+                if nmembers is None:
+                    nbucket.cells[nc] = {slot}
                 else:
-                    members.add(slot)
-                bucket.count += 1
+                    nmembers.add(slot)
+                    nbucket.arrays.pop(nc, None)
+                nbucket.count += 1
             if not h or op != npk:
                 if h:
                     pm = presence[op]
                     pm.discard(slot)
                     if not pm:
                         del presence[op]
-                pm = presence.get(npk)
-                if pm is None:
+                npm = presence.get(npk)
+                if npm is None:
                     presence[npk] = {slot}
                 else:
-                    pm.add(slot)
+                    npm.add(slot)
         # Bucket bounds: vectorised maxima per new bucket key.
         vs = self.v[slots]
         for bkey in np.unique(bkeys).tolist():
@@ -325,6 +339,8 @@ class AssetTable:
             bucket = buckets[bkey]
             bucket.max_a = max(bucket.max_a, float(a[sel].max()))
             bucket.max_v = max(bucket.max_v, float(vs[sel].max()))
+            bucket.min_t0 = min(bucket.min_t0, float(t0s[sel].min()))
+            bucket.max_t0 = max(bucket.max_t0, float(t0s[sel].max()))
         self.lat[slots] = lats
         self.lon[slots] = lons
         self.t0[slots] = t0s
@@ -337,13 +353,25 @@ class AssetTable:
 
     # -- queries ------------------------------------------------------------------------
 
-    def _bucket_slots(self, bucket: _Bucket, lat: float, lon: float, radius_m: float) -> list[
-        set[int]
-    ]:
-        if self.grid.count_within(lat, radius_m) >= len(bucket.cells):
-            return list(bucket.cells.values())
+    def _bucket_slots(
+        self, bucket: _Bucket, lat: float, lon: float, radius_m: float
+    ) -> list[IntArray]:
         cells = bucket.cells
-        return [m for k in self.grid.cells_within(lat, lon, radius_m) if (m := cells.get(k))]
+        if self.grid.count_within(lat, radius_m) >= len(cells):
+            keys: Iterable[int] = list(cells)
+        else:
+            keys = self.grid.cells_within(lat, lon, radius_m)
+        arrays = bucket.arrays
+        out = []
+        for key in keys:
+            arr = arrays.get(key)
+            if arr is None:
+                members = cells.get(key)
+                if not members:
+                    continue
+                arr = arrays[key] = np.fromiter(members, dtype=np.int64, count=len(members))
+            out.append(arr)
+        return out
 
     def gather(
         self,
@@ -358,24 +386,20 @@ class AssetTable:
         """Every slot with a report aged within [min_age_s, max_age_s] at ``t`` that
         could be within reach of the point at some time in [t, t + lookahead_s]
         (a superset; distances and ages are exact for the exact test)."""
-        parts: list[set[int]] = []
-        total = 0
-        bs = self.bucket_s
-        for bkey, bucket in self.buckets.items():
-            lo = bkey * bs
-            hi = lo + bs
+        parts: list[IntArray] = []
+        for bucket in self.buckets.values():
+            lo = bucket.min_t0
+            hi = bucket.max_t0
             min_age = max(0.0, lo - t - lookahead_s, t - hi)
             max_age = max(abs(t + lookahead_s - lo), abs(t - hi), abs(t - lo))
             if min_age > max_age_s or max_age < min_age_s:
                 continue
             age_bound = min(max_age, max_age_s)
             radius = _widen(bucket.max_a + bucket.max_v * age_bound + r_obs)
-            for members in self._bucket_slots(bucket, lat, lon, float(radius)):
-                parts.append(members)
-                total += len(members)
-        if total == 0:
+            parts.extend(self._bucket_slots(bucket, lat, lon, float(radius)))
+        if not parts:
             return Gathered(_EMPTY_I, _EMPTY_F, _EMPTY_F)
-        slots = np.fromiter(itertools.chain.from_iterable(parts), dtype=np.int64, count=total)
+        slots = np.concatenate(parts) if len(parts) > 1 else parts[0]
         age = np.abs(t - self.t0[slots])
         keep = (age >= min_age_s) & (age <= max_age_s)
         if not keep.all():
@@ -401,22 +425,54 @@ class AssetTable:
         pgrid = self.presence_grid
         base = party * (pgrid.n_rows * pgrid.max_cols)
         centre = base + pgrid.key(lat, lon)
-        keys = [centre] + [base + k for k in pgrid.cells_within(lat, lon, radius_m)]
-        seen: set[int] = set()
-        for key in keys:
-            if key in seen:
-                continue
-            seen.add(key)
-            members = self.presence.get(key)
-            if not members:
-                continue
-            slots = np.fromiter(members, dtype=np.int64, count=len(members))
-            fresh = slots[np.abs(t - self.t0[slots]) < max_age_s]
-            if fresh.size and bool(
-                (haversine_m(lat, lon, self.lat[fresh], self.lon[fresh]) <= radius_m).any()
+        if self._fresh_in(self.presence.get(centre), lat, lon, t, max_age_s, radius_m):
+            return True
+        for key in pgrid.cells_within(lat, lon, radius_m):
+            if base + key != centre and self._fresh_in(
+                self.presence.get(base + key), lat, lon, t, max_age_s, radius_m
             ):
                 return True
         return False
 
+    def _fresh_in(
+        self,
+        members: set[int] | None,
+        lat: float,
+        lon: float,
+        t: float,
+        max_age_s: float,
+        radius_m: float,
+    ) -> bool:
+        if not members:
+            return False
+        # Usually the first few members settle it; the vectorised scan is the fallback.
+        for slot in itertools.islice(members, 8):
+            if (
+                abs(t - self.t0[slot]) < max_age_s
+                and haversine_scalar_m(lat, lon, float(self.lat[slot]), float(self.lon[slot]))
+                <= radius_m
+            ):
+                return True
+        slots = np.fromiter(members, dtype=np.int64, count=len(members))
+        fresh = slots[np.abs(t - self.t0[slots]) < max_age_s]
+        return bool(
+            fresh.size
+            and (haversine_m(lat, lon, self.lat[fresh], self.lon[fresh]) <= radius_m).any()
+        )
+
     def slots_of_party(self, party: int) -> Iterable[int]:
         return np.flatnonzero(self.party[: len(self.ids)] == party).tolist()
+
+
+def radius_query(table: AssetTable, lat: float, lon: float, radius_m: float) -> IntArray:
+    """Slots whose latest report lies within ``radius_m`` of the point (no time rule)."""
+    parts: list[IntArray] = []
+    widened = float(_widen(radius_m))
+    for bucket in table.buckets.values():
+        parts.extend(table._bucket_slots(bucket, lat, lon, widened))
+    if not parts:
+        return _EMPTY_I
+    slots = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    d = haversine_m(lat, lon, table.lat[slots], table.lon[slots])
+    hits: IntArray = slots[d <= radius_m]
+    return hits

@@ -21,11 +21,11 @@ _DEG_PER_RAD = 180.0 / math.pi
 
 
 class CellGrid:
-    __slots__ = ("cell_deg", "n_rows", "ncols", "max_cols", "_ncols_array")
+    __slots__ = ("_ncols_array", "cell_deg", "max_cols", "n_rows", "ncols")
 
     def __init__(self, cell_deg: float) -> None:
         self.cell_deg = cell_deg
-        self.n_rows = int(math.ceil(180.0 / cell_deg))
+        self.n_rows = math.ceil(180.0 / cell_deg)
         ncols = []
         for row in range(self.n_rows):
             south = -90.0 + row * cell_deg
@@ -45,13 +45,14 @@ class CellGrid:
         col = int((lon + 180.0) / 360.0 * n) % n
         return row * self.max_cols + col
 
-    def keys(self, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> npt.NDArray[
-        np.int64
-    ]:
+    def keys(
+        self, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
         rows = np.minimum(self.n_rows - 1, ((lats + 90.0) / self.cell_deg).astype(np.int64))
         n = self._ncols_array[rows]
         cols = ((lons + 180.0) / 360.0 * n).astype(np.int64) % n
-        return rows * self.max_cols + cols
+        keys: npt.NDArray[np.int64] = rows * self.max_cols + cols
+        return keys
 
     def cells_within(self, lat: float, lon: float, radius_m: float) -> list[int]:
         """Keys of every cell that may hold a point within ``radius_m`` (great circle)."""

@@ -22,6 +22,8 @@ from deconfliction.domain import geo
 from deconfliction.index.grid import CellGrid
 
 _M_PER_DEG = geo.EARTH_RADIUS_M * math.pi / 180.0
+#: Kinds whose geometry is a polygon (distance 0 inside).
+_POLYGONAL = frozenset({"area", "aor"})
 
 
 @dataclass(slots=True, eq=False)
@@ -41,6 +43,9 @@ class Shape:
     payload: Any = None
     handle: int = -1
     boxes: tuple[tuple[float, float, float, float], ...] = ()
+    # A circle around every chord vertex: a cheap lower bound of the distance.
+    centre: tuple[float, float] = (0.0, 0.0)
+    circumradius_m: float = math.inf
 
     def distance_m(self, lat: float, lon: float) -> float:
         """Great-circle distance from the point to the shape (0 inside a polygon)."""
@@ -48,6 +53,13 @@ class Shape:
             return float(geo.haversine_scalar_m(lat, lon, self.point[0], self.point[1]))
         assert self.geom is not None
         return geo.distance_to_geometry_m(lat, lon, self.geom, self.lats, self.lons)
+
+    def lower_bound_m(self, lat: float, lon: float) -> float:
+        """No point of the shape is closer than this (spherical metres)."""
+        if self.point is not None:
+            return float(geo.haversine_scalar_m(lat, lon, self.point[0], self.point[1]))
+        to_centre = geo.haversine_scalar_m(lat, lon, self.centre[0], self.centre[1])
+        return max(0.0, to_centre - self.circumradius_m)
 
 
 def site_shape(
@@ -67,8 +79,25 @@ def geometry_shape(
     payload: Any,
 ) -> Shape:
     lats, lons = geo.chords(geom)
-    shapely.prepare(geom)
-    return Shape(shape_id, kind, party, margin_m, start, end, geom, None, lats, lons, payload)
+    shape = Shape(shape_id, kind, party, margin_m, start, end, geom, None, lats, lons, payload)
+    # Centre: the normalised mean of the vertices' unit vectors; radius: the farthest
+    # vertex. A small shape lies inside the convex hull of its boundary, so inside
+    # that circle; chords are within centimetres of the edges, hence the slack.
+    finite = ~np.isnan(lats)
+    phi = np.radians(lats[finite])
+    lam = np.radians(lons[finite])
+    x = float(np.mean(np.cos(phi) * np.cos(lam)))
+    y = float(np.mean(np.cos(phi) * np.sin(lam)))
+    z = float(np.mean(np.sin(phi)))
+    norm = math.sqrt(x * x + y * y + z * z)
+    if norm > 1e-9:
+        clat = math.degrees(math.asin(max(-1.0, min(1.0, z / norm))))
+        clon = math.degrees(math.atan2(y, x))
+        far = float(np.max(geo.haversine_m(clat, clon, lats[finite], lons[finite])))
+        if far < 1_000_000:  # beyond that, spherical caps stop behaving like discs
+            shape.centre = (clat, clon)
+            shape.circumradius_m = far + geo.ABSOLUTE_SLACK_M
+    return shape
 
 
 def _boxes(shape: Shape) -> tuple[tuple[float, float, float, float], ...]:
@@ -107,7 +136,7 @@ def _boxes(shape: Shape) -> tuple[tuple[float, float, float, float], ...]:
 
 
 class ShapeIndex:
-    def __init__(self, cell_deg: float = 0.1, max_cells: int = 400) -> None:
+    def __init__(self, cell_deg: float = 0.05, max_cells: int = 400) -> None:
         self.grid = CellGrid(cell_deg)
         self.max_cells = max_cells
         self._by_handle: dict[int, Shape] = {}
@@ -116,6 +145,20 @@ class ShapeIndex:
         self._cells_of: dict[int, list[int]] = {}
         self._large: set[int] = set()
         self._next = 0
+        # Per handle, for the vectorised pre-tests: one box (the whole world for a
+        # shape split in several), the margin, and the bounding circle.
+        self._box = np.zeros((0, 4))
+        self._circle = np.zeros((0, 4))  # centre lat, centre lon, circumradius, margin
+
+    def _ensure(self, handle: int) -> None:
+        if handle < len(self._box):
+            return
+        size = max(1024, 2 * len(self._box), handle + 1)
+        box = np.zeros((size, 4))
+        box[: len(self._box)] = self._box
+        circle = np.zeros((size, 4))
+        circle[: len(self._circle)] = self._circle
+        self._box, self._circle = box, circle
 
     def __len__(self) -> int:
         return len(self._by_handle)
@@ -148,6 +191,14 @@ class ShapeIndex:
                 else:
                     members.add(handle)
         self._cells_of[handle] = cells
+        self._ensure(handle)
+        if len(shape.boxes) == 1:
+            self._box[handle] = shape.boxes[0]
+        else:
+            self._box[handle] = (-90.0, -540.0, 90.0, 540.0)
+        centre = shape.point if shape.point is not None else shape.centre
+        radius = 0.0 if shape.point is not None else shape.circumradius_m
+        self._circle[handle] = (centre[0], centre[1], radius, shape.margin_m)
         self._by_handle[handle] = shape
         self._by_id[(shape.kind, shape.id)] = shape
 
@@ -167,25 +218,64 @@ class ShapeIndex:
     def near(self, lat: float, lon: float, r_obs: float) -> list[tuple[Shape, float]]:
         """Every shape within its margin plus ``r_obs`` of the point, with its distance.
 
-        Exact after the grid: the distance is compared with the widened radius.
+        The grid and a box test pass a superset; the exact test compares the
+        distance with the widened radius.
         """
         radius = geo.widen(r_obs)
-        handles: set[int] = set()
+        handles: set[int] = set(self._large)
         cells = self._cells
         for key in self.grid.cells_within(lat, lon, radius):
             members = cells.get(key)
             if members:
                 handles |= members
+        # Box test: the margin-widened boxes, widened again by the observer's
+        # radius (tangent-meridian bound, exact on the sphere).
+        ang = radius / geo.EARTH_RADIUS_M
+        r_lat = math.degrees(ang) + 1e-9
+        phi = math.radians(lat)
+        if abs(phi) + ang >= math.pi / 2 - 1e-9:
+            r_lon = 360.0
+        else:
+            r_lon = math.degrees(math.asin(min(1.0, math.sin(ang) / math.cos(phi)))) + 1e-9
+        if not handles:
+            return []
+        lons = (lon, lon - 360.0, lon + 360.0) if abs(lon) + r_lon > 180.0 else (lon,)
+        h = np.fromiter(handles, dtype=np.int64, count=len(handles))
+        box = self._box[h]
+        in_lat = (box[:, 0] - r_lat <= lat) & (lat <= box[:, 2] + r_lat)
+        in_lon = np.zeros(len(h), dtype=bool)
+        for x in lons:
+            in_lon |= (box[:, 1] - r_lon <= x) & (x <= box[:, 3] + r_lon)
+        h = h[in_lat & in_lon]
+        circle = self._circle[h]
+        limit = geo.widen(circle[:, 3] + r_obs)
+        lower = geo.haversine_m(lat, lon, circle[:, 0], circle[:, 1]) - circle[:, 2]
+        keep = lower <= limit
         out: list[tuple[Shape, float]] = []
         by_handle = self._by_handle
-        for handle in handles:
-            shape = by_handle[handle]
+        candidates = [by_handle[handle] for handle in h[keep].tolist()]
+        limits = limit[keep].tolist()
+        # One vectorised point-in-polygon test for every polygon left.
+        polygons = [c.geom for c in candidates if c.geom is not None and c.kind in _POLYGONAL]
+        inside = (
+            iter(shapely.contains_xy(np.asarray(polygons, dtype=object), lon, lat).tolist())
+            if polygons
+            else iter(())
+        )
+        for shape, lim in zip(candidates, limits, strict=True):
+            contained = (
+                next(inside) if shape.geom is not None and shape.kind in _POLYGONAL else False
+            )
+            if len(shape.boxes) > 1 and not any(
+                south - r_lat <= lat <= north + r_lat
+                and any(west - r_lon <= x <= east + r_lon for x in lons)
+                for south, west, north, east in shape.boxes
+            ):
+                continue
+            if contained:
+                out.append((shape, 0.0))
+                continue
             d = shape.distance_m(lat, lon)
-            if d <= geo.widen(shape.margin_m + r_obs):
-                out.append((shape, d))
-        for handle in self._large:
-            shape = by_handle[handle]
-            d = shape.distance_m(lat, lon)
-            if d <= geo.widen(shape.margin_m + r_obs):
+            if d <= lim:
                 out.append((shape, d))
         return out
