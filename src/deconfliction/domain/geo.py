@@ -113,21 +113,62 @@ def local_xy(lat0: float, lon0: float, lats: FloatArray, lons: FloatArray) -> Fl
     return np.column_stack((dist * np.sin(bearing), dist * np.cos(bearing)))
 
 
+@dataclass(frozen=True, slots=True)
+class Chords:
+    """Vertices of densified edges, with what every query needs precomputed.
+
+    NaN vertices separate parts; segments touching them measure NaN and are skipped.
+    """
+
+    lat_rad: FloatArray
+    cos_lat: FloatArray
+    sin_lat: FloatArray
+    lon_rad: FloatArray
+
+    @classmethod
+    def of(cls, lats: FloatArray, lons: FloatArray) -> Chords:
+        lat_rad = np.radians(lats)
+        return cls(lat_rad, np.cos(lat_rad), np.sin(lat_rad), np.radians(lons))
+
+
 def distance_to_chords_m(lat0: float, lon0: float, lats: FloatArray, lons: FloatArray) -> float:
     """Distance from (lat0, lon0) to a polyline given by vertices; NaN rows separate parts."""
-    xy = local_xy(lat0, lon0, lats, lons)
-    a = xy[:-1]
-    b = xy[1:]
-    ab = b - a
-    denom = np.einsum("ij,ij->i", ab, ab)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.clip(-np.einsum("ij,ij->i", a, ab) / denom, 0.0, 1.0)
-    t = np.where(denom > 0, t, 0.0)
-    nearest = a + ab * t[:, None]
-    d = np.hypot(nearest[:, 0], nearest[:, 1])
-    if d.size == 0:
-        return float(np.hypot(xy[0, 0], xy[0, 1]))
-    return float(np.nanmin(d))
+    return distance_to_precomputed_chords_m(lat0, lon0, Chords.of(lats, lons))
+
+
+def distance_to_precomputed_chords_m(lat0: float, lon0: float, chords: Chords) -> float:
+    """As :func:`distance_to_chords_m`, on precomputed vertices.
+
+    The same spherical azimuthal-equidistant frame as :func:`local_xy`, with the
+    bearing's sine and cosine taken from its components instead of atan2.
+    """
+    p0 = lat0 * _RAD
+    cos_p0 = math.cos(p0)
+    sin_p0 = math.sin(p0)
+    dl = chords.lon_rad - lon0 * _RAD
+    sin_dl = np.sin(dl)
+    cos_dl = np.cos(dl)
+    cos_p = chords.cos_lat
+    a = np.sin((chords.lat_rad - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
+    dist = (2.0 * EARTH_RADIUS_M) * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    east = sin_dl * cos_p
+    north = cos_p0 * chords.sin_lat - sin_p0 * cos_p * cos_dl
+    h = np.hypot(east, north)
+    scale = np.divide(dist, h, out=np.zeros_like(dist), where=h > 0)
+    x = east * scale
+    y = north * scale
+    if len(x) == 1:
+        return float(dist[0])
+    ax = x[:-1]
+    ay = y[:-1]
+    dx = x[1:] - ax
+    dy = y[1:] - ay
+    denom = dx * dx + dy * dy
+    t = np.divide(-(ax * dx + ay * dy), denom, out=np.zeros_like(denom), where=denom > 0)
+    np.clip(t, 0.0, 1.0, out=t)
+    px = ax + t * dx
+    py = ay + t * dy
+    return math.sqrt(float(np.fmin.reduce(px * px + py * py)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ window too, to say when the answer will change.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,9 +38,8 @@ class Shape:
     end: float = math.inf
     geom: BaseGeometry | None = None
     point: tuple[float, float] | None = None  # a site's (lat, lon)
-    lats: np.ndarray[Any, np.dtype[np.float64]] = field(default_factory=lambda: np.empty(0))
-    lons: np.ndarray[Any, np.dtype[np.float64]] = field(default_factory=lambda: np.empty(0))
     payload: Any = None
+    chords: geo.Chords | None = None
     handle: int = -1
     boxes: tuple[tuple[float, float, float, float], ...] = ()
     # A circle around every chord vertex: a cheap lower bound of the distance.
@@ -52,7 +51,16 @@ class Shape:
         if self.point is not None:
             return float(geo.haversine_scalar_m(lat, lon, self.point[0], self.point[1]))
         assert self.geom is not None
-        return geo.distance_to_geometry_m(lat, lon, self.geom, self.lats, self.lons)
+        if self.kind in _POLYGONAL and shapely.contains_xy(self.geom, lon, lat):
+            return 0.0
+        return self.outside_distance_m(lat, lon)
+
+    def outside_distance_m(self, lat: float, lon: float) -> float:
+        """Distance to the lines or boundary, for a point known not to be inside."""
+        if self.point is not None:
+            return float(geo.haversine_scalar_m(lat, lon, self.point[0], self.point[1]))
+        assert self.chords is not None
+        return geo.distance_to_precomputed_chords_m(lat, lon, self.chords)
 
     def lower_bound_m(self, lat: float, lon: float) -> float:
         """No point of the shape is closer than this (spherical metres)."""
@@ -79,7 +87,8 @@ def geometry_shape(
     payload: Any,
 ) -> Shape:
     lats, lons = geo.chords(geom)
-    shape = Shape(shape_id, kind, party, margin_m, start, end, geom, None, lats, lons, payload)
+    shape = Shape(shape_id, kind, party, margin_m, start, end, geom, None, payload)
+    shape.chords = geo.Chords.of(lats, lons)
     # Centre: the normalised mean of the vertices' unit vectors; radius: the farthest
     # vertex. A small shape lies inside the convex hull of its boundary, so inside
     # that circle; chords are within centimetres of the edges, hence the slack.
@@ -275,7 +284,7 @@ class ShapeIndex:
             if contained:
                 out.append((shape, 0.0))
                 continue
-            d = shape.distance_m(lat, lon)
+            d = shape.outside_distance_m(lat, lon)
             if d <= lim:
                 out.append((shape, d))
         return out
