@@ -1,0 +1,367 @@
+"""HTTP API benchmark: checks and report batches against the real server on loopback.
+
+    python bench/api_bench.py [--assets 100000] [--checks 5000] [--concurrency 16]
+
+Deterministic (seed 42). Builds a store with ``--assets`` assets and one position
+report each through the store's bulk path (not one HTTP call per asset), starts
+``python -m deconfliction serve`` on a free port (SQLite, rate limit off), then:
+
+* sequential checks over one keep-alive connection (``http.client``: little client
+  overhead), reporting checks/s, p50, p99;
+* the same with ``--concurrency`` clients (threads, one keep-alive connection each);
+* that every answered check was stored (count in the store);
+* report batches of 10,000 through ``POST /v1/reports``, reporting reports/s.
+
+Prints one JSON object per line. Not a timed test: run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from deconfliction.domain.model import PositionReport
+from deconfliction.service import auth
+from deconfliction.service.docs import report_row
+from deconfliction.store import Store, open_store
+
+SEED = 42
+PARTIES = 20
+#: The region the assets and checks are spread over (lon, lat degrees).
+LAT0, LAT1 = 46.0, 52.0
+LON0, LON1 = 28.0, 40.0
+BATCH = 10_000
+#: Each party's units work in a box this many degrees wide (about 2 parties per point).
+AOR_DEG = 3.0
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _aor(rng: random.Random) -> dict[str, Any]:
+    """A party's area of responsibility: a box of AOR_DEG degrees somewhere in the region."""
+    lat = rng.uniform(LAT0, LAT1 - AOR_DEG)
+    lon = rng.uniform(LON0, LON1 - AOR_DEG)
+    ring = [[lon, lat], [lon + AOR_DEG, lat], [lon + AOR_DEG, lat + AOR_DEG], [lon, lat + AOR_DEG]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def build_store(store: Store, n_assets: int, rng: random.Random) -> None:
+    now = datetime.now(UTC)
+    with store.transaction():
+        for p in range(PARTIES):
+            pid = f"party-{p:02d}"
+            store.create(
+                "party",
+                pid,
+                pid,
+                {"id": pid, "name": f"Party {p}", "kind": "military", "contact": f"net {p}"},
+                "bench",
+            )
+            unit = {
+                "id": f"unit-{p:02d}",
+                "party_id": pid,
+                "name": f"Unit {p}",
+                "roles": [],
+                "aor": _aor(rng),
+                "aor_start": None,
+                "aor_end": None,
+                "tak_uids": [],
+                "coordination_cell": False,
+            }
+            store.create("unit", unit["id"], pid, unit, "bench")
+        for t, (mobility, speed) in enumerate(
+            (("wheeled", 80.0), ("tracked", 50.0), ("foot", 6.0))
+        ):
+            tid = f"type-{t}"
+            store.create(
+                "equipment_type",
+                tid,
+                None,
+                {
+                    "id": tid,
+                    "name": f"Type {t}",
+                    "variant_of": None,
+                    "profile": {
+                        "mobility": mobility,
+                        "axles": None,
+                        "features": ["radar"],
+                        "size_class": None,
+                    },
+                    "max_speed_kmh": speed,
+                    "sidc": None,
+                    "picture_url": None,
+                    "confusable_with": [],
+                },
+                "bench",
+            )
+        for i in range(n_assets):
+            pid = f"party-{i % PARTIES:02d}"
+            aid = f"asset-{i:06d}"
+            rel: list[str] | None = ["*"] if i % 3 == 0 else None
+            store.create(
+                "asset",
+                aid,
+                pid,
+                {
+                    "id": aid,
+                    "party_id": pid,
+                    "type_id": f"type-{i % 3}",
+                    "callsign": f"C-{i}",
+                    "releasable_to": rel,
+                    "cot_uid": None,
+                    "contact": None,
+                    "max_speed_kmh": None,
+                },
+                "bench",
+            )
+    for start in range(0, n_assets, BATCH):
+        rows = []
+        for i in range(start, min(n_assets, start + BATCH)):
+            rows.append(
+                report_row(
+                    PositionReport.model_validate(
+                        {
+                            "asset_id": f"asset-{i:06d}",
+                            "time": now - timedelta(seconds=rng.uniform(0, 1800)),
+                            "position": {
+                                "lat": rng.uniform(LAT0, LAT1),
+                                "lon": rng.uniform(LON0, LON1),
+                            },
+                            "cep_m": rng.uniform(5, 50),
+                        }
+                    )
+                )
+            )
+        store.add_reports(rows, "bench")
+
+
+def check_bodies(n: int, rng: random.Random, unit: str) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {
+                "unit_id": unit,
+                "position": {"lat": rng.uniform(LAT0, LAT1), "lon": rng.uniform(LON0, LON1)},
+                "cep_m": rng.choice((10, 25, 50, 100)),
+                "observed": {"mobility": "wheeled", "features": ["radar"], "certainty": "probable"},
+            }
+        )
+        for _ in range(n)
+    ]
+
+
+def run_checks(
+    port: int, token: str, bodies: list[bytes], out: list[float], codes: list[int]
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for body in bodies:
+        t0 = time.perf_counter()
+        conn.request("POST", "/v1/checks", body, headers)
+        response = conn.getresponse()
+        response.read()
+        out.append(time.perf_counter() - t0)
+        codes.append(response.status)
+    conn.close()
+
+
+def percentiles(lat: list[float]) -> dict[str, float]:
+    s = sorted(lat)
+    return {
+        "p50_ms": round(s[len(s) // 2] * 1000, 3),
+        "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))] * 1000, 3),
+        "max_ms": round(s[-1] * 1000, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--assets", type=int, default=100_000)
+    ap.add_argument("--checks", type=int, default=5_000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--report-batches", type=int, default=10)
+    ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = ap.parse_args()
+    rng = random.Random(SEED)
+    data_dir = Path(tempfile.mkdtemp(prefix="dcf-bench-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        t0 = time.perf_counter()
+        store = open_store(data_dir)
+        build_store(store, args.assets, rng)
+        token, _ = auth.issue(store, "operator", "unit-00", None)
+        admin, _ = auth.issue(store, "admin", None, None)
+        store.close()
+        emit(step="store_built", assets=args.assets, seconds=round(time.perf_counter() - t0, 2))
+
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "deconfliction",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                "--cot-tls-port",
+                "0",
+                "--check-rate-limit",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/v1/ready")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise SystemExit("the server exited")
+            time.sleep(0.1)
+        emit(step="server_ready", seconds_to_ready=round(time.perf_counter() - t0, 2))
+
+        warm = check_bodies(500, rng, "unit-00")
+        run_checks(port, token, warm, [], [])
+
+        bodies = check_bodies(args.checks, rng, "unit-00")
+        lat: list[float] = []
+        codes: list[int] = []
+        t0 = time.perf_counter()
+        run_checks(port, token, bodies, lat, codes)
+        elapsed = time.perf_counter() - t0
+        emit(
+            step="checks_sequential",
+            checks=len(lat),
+            checks_per_s=round(len(lat) / elapsed, 1),
+            **percentiles(lat),
+            status_201=codes.count(201),
+        )
+        answered = len(warm) + codes.count(201)
+
+        per_client = max(1, args.checks // args.concurrency)
+        lat_c: list[float] = []
+        codes_c: list[int] = []
+        threads = [
+            threading.Thread(
+                target=run_checks,
+                args=(port, token, check_bodies(per_client, rng, "unit-00"), lat_c, codes_c),
+            )
+            for _ in range(args.concurrency)
+        ]
+        t0 = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t0
+        emit(
+            step="checks_concurrent",
+            clients=args.concurrency,
+            checks=len(lat_c),
+            checks_per_s=round(len(lat_c) / elapsed, 1),
+            **percentiles(lat_c),
+            status_201=codes_c.count(201),
+        )
+        answered += codes_c.count(201)
+
+        # Reports: batches of 10,000 through the API (admin token: any party's assets).
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+        now = datetime.now(UTC)
+        batches = []
+        for _ in range(args.report_batches):
+            batches.append(
+                orjson.dumps(
+                    [
+                        {
+                            "asset_id": f"asset-{rng.randrange(args.assets):06d}",
+                            "time": (now - timedelta(seconds=rng.uniform(0, 60))).isoformat(),
+                            "position": {
+                                "lat": rng.uniform(LAT0, LAT1),
+                                "lon": rng.uniform(LON0, LON1),
+                            },
+                            "cep_m": 10,
+                        }
+                        for _ in range(BATCH)
+                    ]
+                )
+            )
+        batch_lat: list[float] = []
+        t0 = time.perf_counter()
+        for body in batches:
+            b0 = time.perf_counter()
+            conn.request("POST", "/v1/reports", body, headers)
+            response = conn.getresponse()
+            response.read()
+            batch_lat.append(time.perf_counter() - b0)
+            if response.status != 200:
+                raise SystemExit(f"reports: {response.status}")
+        elapsed = time.perf_counter() - t0
+        emit(
+            step="reports_batches",
+            batches=len(batches),
+            batch_size=BATCH,
+            reports_per_s=round(len(batches) * BATCH / elapsed, 1),
+            **percentiles(batch_lat),
+        )
+
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        proc = None
+        store = open_store(data_dir)
+        stored = store.count_checks()
+        reports = store.count_reports()
+        store.close()
+        emit(
+            step="stored",
+            checks_answered=answered,
+            checks_stored=stored,
+            every_check_stored=stored == answered,
+            reports_stored=reports,
+        )
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            emit(step="kept", data_dir=str(data_dir))
+
+
+if __name__ == "__main__":
+    main()

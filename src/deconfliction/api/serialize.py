@@ -1,0 +1,16 @@
+"""Answers are serialised with orjson and returned as raw responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(content), status_code=status, media_type="application/json", headers=headers
+    )

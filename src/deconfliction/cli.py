@@ -1,0 +1,585 @@
+"""The command line: ``deconfliction serve | check | token | import | export | demo | version``.
+
+Every option is also read from ``DECONFLICTION_<OPTION>`` (e.g. ``DECONFLICTION_PORT``).
+
+``check`` exit codes (for scripts): 0 ``NO_KNOWN_MATCH`` (never a clearance), 3 ``HOLD``,
+4 no complete answer — treat as ``HOLD`` (index loading, rate-limited, server unreachable),
+1 the request was refused (bad input, bad token), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from deconfliction import __version__
+
+EXIT_NO_KNOWN_MATCH = 0
+EXIT_REFUSED = 1
+EXIT_HOLD = 3
+EXIT_TREAT_AS_HOLD = 4
+
+app = typer.Typer(
+    name="deconfliction",
+    help="Stops mistaken-identity incidents: a registry of friendly and protected assets "
+    "and a pre-action check that only ever warns.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="Issue and revoke API tokens (on the store directly).")
+app.add_typer(token_app, name="token")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _env(flag: str) -> str:
+    return "DECONFLICTION_" + flag.upper().replace("-", "_")
+
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", envvar=_env("data_dir"), help="Where the store lives.")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar=_env("database_url"),
+        help="sqlite:///path (default: the file in --data-dir); postgresql:// later.",
+    ),
+]
+
+
+def _fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar=_env("host"))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar=_env("port"), min=0, max=65535)] = 8080,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    cot_tcp_port: Annotated[int, typer.Option(envvar=_env("cot_tcp_port"), min=0)] = 0,
+    cot_tls_port: Annotated[int, typer.Option(envvar=_env("cot_tls_port"), min=0)] = 8089,
+    cot_udp_port: Annotated[int, typer.Option(envvar=_env("cot_udp_port"), min=0)] = 0,
+    check_rate_limit: Annotated[
+        int,
+        typer.Option(envvar=_env("check_rate_limit"), min=0, help="Checks/minute/unit; 0 = off."),
+    ] = 0,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", envvar=_env("demo"), help="Load the fictional demo scenario at start."
+        ),
+    ] = False,
+) -> None:
+    """Run the HTTP API (the store is created and migrated on first start)."""
+    import uvicorn
+
+    from deconfliction.api.app import create_asgi
+    from deconfliction.service import auth
+    from deconfliction.service.config import Settings
+    from deconfliction.service.demo import load_demo
+    from deconfliction.service.usecases import UseCases
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        cot_tcp_port=cot_tcp_port,
+        cot_tls_port=cot_tls_port,
+        cot_udp_port=cot_udp_port,
+        check_rate_limit=check_rate_limit,
+        demo=demo,
+    )
+    try:
+        usecases = UseCases.open(settings)
+    except (ValueError, NotImplementedError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    url = f"http://{host}:{port}"
+    say(f"Deconfliction {__version__} serving {url} (API docs {url}/docs)")
+    say(f"Store: {database_url or (data_dir / 'deconfliction.sqlite3')}")
+    if demo:
+        loaded = load_demo(usecases.core.store, datetime.now(UTC))
+        unit = loaded.scenario.incident_check.unit_id
+        token, _ = auth.issue(
+            usecases.core.store, "operator", unit, timedelta(days=30), actor="serve --demo"
+        )
+        say(
+            f"Demo scenario loaded ({loaded.created} created, {loaded.updated} refreshed, "
+            f"{loaded.reports} reports): {loaded.scenario.narrative.title}"
+        )
+        say(f"Drone team {unit} operator token (valid 30 days):")
+        say(f"DEMO_TOKEN={token}")
+        obs = loaded.scenario.incident_check
+        say(
+            f"Try: deconfliction check --url {url} --token $DEMO_TOKEN "
+            f"--lat {obs.position.lat:.5f} --lon {obs.position.lon:.5f} --cep-m {obs.cep_m:g} "
+            "--mobility wheeled --feature radar --feature antenna_mast"
+        )
+    ports = [f"--cot-tls-port {cot_tls_port}"] if cot_tls_port else []
+    ports += [f"--cot-tcp-port {cot_tcp_port}"] if cot_tcp_port else []
+    ports += [f"--cot-udp-port {cot_udp_port}"] if cot_udp_port else []
+    if ports:
+        say(
+            "CoT/TAK gateway: not yet implemented (issue 5); "
+            f"{', '.join(ports)} accepted but nothing listens there, and no TAK CA is created."
+        )
+    if check_rate_limit:
+        say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
+    sys.stdout.flush()
+    loop = "uvloop" if _importable("uvloop") else "auto"
+    http = "httptools" if _importable("httptools") else "auto"
+    uvicorn.run(
+        create_asgi(usecases),
+        host=host,
+        port=port,
+        loop=loop,
+        http=http,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def say(text: str) -> None:
+    """A plain line on stdout (never wrapped: URLs and tokens stay copyable)."""
+    print(text, flush=True)
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    lat: Annotated[float | None, typer.Option(help="Latitude, WGS 84 degrees.")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude, WGS 84 degrees.")] = None,
+    mgrs: Annotated[str | None, typer.Option(help="An MGRS reference instead of lat/lon.")] = None,
+    cep_m: Annotated[float, typer.Option("--cep-m", help="Circular error probable, m.")] = 10.0,
+    mobility: Annotated[str | None, typer.Option(help="wheeled, tracked, foot, ...")] = None,
+    feature: Annotated[
+        list[str] | None, typer.Option("--feature", help="A seen feature; repeat for more.")
+    ] = None,
+    certain: Annotated[
+        bool, typer.Option("--certain", help="What was seen is certain (default: probable).")
+    ] = False,
+    unit: Annotated[
+        str | None, typer.Option(help="The asking unit (default: the token's unit).")
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option(help="Observed time, RFC 3339 (default: now).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Free text stored with the check.")] = None,
+    url: Annotated[str, typer.Option(envvar=_env("url"))] = "http://127.0.0.1:8080",
+    token: Annotated[str | None, typer.Option(envvar=_env("token"))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw answer.")] = False,
+) -> None:
+    """Ask a running server whether anything registered could be at a point."""
+    if token is None:
+        raise _fail("a token is needed: --token or DECONFLICTION_TOKEN", EXIT_REFUSED)
+    if mgrs is not None:
+        position: dict[str, Any] = {"mgrs": mgrs}
+    elif lat is not None and lon is not None:
+        position = {"lat": lat, "lon": lon}
+    else:
+        raise _fail("give --lat and --lon, or --mgrs")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0) as client:
+            if unit is None:
+                me = client.get("/v1/me")
+                if me.status_code != 200:
+                    _exit_on_error(me)
+                unit = me.json().get("unit_id")
+                if not unit:
+                    raise _fail("this token has no unit: pass --unit")
+            body: dict[str, Any] = {
+                "unit_id": unit,
+                "position": position,
+                "cep_m": cep_m,
+                "observed": {
+                    "features": feature or [],
+                    "certainty": "certain" if certain else "probable",
+                },
+            }
+            if mobility:
+                body["observed"]["mobility"] = mobility
+            if time:
+                body["time"] = time
+            if note:
+                body["note"] = note
+            response = client.post("/v1/checks", json=body)
+    except httpx.HTTPError as exc:
+        err.print(Panel(Text("NO ANSWER — TREAT AS HOLD", style="bold white on red"), expand=False))
+        raise _fail(f"could not reach {url}: {exc}", EXIT_TREAT_AS_HOLD) from None
+    if response.status_code != 201:
+        _exit_on_error(response)
+    answer = response.json()
+    if as_json:
+        out.print_json(data=answer)
+    else:
+        render_answer(out, answer)
+    raise typer.Exit(EXIT_HOLD if answer.get("verdict") == "HOLD" else EXIT_NO_KNOWN_MATCH)
+
+
+def _exit_on_error(response: httpx.Response) -> None:
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        error = {"message": response.text[:200]}
+    if error.get("treat_as") == "HOLD":
+        out.print(Panel(Text("TREAT AS HOLD", style="bold white on red"), expand=False))
+        raise _fail(
+            f"{response.status_code} {error.get('code')}: {error.get('message')}",
+            EXIT_TREAT_AS_HOLD,
+        )
+    field = f" (field {error['field']})" if error.get("field") else ""
+    raise _fail(f"{response.status_code} {error.get('code')}: {error.get('message')}{field}")
+
+
+def render_answer(console: Console, answer: dict[str, Any]) -> None:
+    """A verdict a tired operator reads in two seconds."""
+    if answer.get("verdict") == "HOLD":
+        headline = Text("  HOLD  ", style="bold white on red")
+        sub = "Something registered as friendly or protected could be there. Do not act yet."
+    else:
+        headline = Text("  NO KNOWN MATCH  ", style="bold black on yellow")
+        sub = "Nothing registered could be there. This is NOT a clearance."
+    console.print(Panel(Text.assemble(headline, "\n", sub), expand=False))
+    matches = answer.get("matches") or []
+    for i, match in enumerate(matches, start=1):
+        if match.get("details_withheld"):
+            title = f"{i}. withheld — party {match.get('party_id')}"
+        else:
+            title = f"{i}. {match.get('kind')} {match.get('id')} — party {match.get('party_id')}"
+        console.print(f"[bold]{title}[/]")
+        for reason in match.get("reasons") or []:
+            console.print(f"   {reason}")
+        for conflict in match.get("feature_conflicts") or []:
+            console.print(f"   differs: {conflict.get('feature')} — {conflict.get('cue')}")
+        if match.get("contact"):
+            console.print(f"   contact: {match['contact']}")
+    shown = len(matches)
+    total = answer.get("match_count", shown)
+    if total > shown:
+        console.print(f"... and {total - shown} more matches")
+    gaps = answer.get("coverage_gaps") or []
+    if gaps:
+        console.print("[bold]Coverage gaps[/] (parties that may be there unseen):")
+        for gap in gaps:
+            console.print(f"   {gap.get('party_id')}: {gap.get('reason')}")
+    console.print(
+        f"Valid until {answer.get('valid_until')} (evaluated {answer.get('evaluated_at')})"
+    )
+    if answer.get("id"):
+        console.print(f"Check id: {answer['id']}")
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[str, typer.Option(help="operator, coordinator or admin")],
+    unit: Annotated[str | None, typer.Option(envvar=_env("unit"), help="The token's unit.")] = None,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    ttl_days: Annotated[
+        float, typer.Option("--ttl-days", envvar=_env("ttl_days"), help="0 = never expires.")
+    ] = 90.0,
+) -> None:
+    """Print a new token (stdout: the token alone), accepted at once by a server on this store."""
+    from deconfliction.service import auth
+    from deconfliction.service.errors import ServiceError
+
+    if ttl_days < 0:
+        raise _fail("--ttl-days must be 0 (never expires) or positive")
+    ttl = timedelta(days=ttl_days) if ttl_days > 0 else None
+    with _store(data_dir, database_url) as store:
+        try:
+            token, record = auth.issue(store, role, unit, ttl, actor="cli")
+        except ServiceError as exc:
+            raise _fail(exc.message) from None
+    expires = record.expires_at.isoformat() if record.expires_at else "never"
+    err.print(
+        f"token {record.token_id}: role {record.role}, unit {record.unit_id or '-'}, "
+        f"party {record.party_id or '-'}, expires {expires}"
+    )
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="The token, or its id (the 16 hex digits).")],
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token; a running server refuses it within a second."""
+    from deconfliction.store import NotFound
+    from deconfliction.store.tokens import parse_token
+
+    parsed = parse_token(token)
+    token_id = parsed[0] if parsed else token
+    with _store(data_dir, database_url) as store:
+        try:
+            store.revoke_token(token_id, "cli")
+        except NotFound:
+            raise _fail(f"no token {token_id!r}") from None
+    err.print(f"token {token_id} revoked")
+
+
+@token_app.command("list")
+def token_list(data_dir: DataDir = Path("./data"), database_url: DatabaseUrl = None) -> None:
+    """List tokens (never their secrets)."""
+    with _store(data_dir, database_url) as store:
+        records = store.list_tokens()
+    table = Table("id", "role", "unit", "party", "expires", "revoked")
+    for r in records:
+        table.add_row(
+            r.token_id,
+            r.role,
+            r.unit_id or "-",
+            r.party_id or "-",
+            r.expires_at.isoformat() if r.expires_at else "never",
+            r.revoked_at.isoformat() if r.revoked_at else "",
+        )
+    out.print(table)
+
+
+class _store:
+    """The configured store, with friendly errors."""
+
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+
+    def __enter__(self) -> Any:
+        from deconfliction.store import StoreError, open_store
+
+        try:
+            if not self.database_url:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = open_store(self.data_dir, self.database_url)
+        except (ValueError, NotImplementedError, OSError, StoreError) as exc:
+            raise _fail(str(exc)) from None
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+
+# --- import / export ----------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A GeoJSON FeatureCollection or a CSV file.")],
+    kind: Annotated[
+        str | None, typer.Option(help="asset, site or area (CSV: guessed from the header).")
+    ] = None,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import assets, sites and areas: all rows, or (on any bad row) none."""
+    from deconfliction.service import transfer
+
+    try:
+        items = transfer.read_items(file, kind)
+    except transfer.TransferError as exc:
+        raise _fail(f"{file}: {exc.message}") from None
+    with _store(data_dir, database_url) as store, Progress(console=err) as progress:
+        task = progress.add_task(f"importing {file.name}", total=2 * len(items))
+        try:
+            result = transfer.import_items(
+                store, items, "cli:import", lambda n: progress.advance(task, n)
+            )
+        except transfer.TransferError as exc:
+            progress.stop()
+            raise _fail(f"{file}: {exc.message}") from None
+    kinds = ", ".join(f"{n} {k}s" for k, n in sorted(result.by_kind.items())) or "nothing"
+    out.print(f"imported {kinds} ({result.created} new, {result.replaced} replaced)")
+
+
+@app.command()
+def export(
+    kind: Annotated[
+        list[str] | None, typer.Option(help="asset, site, area (repeat; default: all)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="geojson or csv")] = "geojson",
+    output: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Export assets, sites and areas as a GeoJSON FeatureCollection or CSV (one kind)."""
+    from deconfliction.service import transfer
+
+    names = kind or list(transfer.TRANSFER_KINDS)
+    unknown = [n for n in names if n not in transfer.TRANSFER_KINDS]
+    if unknown:
+        raise _fail(f"unknown kind(s) {', '.join(unknown)}; use asset, site, area")
+    kinds = [transfer.TRANSFER_KINDS[n] for n in names]
+    if fmt not in ("geojson", "csv"):
+        raise _fail("--format is geojson or csv")
+    if fmt == "csv" and len(kinds) != 1:
+        raise _fail("CSV holds one kind: pass exactly one --kind")
+    with _store(data_dir, database_url) as store:
+        sink = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            with Progress(console=err, transient=True) as progress:
+                total = sum(store.count(k.name) for k in kinds)
+                task = progress.add_task("exporting", total=total)
+                pairs = transfer.export_docs(store, kinds)
+
+                def counted(items: Any) -> Any:
+                    for item in items:
+                        progress.advance(task)
+                        yield item
+
+                if fmt == "csv":
+                    n = transfer.write_csv(sink, kinds[0], (d for _, d in counted(pairs)))
+                else:
+                    n = transfer.write_geojson(
+                        sink, (transfer.to_feature(k, d) for k, d in counted(pairs))
+                    )
+        finally:
+            if output:
+                sink.close()
+    err.print(f"exported {n} objects")
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    replay: Annotated[
+        bool,
+        typer.Option("--replay", help="Print the incident twice: without and with the service."),
+    ] = False,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load the fictional demo scenario into the store (idempotent), or replay its incident."""
+    if replay:
+        from deconfliction.scenarios.demo import build_demo
+        from deconfliction.service.demo import replay_check
+
+        scenario = build_demo(datetime.now(UTC))
+        result = replay_check(scenario)
+        render_replay(out, scenario, result.to_dict())
+        return
+    from deconfliction.service.demo import load_demo
+
+    with _store(data_dir, database_url) as store:
+        loaded = load_demo(store, datetime.now(UTC), actor="cli:demo")
+    unit = loaded.scenario.incident_check.unit_id
+    out.print(
+        f"Demo scenario loaded: {loaded.created} created, {loaded.updated} refreshed, "
+        f"{loaded.reports} position reports. {loaded.scenario.narrative.title}."
+    )
+    out.print(
+        f"A token for the drone team: deconfliction token issue --role operator --unit {unit} "
+        f"--data-dir {data_dir}"
+    )
+
+
+def render_replay(console: Console, scenario: Any, answer: dict[str, Any]) -> None:
+    narrative = scenario.narrative
+    console.print(Panel(f"[bold]{narrative.title}[/]\n{narrative.summary}", expand=False))
+    labels = {
+        narrative.arrival_announced_at: (
+            "Westmark registers Bastion-2's march — but nobody tells Kestrel 7.",
+            "Westmark registers Bastion-2's march; the service announces it to Kestrel 7 "
+            "with the Skyshield-W recognition card.",
+        ),
+        narrative.loading_at: (
+            "Bastion-2 (Skyshield-W, wheeled) leaves the depot, heading east.",
+            "Bastion-2 (Skyshield-W, wheeled) leaves the depot, heading east.",
+        ),
+        narrative.announcement_deadline: (
+            "Kestrel 7 has never seen a Skyshield-W: nobody knows what it looks like.",
+            "Kestrel 7 acknowledges (received, not approved) and is briefed on the variant.",
+        ),
+        narrative.enters_drone_aor_at: (
+            "Bastion-2 can first reach Kestrel 7's area — unannounced.",
+            "Bastion-2 can first reach Kestrel 7's area — as announced.",
+        ),
+    }
+
+    def clock(t: datetime) -> str:
+        return t.astimezone(UTC).strftime("%H:%MZ")
+
+    console.rule("[bold]1. Without the service[/]")
+    for t, _ in narrative.timeline():
+        text = labels.get(t, (None, None))[0]
+        if text:
+            console.print(f"{clock(t)}  {text}")
+    console.print(
+        f"{clock(narrative.incident_at)}  Kestrel 7 sees a wheeled vehicle with a radar and a "
+        "mast. It looks like a Type-88 search radar truck. There is nobody to ask."
+    )
+    console.print(
+        Text(
+            "Outcome: the allied launcher is engaged. "
+            "Afterwards nobody can tell who knew what when.",
+            style="bold red",
+        )
+    )
+    console.rule("[bold]2. With the service[/]")
+    for t, _ in narrative.timeline():
+        text = labels.get(t, (None, None))[1]
+        if text:
+            console.print(f"{clock(t)}  {text}")
+    console.print(
+        f"{clock(narrative.incident_at)}  Kestrel 7 sees a wheeled vehicle with a radar and a "
+        "mast and checks before acting:"
+    )
+    render_answer(console, answer)
+    console.print(
+        Text(
+            "Outcome: Kestrel 7 holds and calls Westmark; the check is on record.",
+            style="bold green",
+        )
+    )
+
+
+# --- version ----------------------------------------------------------------------------------
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"deconfliction {__version__}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,118 @@
+"""The pre-action check: validate, authorise, ask the engine, record, answer.
+
+This is the hot path. The answer is serialised once with orjson and the same
+bytes are returned; the check and its answer are stored before the answer goes
+out ("who knew what when").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from deconfliction.domain.model import Observation
+from deconfliction.service.access import Principal
+from deconfliction.service.core import Service
+from deconfliction.service.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
+from deconfliction.service.ids import new_check_id
+from deconfliction.service.validation import parse_json, validate
+
+
+class Checks:
+    def __init__(self, service: Service) -> None:
+        self.svc = service
+        self.store = service.store
+        self.engine = service.engine
+
+    def prepare(
+        self, who: Principal, body: bytes
+    ) -> tuple[Observation, dict[str, Any], str | None]:
+        """Everything before the engine: readiness, parsing, authorisation, rate limit."""
+        if not self.engine.ready:
+            raise self.not_ready()
+        data = parse_json(body)
+        obs = validate(Observation, data)
+        if who.is_admin:
+            unit = self.store.get("unit", obs.unit_id)
+            if unit is None:
+                raise InvalidInput(
+                    f"unknown unit {obs.unit_id!r}", field="unit_id", code="unknown_reference"
+                )
+            party = unit.party_id
+        elif obs.unit_id != who.unit_id:
+            raise Forbidden(
+                f"this token checks as unit {who.unit_id!r}, not {obs.unit_id!r}", field="unit_id"
+            )
+        else:
+            party = who.party_id
+        wait = self.svc.rate_limiter.acquire(obs.unit_id)
+        if wait > 0:
+            raise RateLimited(
+                f"unit {obs.unit_id!r} exceeded {self.svc.rate_limiter.per_minute} checks per "
+                f"minute; retry in {wait:.1f} s and treat the point as HOLD meanwhile",
+                retry_after_s=int(wait + 0.999),
+            )
+        return obs, data, party
+
+    def not_ready(self) -> Unavailable:
+        if self.svc.load_error:
+            return Unavailable(
+                f"the index could not be loaded ({self.svc.load_error}); the answer would be "
+                "incomplete: treat the point as HOLD",
+                code="index_unavailable",
+            )
+        return Unavailable(
+            "the index is still loading; the answer would be incomplete: treat the point as HOLD",
+            code="index_loading",
+        )
+
+    def run(
+        self, who: Principal, obs: Observation, data: dict[str, Any], party: str | None
+    ) -> bytes:
+        """Ask the engine (it serialises itself) and record the answer."""
+        result = self.engine.check(obs, party)
+        check_id = new_check_id()
+        answer: dict[str, Any] = {"id": check_id, **result.to_dict()}
+        body = orjson.dumps(answer)
+        try:
+            self.store.add_check(check_id, obs.unit_id, party, data, orjson.loads(body), who.actor)
+        except Exception as exc:
+            raise Unavailable(
+                f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
+                code="store_unavailable",
+            ) from exc
+        return body
+
+    def check(self, who: Principal, body: bytes) -> bytes:
+        """The whole check, blocking (threads, the CLI, tests)."""
+        obs, data, party = self.prepare(who, body)
+        return self.run(who, obs, data, party)
+
+    def get(self, who: Principal, check_id: str) -> dict[str, Any]:
+        """A stored check, for the asking unit, its party's coordinators and admins."""
+        record = self.store.get_check(check_id)
+        if record is None or not _may_read(who, record):
+            raise NotFound(f"no check {check_id!r}")
+        result = record["result"]
+        if not isinstance(result, dict):
+            raise NotFound(f"no check {check_id!r}")
+        return result
+
+
+def _may_read(who: Principal, record: dict[str, Any]) -> bool:
+    if who.is_admin:
+        return True
+    if who.unit_id is not None and who.unit_id == record.get("unit_id"):
+        return True
+    return (
+        who.role == "coordinator"
+        and who.party_id is not None
+        and (who.party_id == record.get("party_id"))
+    )

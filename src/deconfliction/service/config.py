@@ -1,0 +1,42 @@
+"""Settings of a running service (the CLI fills them from flags and ``DECONFLICTION_*``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Test hook: seconds the index loader waits before it starts, so that tests can
+#: observe the "index loading" answer (503, treat_as HOLD). Never set it in production.
+LOAD_DELAY_ENV = "DECONFLICTION_TEST_LOAD_DELAY_S"
+
+REPORTS_BODY_LIMIT = 8 * 1024 * 1024
+DEFAULT_BODY_LIMIT = 1024 * 1024
+MAX_REPORTS_PER_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    cot_tcp_port: int = 0
+    cot_tls_port: int = 8089
+    cot_udp_port: int = 0
+    #: Checks per minute per unit; 0 = off.
+    check_rate_limit: int = 0
+    demo: bool = False
+    #: Staleness horizon of the check, in hours.
+    horizon_hours: float = 6.0
+    load_delay_s: float = field(default_factory=lambda: _float_env(LOAD_DELAY_ENV))
+
+
+def _float_env(name: str) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return 0.0

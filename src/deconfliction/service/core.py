@@ -1,0 +1,173 @@
+"""The service: one store, one in-memory engine, one write lock that keeps them in step.
+
+Every write validates its input (domain model), stores it in one transaction (the
+store appends the event in the same transaction), updates the engine, and only
+then answers, all under the process-wide write lock: a check that follows a
+``201`` sees the write. At start-up the engine is loaded from the store in a
+background thread; until it is ready, checks answer ``503`` with
+``treat_as: HOLD`` (:class:`~deconfliction.service.errors.Unavailable`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from deconfliction.domain.model import (
+    Area,
+    Asset,
+    EquipmentType,
+    Model,
+    Movement,
+    Party,
+    Site,
+    Unit,
+)
+from deconfliction.engine import Engine
+from deconfliction.service import docs, follow
+from deconfliction.service.config import Settings
+from deconfliction.service.ratelimit import RateLimiter
+from deconfliction.store import Store, database_path, open_store
+
+log = logging.getLogger("deconfliction.service")
+
+M = TypeVar("M", bound=Model)
+
+#: How often the service looks for writes made by other processes.
+FOLLOW_INTERVAL_S = 0.25
+
+
+class Service:
+    def __init__(self, store: Store, engine: Engine, settings: Settings) -> None:
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        #: Held by every write (store + engine) and by the loader.
+        self.lock = threading.RLock()
+        self.rate_limiter = RateLimiter(settings.check_rate_limit)
+        #: asset id → owner party, for the report path; ``None`` until loaded.
+        self.asset_party: dict[str, str] | None = None
+        #: The last event of the store the engine reflects (own writes and followed ones).
+        self.applied_seq = 0
+        self.load_error: str | None = None
+        self.load_seconds: float | None = None
+        self._loader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.events = follow.EventSource(
+            store, database_path(settings.data_dir, settings.database_url)
+        )
+
+    @classmethod
+    def open(cls, settings: Settings) -> Service:
+        """Open (and migrate) the store; the engine starts empty and not ready."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.data_dir, settings.database_url)  # migrates
+        engine = Engine(horizon=timedelta(hours=settings.horizon_hours))
+        return cls(store, engine, settings)
+
+    # -- start-up ----------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return bool(self.engine.ready)
+
+    def start_loading(self) -> threading.Thread:
+        """Load the engine from the store in a background thread."""
+        thread = threading.Thread(target=self._load, name="deconfliction-loader", daemon=True)
+        self._loader = thread
+        thread.start()
+        return thread
+
+    def load_now(self) -> None:
+        """Load the engine in this thread (the CLI and tests)."""
+        self._load()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        if self._loader is not None:
+            self._loader.join(timeout)
+        return self.ready
+
+    def _load(self) -> None:
+        delay = self.settings.load_delay_s
+        if delay > 0:
+            log.warning("test hook: delaying the index load by %.1f s", delay)
+            time.sleep(delay)
+        started = time.perf_counter()
+        try:
+            with self.lock:
+                seq0 = self.store.last_event_seq()
+                asset_party: dict[str, str] = {}
+                for stored in self.store.iter_all("asset"):
+                    if stored.party_id is not None:
+                        asset_party[stored.id] = stored.party_id
+                self.engine.load(
+                    parties=self._all(Party, "party"),
+                    units=self._all(Unit, "unit"),
+                    equipment_types=self._all(EquipmentType, "equipment_type"),
+                    assets=self._all(Asset, "asset"),
+                    reports=[docs.report_from_row(row) for row in self.store.latest_reports()],
+                    movements=self._all(Movement, "movement"),
+                    areas=self._all(Area, "area"),
+                    sites=self._all(Site, "site"),
+                )
+                self.asset_party = asset_party
+                self.applied_seq = seq0
+                follow.catch_up(self)  # whatever other processes wrote while we read
+        except Exception as exc:  # the service stays up and answers 503 treat_as HOLD
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("the index failed to load; checks will answer 503 (treat as HOLD)")
+            return
+        self.load_seconds = time.perf_counter() - started
+        log.info("index loaded in %.2f s", self.load_seconds)
+
+    # -- writes ---------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction, in step with the engine: catch up with other
+        processes' writes first, and count this write's events as applied.
+
+        Use under :attr:`lock`; update the engine after the block (after the commit).
+        """
+        with self.store.transaction():
+            follow.catch_up(self)
+            yield
+            last = self.store.last_event_seq()
+        self.applied_seq = last
+
+    def start_following(self, interval_s: float = FOLLOW_INTERVAL_S) -> threading.Thread:
+        """Apply writes made by other processes on the same store (``deconfliction import``,
+        ``demo``) within ``interval_s``."""
+
+        def run() -> None:
+            while not self._stop.wait(interval_s):
+                if not self.ready:
+                    continue
+                try:
+                    with self.lock:
+                        follow.catch_up(self)
+                except Exception:
+                    log.exception("following the event log failed; retrying")
+
+        thread = threading.Thread(target=run, name="deconfliction-follower", daemon=True)
+        thread.start()
+        return thread
+
+    def _all(self, model: type[M], kind: str) -> list[M]:
+        return [model.model_validate(stored.data) for stored in self.store.iter_all(kind)]
+
+    def close(self) -> None:
+        self._stop.set()
+        with self.lock:
+            self.events.close()
+            self.store.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "load_error": self.load_error,
+            "load_seconds": self.load_seconds,
+        }

@@ -1,0 +1,41 @@
+"""Fixtures that start the real server (a subprocess on a free port)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.live import Server, issue
+from tests.integration.world import Tokens, seed
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[Server]:
+    srv = Server(data_dir)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def tokens(server: Server, data_dir: Path) -> Tokens:
+    """The world seeded over HTTP, and a token per role."""
+    admin = issue(data_dir, "admin")
+    with server.client() as client:
+        seed(client, admin)
+    return Tokens(
+        admin=admin,
+        coord_a=issue(data_dir, "coordinator", "a-cell"),
+        op_a=issue(data_dir, "operator", "a-drones"),
+        coord_b=issue(data_dir, "coordinator", "b-team"),
+        op_b=issue(data_dir, "operator", "b-team"),
+    )
