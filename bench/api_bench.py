@@ -2,8 +2,12 @@
 
     python bench/api_bench.py [--assets 100000] [--checks 5000] [--concurrency 16]
 
-Deterministic (seed 42). Builds a store with ``--assets`` assets and one position
-report each through the store's bulk path (not one HTTP call per asset), starts
+Deterministic (seed 42). The world is the check engine's workload
+(``bench/check_bench.py``): ``--assets`` assets uniform in lat 50.0-54.5, lon 30.0-37.0,
+last report 0-120 s old, max speed 20-80 km/h, CEP 10-50 m; ``--areas`` circular
+operating areas of radius 1-3 km; one unit with an AOR per party; checks at uniform
+points with CEP 50 m. It is built through the store's bulk path (not one HTTP call per
+object), then the bench starts
 ``python -m deconfliction serve`` on a free port (SQLite, rate limit off), then:
 
 * sequential checks over one keep-alive connection (``http.client``: little client
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import random
 import shutil
@@ -43,12 +48,12 @@ from deconfliction.store import Store, open_store
 
 SEED = 42
 PARTIES = 20
-#: The region the assets and checks are spread over (lon, lat degrees).
-LAT0, LAT1 = 46.0, 52.0
-LON0, LON1 = 28.0, 40.0
+#: The region the assets and checks are spread over (degrees), as in check_bench.py.
+LAT0, LAT1 = 50.0, 54.5
+LON0, LON1 = 30.0, 37.0
 BATCH = 10_000
-#: Each party's units work in a box this many degrees wide (about 2 parties per point).
-AOR_DEG = 3.0
+#: Each party's units work in a box this many degrees wide (a few parties per point).
+AOR_DEG = 2.0
 
 
 def emit(**fields: Any) -> None:
@@ -69,7 +74,20 @@ def _aor(rng: random.Random) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-def build_store(store: Store, n_assets: int, rng: random.Random) -> None:
+def _circle(lat: float, lon: float, radius_m: float, n: int = 32) -> dict[str, Any]:
+    ring = []
+    for k in range(n):
+        ang = 2 * math.pi * k / n
+        ring.append(
+            [
+                lon + radius_m / (111_195.0 * math.cos(math.radians(lat))) * math.sin(ang),
+                lat + radius_m / 111_195.0 * math.cos(ang),
+            ]
+        )
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def build_store(store: Store, n_assets: int, n_areas: int, rng: random.Random) -> None:
     now = datetime.now(UTC)
     with store.transaction():
         for p in range(PARTIES):
@@ -93,9 +111,7 @@ def build_store(store: Store, n_assets: int, rng: random.Random) -> None:
                 "coordination_cell": False,
             }
             store.create("unit", unit["id"], pid, unit, "bench")
-        for t, (mobility, speed) in enumerate(
-            (("wheeled", 80.0), ("tracked", 50.0), ("foot", 6.0))
-        ):
+        for t, (mobility, speed) in enumerate((("wheeled", 80.0), ("tracked", 50.0))):
             tid = f"type-{t}"
             store.create(
                 "equipment_type",
@@ -129,12 +145,33 @@ def build_store(store: Store, n_assets: int, rng: random.Random) -> None:
                 {
                     "id": aid,
                     "party_id": pid,
-                    "type_id": f"type-{i % 3}",
+                    "type_id": f"type-{i % 2}",
                     "callsign": f"C-{i}",
                     "releasable_to": rel,
                     "cot_uid": None,
                     "contact": None,
-                    "max_speed_kmh": None,
+                    "max_speed_kmh": round(rng.uniform(20, 80), 1),
+                },
+                "bench",
+            )
+        for i in range(n_areas):
+            pid = f"party-{i % PARTIES:02d}"
+            aid = f"area-{i:06d}"
+            store.create(
+                "area",
+                aid,
+                pid,
+                {
+                    "id": aid,
+                    "party_id": pid,
+                    "kind": "operating",
+                    "geometry": _circle(
+                        rng.uniform(LAT0, LAT1), rng.uniform(LON0, LON1), rng.uniform(1000, 3000)
+                    ),
+                    "start": (now - timedelta(hours=1)).isoformat(),
+                    "end": (now + timedelta(hours=12)).isoformat(),
+                    "asset_ids": [],
+                    "releasable_to": ["*"],
                 },
                 "bench",
             )
@@ -146,12 +183,12 @@ def build_store(store: Store, n_assets: int, rng: random.Random) -> None:
                     PositionReport.model_validate(
                         {
                             "asset_id": f"asset-{i:06d}",
-                            "time": now - timedelta(seconds=rng.uniform(0, 1800)),
+                            "time": now - timedelta(seconds=rng.uniform(0, 120)),
                             "position": {
                                 "lat": rng.uniform(LAT0, LAT1),
                                 "lon": rng.uniform(LON0, LON1),
                             },
-                            "cep_m": rng.uniform(5, 50),
+                            "cep_m": rng.uniform(10, 50),
                         }
                     )
                 )
@@ -165,7 +202,7 @@ def check_bodies(n: int, rng: random.Random, unit: str) -> list[bytes]:
             {
                 "unit_id": unit,
                 "position": {"lat": rng.uniform(LAT0, LAT1), "lon": rng.uniform(LON0, LON1)},
-                "cep_m": rng.choice((10, 25, 50, 100)),
+                "cep_m": 50,
                 "observed": {"mobility": "wheeled", "features": ["radar"], "certainty": "probable"},
             }
         )
@@ -202,6 +239,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--assets", type=int, default=100_000)
+    ap.add_argument("--areas", type=int, default=100_000)
     ap.add_argument("--checks", type=int, default=5_000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--report-batches", type=int, default=10)
@@ -213,11 +251,11 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         store = open_store(data_dir)
-        build_store(store, args.assets, rng)
+        build_store(store, args.assets, args.areas, rng)
         token, _ = auth.issue(store, "operator", "unit-00", None)
         admin, _ = auth.issue(store, "admin", None, None)
         store.close()
-        emit(step="store_built", assets=args.assets, seconds=round(time.perf_counter() - t0, 2))
+        emit(step="store_built", assets=args.assets, areas=args.areas, seconds=round(time.perf_counter() - t0, 2))
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}

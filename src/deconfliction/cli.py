@@ -509,63 +509,57 @@ def demo(
 
 
 def render_replay(console: Console, scenario: Any, answer: dict[str, Any]) -> None:
+    """The incident twice, in time order: without the service, then with it."""
     narrative = scenario.narrative
     console.print(Panel(f"[bold]{narrative.title}[/]\n{narrative.summary}", expand=False))
-    labels = {
-        narrative.arrival_announced_at: (
-            "Westmark registers Bastion-2's march — but nobody tells Kestrel 7.",
-            "Westmark registers Bastion-2's march; the service announces it to Kestrel 7 "
-            "with the Skyshield-W recognition card.",
-        ),
+    sees = (
+        "Kestrel 7's drone sees a wheeled vehicle with a radar and a mast across its "
+        "border. It looks like a Type-88 search radar truck."
+    )
+    without = {
+        narrative.arrival_announced_at: "Westmark plans Bastion-2's march. Nobody tells Kestrel 7.",
         narrative.loading_at: (
-            "Bastion-2 (Skyshield-W, wheeled) leaves the depot, heading east.",
-            "Bastion-2 (Skyshield-W, wheeled) leaves the depot, heading east.",
+            "Bastion-2, a Skyshield-W (the new wheeled variant of the tracked Skyshield-T), "
+            "is on the road. Kestrel 7 has never seen one."
         ),
-        narrative.announcement_deadline: (
-            "Kestrel 7 has never seen a Skyshield-W: nobody knows what it looks like.",
-            "Kestrel 7 acknowledges (received, not approved) and is briefed on the variant.",
+        narrative.incident_at: sees + " There is nobody to ask.",
+        narrative.enters_drone_aor_at: "Bastion-2 could first have entered Kestrel 7's area.",
+    }
+    with_service = {
+        narrative.arrival_announced_at: (
+            "Westmark registers Bastion-2's march, its Skyshield-W recognition card and "
+            "releases it to Northland."
         ),
-        narrative.enters_drone_aor_at: (
-            "Bastion-2 can first reach Kestrel 7's area — unannounced.",
-            "Bastion-2 can first reach Kestrel 7's area — as announced.",
-        ),
+        narrative.loading_at: without[narrative.loading_at],
+        narrative.incident_at: sees + " Kestrel 7 checks before acting:",
+        narrative.enters_drone_aor_at: "Bastion-2 can first enter Kestrel 7's area.",
     }
 
     def clock(t: datetime) -> str:
         return t.astimezone(UTC).strftime("%H:%MZ")
 
     console.rule("[bold]1. Without the service[/]")
-    for t, _ in narrative.timeline():
-        text = labels.get(t, (None, None))[0]
-        if text:
-            console.print(f"{clock(t)}  {text}")
-    console.print(
-        f"{clock(narrative.incident_at)}  Kestrel 7 sees a wheeled vehicle with a radar and a "
-        "mast. It looks like a Type-88 search radar truck. There is nobody to ask."
-    )
-    console.print(
-        Text(
-            "Outcome: the allied launcher is engaged. "
-            "Afterwards nobody can tell who knew what when.",
-            style="bold red",
-        )
-    )
+    for t in sorted(without):
+        console.print(f"{clock(t)}  {without[t]}")
+        if t == narrative.incident_at:
+            console.print(
+                Text(
+                    "Outcome: the allied launcher is engaged. "
+                    "Afterwards nobody can tell who knew what when.",
+                    style="bold red",
+                )
+            )
     console.rule("[bold]2. With the service[/]")
-    for t, _ in narrative.timeline():
-        text = labels.get(t, (None, None))[1]
-        if text:
-            console.print(f"{clock(t)}  {text}")
-    console.print(
-        f"{clock(narrative.incident_at)}  Kestrel 7 sees a wheeled vehicle with a radar and a "
-        "mast and checks before acting:"
-    )
-    render_answer(console, answer)
-    console.print(
-        Text(
-            "Outcome: Kestrel 7 holds and calls Westmark; the check is on record.",
-            style="bold green",
-        )
-    )
+    for t in sorted(with_service):
+        console.print(f"{clock(t)}  {with_service[t]}")
+        if t == narrative.incident_at:
+            render_answer(console, answer)
+            console.print(
+                Text(
+                    "Outcome: Kestrel 7 holds and calls Westmark; the check is on record.",
+                    style="bold green",
+                )
+            )
 
 
 # --- version ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_replay_prints_both_timelines_and_the_hold() -> None:
     without = text.index("Without the service")
     with_ = text.index("With the service")
     assert without < with_
-    assert "nobody tells Kestrel 7" in text[without:with_]
+    assert "Nobody tells Kestrel 7" in text[without:with_]
     assert "HOLD" not in text[without:with_].replace("holds", "")
     tail = text[with_:]
     assert "HOLD" in tail

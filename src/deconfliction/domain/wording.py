@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -37,4 +38,5 @@ def clock(epoch_s: float) -> str:
 
 
 def rfc3339(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC, to the second, rounded down (an earlier valid_until is the safe side)."""
+    return datetime.fromtimestamp(math.floor(epoch_s), UTC).isoformat().replace("+00:00", "Z")

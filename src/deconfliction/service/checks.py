@@ -82,7 +82,8 @@ class Checks:
         answer: dict[str, Any] = {"id": check_id, **result.to_dict()}
         body = orjson.dumps(answer)
         try:
-            self.store.add_check(check_id, obs.unit_id, party, data, orjson.loads(body), who.actor)
+            # ``answer`` holds only JSON types already: store it as it is.
+            self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
         except Exception as exc:
             raise Unavailable(
                 f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
