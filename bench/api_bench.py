@@ -255,7 +255,12 @@ def main() -> None:
         token, _ = auth.issue(store, "operator", "unit-00", None)
         admin, _ = auth.issue(store, "admin", None, None)
         store.close()
-        emit(step="store_built", assets=args.assets, areas=args.areas, seconds=round(time.perf_counter() - t0, 2))
+        emit(
+            step="store_built",
+            assets=args.assets,
+            areas=args.areas,
+            seconds=round(time.perf_counter() - t0, 2),
+        )
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
