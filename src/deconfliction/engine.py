@@ -150,6 +150,7 @@ class Engine:
                     for obj in group:
                         self.put(obj)
                 self.put_reports(list(reports))
+                self.assets.warm()
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -529,8 +530,15 @@ class _Check:
             if not len(m_slots):
                 return
         tcodes = table.type_code[m_slots]
-        unique, inverse = np.unique(tcodes, return_inverse=True)
-        scores = np.asarray([self._comparison(c).score for c in unique.tolist()])[inverse]
+        # Few distinct types per check: a dict beats np.unique on arrays this small.
+        score_of: dict[int, int] = {}
+        score_list = []
+        for code in tcodes.tolist():
+            score = score_of.get(code)
+            if score is None:
+                score = score_of[code] = self._comparison(code).score
+            score_list.append(score)
+        scores = np.asarray(score_list)
         # Only the best max_matches assets can be listed: order them here, word them later.
         order = np.lexsort((m_dist, -scores))
         self.asset_total = len(order)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
 
 
 def distance(metres: float) -> str:
@@ -39,4 +38,8 @@ def clock(epoch_s: float) -> str:
 
 def rfc3339(epoch_s: float) -> str:
     """RFC 3339 in UTC, to the second, rounded down (an earlier valid_until is the safe side)."""
-    return datetime.fromtimestamp(math.floor(epoch_s), UTC).isoformat().replace("+00:00", "Z")
+    t = time.gmtime(math.floor(epoch_s))
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+    )

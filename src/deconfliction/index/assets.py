@@ -351,6 +351,13 @@ class AssetTable:
         self.pcell_of[slots] = pkeys
         return len(slots)
 
+    def warm(self) -> None:
+        """Build every cell's member array now (after a bulk load) rather than on first read."""
+        for bucket in self.buckets.values():
+            for key, members in bucket.cells.items():
+                if key not in bucket.arrays:
+                    bucket.arrays[key] = np.fromiter(members, dtype=np.int64, count=len(members))
+
     # -- queries ------------------------------------------------------------------------
 
     def _bucket_slots(

@@ -158,6 +158,8 @@ class ShapeIndex:
         # shape split in several), the margin, and the bounding circle.
         self._box = np.zeros((0, 4))
         self._circle = np.zeros((0, 4))  # centre lat, centre lon, circumradius, margin
+        # Polygon geometries by handle (None otherwise), for one vectorised contains test.
+        self._polygon = np.empty(0, dtype=object)
 
     def _ensure(self, handle: int) -> None:
         if handle < len(self._box):
@@ -167,7 +169,9 @@ class ShapeIndex:
         box[: len(self._box)] = self._box
         circle = np.zeros((size, 4))
         circle[: len(self._circle)] = self._circle
-        self._box, self._circle = box, circle
+        polygon = np.full(size, None, dtype=object)
+        polygon[: len(self._polygon)] = self._polygon
+        self._box, self._circle, self._polygon = box, circle, polygon
 
     def __len__(self) -> int:
         return len(self._by_handle)
@@ -208,6 +212,7 @@ class ShapeIndex:
         centre = shape.point if shape.point is not None else shape.centre
         radius = 0.0 if shape.point is not None else shape.circumradius_m
         self._circle[handle] = (centre[0], centre[1], radius, shape.margin_m)
+        self._polygon[handle] = shape.geom if shape.kind in _POLYGONAL else None
         self._by_handle[handle] = shape
         self._by_id[(shape.kind, shape.id)] = shape
 
@@ -223,6 +228,7 @@ class ShapeIndex:
                 del self._cells[key]
         self._large.discard(handle)
         del self._by_handle[handle]
+        self._polygon[handle] = None
 
     def near(self, lat: float, lon: float, r_obs: float) -> list[tuple[Shape, float]]:
         """Every shape within its margin plus ``r_obs`` of the point, with its distance.
@@ -262,19 +268,12 @@ class ShapeIndex:
         keep = lower <= limit
         out: list[tuple[Shape, float]] = []
         by_handle = self._by_handle
-        candidates = [by_handle[handle] for handle in h[keep].tolist()]
+        kept = h[keep]
         limits = limit[keep].tolist()
-        # One vectorised point-in-polygon test for every polygon left.
-        polygons = [c.geom for c in candidates if c.geom is not None and c.kind in _POLYGONAL]
-        inside = (
-            iter(shapely.contains_xy(np.asarray(polygons, dtype=object), lon, lat).tolist())
-            if polygons
-            else iter(())
-        )
-        for shape, lim in zip(candidates, limits, strict=True):
-            contained = (
-                next(inside) if shape.geom is not None and shape.kind in _POLYGONAL else False
-            )
+        # One vectorised point-in-polygon test (None, for a non-polygon, is never inside).
+        inside = shapely.contains_xy(self._polygon[kept], lon, lat).tolist()
+        for handle, lim, contained in zip(kept.tolist(), limits, inside, strict=True):
+            shape = by_handle[handle]
             if len(shape.boxes) > 1 and not any(
                 south - r_lat <= lat <= north + r_lat
                 and any(west - r_lon <= x <= east + r_lon for x in lons)
