@@ -1,6 +1,8 @@
-"""The SQLite store: registered objects, the event log, transactions, migrations.
+"""The store: registered objects, the event log, transactions, migrations.
 
-Real SQLite files in ``tmp_path``; nothing is mocked.
+Every test taking ``store`` or ``store_factory`` runs on both backends: a real
+SQLite file in ``tmp_path`` and a real, fresh PostgreSQL database (see
+``tests/conftest.py``); nothing is mocked.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import random
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from deconfliction.store import (
     DATABASE_FILE,
     AlreadyExists,
     NotFound,
+    PostgresStore,
     SQLiteStore,
     Store,
     StoreError,
@@ -28,6 +30,7 @@ from deconfliction.store import (
     open_store,
 )
 from deconfliction.store.migrations import MIGRATIONS
+from tests.conftest import StoreFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -49,26 +52,20 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / DATABASE_FILE, clock=clock)
-    s.migrate()
-    yield s
-    s.close()
+def store(store_factory: StoreFactory, clock: Clock) -> Store:
+    """A migrated store on each backend (closed by ``store_factory``)."""
+    s: Store = store_factory(clock=clock)
+    return s
 
 
 def party(pid: str, name: str = "Blue Force") -> dict[str, Any]:
     return Party(id=pid, name=name, kind="military", contact="hotline 1").model_dump(mode="json")
 
 
-def table_count(path: Path, table: str) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-
 # -- create / get / update / delete -----------------------------------------
 
 
-def test_create_then_get_returns_the_document(store: SQLiteStore) -> None:
+def test_create_then_get_returns_the_document(store: Store) -> None:
     created = store.create("party", "blue", None, party("blue"), "admin-1")
     assert created.version == 1
     assert created.created_at == created.updated_at == T0
@@ -79,7 +76,7 @@ def test_create_then_get_returns_the_document(store: SQLiteStore) -> None:
     assert store.get("asset", "blue") is None  # ids are per kind
 
 
-def test_update_bumps_version_and_keeps_created_at(store: SQLiteStore, clock: Clock) -> None:
+def test_update_bumps_version_and_keeps_created_at(store: Store, clock: Clock) -> None:
     store.create("asset", "a1", "blue", {"callsign": "Blue-7"}, "c1")
     clock.advance(60)
     updated = store.update("asset", "a1", "green", {"callsign": "Blue-8"}, "c2")
@@ -90,7 +87,7 @@ def test_update_bumps_version_and_keeps_created_at(store: SQLiteStore, clock: Cl
     assert store.get("asset", "a1") == updated
 
 
-def test_update_with_the_expected_version(store: SQLiteStore) -> None:
+def test_update_with_the_expected_version(store: Store) -> None:
     store.create("asset", "a1", "blue", {"v": 1}, "c1")
     assert store.update("asset", "a1", "blue", {"v": 2}, "c1", expected_version=1).version == 2
     with pytest.raises(VersionConflict) as info:
@@ -100,7 +97,7 @@ def test_update_with_the_expected_version(store: SQLiteStore) -> None:
     assert current is not None and current.data == {"v": 2} and current.version == 2
 
 
-def test_update_and_delete_of_a_missing_object_raise_not_found(store: SQLiteStore) -> None:
+def test_update_and_delete_of_a_missing_object_raise_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         store.update("asset", "ghost", None, {}, "c1")
     with pytest.raises(NotFound):
@@ -108,7 +105,7 @@ def test_update_and_delete_of_a_missing_object_raise_not_found(store: SQLiteStor
     assert store.last_event_seq() == 0
 
 
-def test_delete(store: SQLiteStore) -> None:
+def test_delete(store: Store) -> None:
     store.create("site", "s1", "red-cross", {"kind": "hospital"}, "c1")
     with pytest.raises(VersionConflict):
         store.delete("site", "s1", "c1", expected_version=7)
@@ -119,7 +116,7 @@ def test_delete(store: SQLiteStore) -> None:
     assert store.create("site", "s1", "red-cross", {"kind": "shelter"}, "c1").version == 1
 
 
-def test_duplicate_id_raises_and_leaves_the_store_unchanged(store: SQLiteStore) -> None:
+def test_duplicate_id_raises_and_leaves_the_store_unchanged(store: Store) -> None:
     original = store.create("party", "blue", None, party("blue"), "admin-1")
     seq = store.last_event_seq()
     with pytest.raises(AlreadyExists):
@@ -129,14 +126,14 @@ def test_duplicate_id_raises_and_leaves_the_store_unchanged(store: SQLiteStore) 
     assert store.last_event_seq() == seq
 
 
-def test_unknown_kind_is_refused(store: SQLiteStore) -> None:
+def test_unknown_kind_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown object kind"):
         store.create("target", "t1", None, {}, "c1")
     with pytest.raises(ValueError):
         store.list("target")
 
 
-def test_data_must_be_json(store: SQLiteStore) -> None:
+def test_data_must_be_json(store: Store) -> None:
     with pytest.raises(StoreError, match="JSON"):
         store.create("party", "p", None, {"x": object()}, "c1")
     assert store.count("party") == 0
@@ -145,7 +142,7 @@ def test_data_must_be_json(store: SQLiteStore) -> None:
 # -- list, pagination, party filter -----------------------------------------
 
 
-def test_keyset_pagination_visits_every_object_once_in_id_order(store: SQLiteStore) -> None:
+def test_keyset_pagination_visits_every_object_once_in_id_order(store: Store) -> None:
     ids = [f"asset-{n:03d}" for n in range(57)]
     shuffled = ids[:]
     random.Random(7).shuffle(shuffled)
@@ -164,7 +161,7 @@ def test_keyset_pagination_visits_every_object_once_in_id_order(store: SQLiteSto
     assert [o.id for o in store.iter_all("asset")] == ids
 
 
-def test_party_filter(store: SQLiteStore) -> None:
+def test_party_filter(store: Store) -> None:
     for n in range(10):
         store.create("asset", f"a{n}", "blue" if n % 2 else "green", {}, "c1")
     store.create("asset", "orphan", None, {}, "c1")
@@ -176,12 +173,40 @@ def test_party_filter(store: SQLiteStore) -> None:
     assert [o.id for o in page] == ["a4", "a6"]
 
 
-def test_list_limit_must_be_positive(store: SQLiteStore) -> None:
+def test_ids_are_ordered_by_their_bytes_on_every_backend(store: Store) -> None:
+    """PostgreSQL compares ids with COLLATE "C": the same order as SQLite, whatever the locale."""
+    ids = ["a", "B", "b", "Z", "_x", "é", "z", "10", "9", "a-b", "a b", "ab", "A", "Ä", "日本"]
+    for obj_id in ids:
+        store.create("asset", obj_id, "blue", {}, "c1")
+    by_bytes = sorted(ids, key=lambda i: i.encode())
+    assert [o.id for o in store.iter_all("asset")] == by_bytes
+    seen: list[str] = []
+    after: str | None = None
+    while page := store.list("asset", after_id=after, limit=4):
+        seen.extend(o.id for o in page)
+        after = page[-1].id
+    assert seen == by_bytes
+    assert [o.id for o in store.list("asset", after_id="Z", limit=3)] == ["_x", "a", "a b"]
+
+
+def test_abandoned_iterations_give_their_connections_back(store: Store) -> None:
+    for n in range(5):
+        store.create("asset", f"a{n}", "blue", {}, "c1")
+    for _ in range(30):  # more than the pool holds
+        iterator = store.iter_all("asset")
+        assert next(iterator).id == "a0"
+        del iterator  # closed by the garbage collector, mid-stream
+    assert store.count("asset") == 5
+    reports = store.latest_reports()
+    assert list(reports) == []
+
+
+def test_list_limit_must_be_positive(store: Store) -> None:
     with pytest.raises(ValueError):
         store.list("asset", limit=0)
 
 
-def test_iter_all_reads_one_snapshot(store: SQLiteStore) -> None:
+def test_iter_all_reads_one_snapshot(store: Store) -> None:
     for n in range(1200):  # more than one fetch of the underlying cursor
         store.create("asset", f"a{n:04d}", "blue", {}, "c1")
     iterator = store.iter_all("asset")
@@ -198,7 +223,7 @@ def test_iter_all_reads_one_snapshot(store: SQLiteStore) -> None:
 # -- the event log -----------------------------------------------------------
 
 
-def test_every_write_appends_one_event(store: SQLiteStore, clock: Clock) -> None:
+def test_every_write_appends_one_event(store: Store, clock: Clock) -> None:
     store.create("party", "blue", None, party("blue"), "admin-1")
     clock.advance(1)
     store.create("asset", "a1", "blue", {"callsign": "Blue-7"}, "coord-1")
@@ -220,7 +245,7 @@ def test_every_write_appends_one_event(store: SQLiteStore, clock: Clock) -> None
     assert store.last_event_seq() == 4
 
 
-def test_state_can_be_rebuilt_from_the_event_log(store: SQLiteStore) -> None:
+def test_state_can_be_rebuilt_from_the_event_log(store: Store) -> None:
     rng = random.Random(3)
     for step in range(300):
         obj_id = f"a{rng.randrange(40)}"
@@ -243,7 +268,7 @@ def test_state_can_be_rebuilt_from_the_event_log(store: SQLiteStore) -> None:
     assert store.last_event_seq() == 300
 
 
-def test_a_failed_transaction_leaves_neither_state_nor_events(store: SQLiteStore) -> None:
+def test_a_failed_transaction_leaves_neither_state_nor_events(store: Store) -> None:
     store.create("party", "blue", None, party("blue"), "admin-1")
     with pytest.raises(RuntimeError), store.transaction():
         store.create("unit", "u1", "blue", {}, "admin-1")
@@ -255,7 +280,7 @@ def test_a_failed_transaction_leaves_neither_state_nor_events(store: SQLiteStore
     assert store.last_event_seq() == 1
 
 
-def test_transactions_nest_as_savepoints(store: SQLiteStore) -> None:
+def test_transactions_nest_as_savepoints(store: Store) -> None:
     with store.transaction():
         store.create("unit", "u1", "blue", {}, "a")
         with pytest.raises(AlreadyExists), store.transaction():
@@ -266,9 +291,7 @@ def test_transactions_nest_as_savepoints(store: SQLiteStore) -> None:
     assert [e.object_id for e in store.events()] == ["u1", "u3"]
 
 
-def test_a_transaction_is_invisible_to_other_threads_until_committed(
-    store: SQLiteStore,
-) -> None:
+def test_a_transaction_is_invisible_to_other_threads_until_committed(store: Store) -> None:
     """Writers commit pairs; readers on other threads never see half a pair."""
     stop = threading.Event()
     odd: list[int] = []
@@ -298,7 +321,7 @@ def test_a_transaction_is_invisible_to_other_threads_until_committed(
     assert store.last_event_seq() == 300
 
 
-def test_concurrent_writers_from_many_threads(store: SQLiteStore) -> None:
+def test_concurrent_writers_from_many_threads(store: Store) -> None:
     errors: list[BaseException] = []
 
     def work(w: int) -> None:
@@ -324,8 +347,9 @@ def test_concurrent_writers_from_many_threads(store: SQLiteStore) -> None:
 # -- files, reopening, migrations -------------------------------------------
 
 
-def test_reopening_the_file_finds_everything(tmp_path: Path) -> None:
-    with open_store(tmp_path) as first:
+def test_reopening_the_database_finds_everything(store_factory: StoreFactory) -> None:
+    where = (store_factory.data_dir, store_factory.database_url)
+    with open_store(*where) as first:
         first.create("party", "blue", None, party("blue"), "admin-1")
         first.update("party", "blue", None, party("blue", "Blue Coalition"), "admin-1")
         first.add_reports(
@@ -334,7 +358,7 @@ def test_reopening_the_file_finds_everything(tmp_path: Path) -> None:
         )
         first.add_check("k1", "u1", "blue", {"cep_m": 5}, {"verdict": "HOLD"}, "u1")
         events = first.events()
-    with open_store(tmp_path) as second:
+    with open_store(*where) as second:
         got = second.get("party", "blue")
         assert got is not None and got.version == 2 and got.data["name"] == "Blue Coalition"
         assert second.count_reports() == 1
@@ -344,51 +368,57 @@ def test_reopening_the_file_finds_everything(tmp_path: Path) -> None:
         assert second.events() == events
 
 
-def test_migrate_twice_is_a_no_op(tmp_path: Path) -> None:
-    path = tmp_path / DATABASE_FILE
-    store = SQLiteStore(path)
+def schema_of(factory: StoreFactory) -> list[tuple[Any, ...]]:
+    """The tables, columns (with collations) and indexes of the database."""
+    if factory.backend == "sqlite":
+        return factory.raw(
+            "SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    return factory.raw(
+        "SELECT table_name, column_name, data_type, collation_name, is_nullable "
+        "FROM information_schema.columns WHERE table_schema = current_schema() "
+        "ORDER BY 1, 2"
+    ) + factory.raw(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+    )
+
+
+def test_migrate_twice_is_a_no_op(store_factory: StoreFactory) -> None:
+    store = store_factory(migrate=False)
     assert store.schema_version() == 0
     store.migrate()
+    assert store.schema_version() == len(MIGRATIONS)
     store.create("party", "blue", None, party("blue"), "admin-1")
-    with sqlite3.connect(path) as conn:
-        before = conn.execute("SELECT * FROM schema_migrations").fetchall()
-        schema = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
-        ).fetchall()
+    before = store_factory.raw("SELECT * FROM schema_migrations")
+    schema = schema_of(store_factory)
     store.migrate()
     store.migrate()
     store.close()
-    with open_store(tmp_path) as reopened:  # migrates again on open
+    # Migrates again on open.
+    with open_store(store_factory.data_dir, store_factory.database_url) as reopened:
         assert reopened.count("party") == 1
         assert reopened.last_event_seq() == 1
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT * FROM schema_migrations").fetchall() == before
-        assert (
-            conn.execute(
-                "SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
-            ).fetchall()
-            == schema
-        )
+    assert store_factory.raw("SELECT * FROM schema_migrations") == before
+    assert schema_of(store_factory) == schema
     assert len(before) == len(MIGRATIONS)
 
 
-def test_an_edited_or_unknown_migration_is_refused(tmp_path: Path) -> None:
-    open_store(tmp_path).close()
-    path = tmp_path / DATABASE_FILE
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+def test_an_edited_or_unknown_migration_is_refused(store_factory: StoreFactory) -> None:
+    where = (store_factory.data_dir, store_factory.database_url)
+    dialect = "sqlite" if store_factory.backend == "sqlite" else "postgresql"
+    open_store(*where).close()
+    store_factory.raw("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
     with pytest.raises(StoreError, match="differs"):
-        open_store(tmp_path)
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "UPDATE schema_migrations SET checksum = ? WHERE version = 1",
-            (MIGRATIONS[0].checksum("sqlite"),),
-        )
-        conn.execute(
-            "INSERT INTO schema_migrations VALUES (999, 'from the future', 'x', '2030-01-01')"
-        )
+        open_store(*where)
+    store_factory.raw(
+        "UPDATE schema_migrations SET checksum = ? WHERE version = 1",
+        (MIGRATIONS[0].checksum(dialect),),
+    )
+    store_factory.raw(
+        "INSERT INTO schema_migrations VALUES (999, 'from the future', 'x', '2030-01-01')"
+    )
     with pytest.raises(StoreError, match="newer than this software"):
-        open_store(tmp_path)
+        open_store(*where)
 
 
 def test_migrations_render_for_both_dialects() -> None:
@@ -398,6 +428,14 @@ def test_migrations_render_for_both_dialects() -> None:
         assert "{" not in sqlite_sql and "{" not in pg_sql
         assert "DOUBLE PRECISION" in pg_sql and " REAL" not in pg_sql
         assert "GENERATED BY DEFAULT AS IDENTITY" in pg_sql
+        assert 'COLLATE "C"' in pg_sql and "COLLATE" not in sqlite_sql
+
+
+def test_released_sqlite_migrations_are_unchanged() -> None:
+    """Databases in the field recorded these checksums; a changed one would refuse to open."""
+    assert MIGRATIONS[0].checksum("sqlite") == (
+        "f758bb6a8d9060ce631bf6eed45f9e791abe43269b29c5099e40b996a2d11e34"
+    )
 
 
 def test_the_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
@@ -425,6 +463,23 @@ def test_durability_setting(tmp_path: Path, durability: Any, level: int) -> None
         SQLiteStore(tmp_path / DATABASE_FILE, durability="sometimes")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("durability", ["normal", "full"])
+def test_postgres_session_settings(pg_database_url: str, durability: Any) -> None:
+    with PostgresStore(pg_database_url, durability=durability) as store:
+        store.migrate()
+        with store.transaction():
+            conn = store._conn()
+            row = conn.execute("SHOW transaction_isolation").fetchone()
+            assert row is not None and row[0] == "read committed"
+            row = conn.execute("SHOW synchronous_commit").fetchone()
+            # "full" forces it on; "normal" keeps the server's default, on here.
+            assert row is not None and row[0] == "on"
+            row = conn.execute("SELECT current_setting('application_name')").fetchone()
+            assert row is not None and row[0] == "deconfliction"
+    with pytest.raises(ValueError):
+        PostgresStore(pg_database_url, durability="sometimes")  # type: ignore[arg-type]
+
+
 def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     absolute = tmp_path / "elsewhere" / "x.sqlite3"
     with open_store(None, f"sqlite:///{absolute}") as s:
@@ -435,16 +490,31 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert (tmp_path / "rel" / "y.sqlite3").exists()
     with open_store(None, None) as s:  # the CLI's default data dir
         assert isinstance(s, SQLiteStore) and s.path == Path("data") / DATABASE_FILE
-    with pytest.raises(NotImplementedError, match="issue 10"):
-        open_store(tmp_path, "postgresql://user@localhost/deconfliction")
     with pytest.raises(ValueError, match="scheme"):
         open_store(tmp_path, "mysql://localhost/x")
     with pytest.raises(ValueError, match="SQLite URL"):
         open_store(tmp_path, "sqlite://host/x")
 
 
-def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
-    store: Store = open_store(tmp_path)
+def test_open_store_postgresql_urls(pg_database_url: str, tmp_path: Path) -> None:
+    scheme, rest = pg_database_url.split("://", 1)
+    assert scheme == "postgresql"
+    for url in (pg_database_url, f"postgres://{rest}", f"postgresql+psycopg://{rest}"):
+        with open_store(tmp_path, url) as s:
+            assert isinstance(s, PostgresStore)
+            assert s.schema_version() == len(MIGRATIONS)
+            assert s.url == pg_database_url
+    assert list(tmp_path.iterdir()) == []  # nothing written to the data directory
+
+
+def test_an_unreachable_postgresql_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL at") as info:
+        open_store(None, "postgresql://someone:hunter2@127.0.0.1:1/nowhere")
+    assert "hunter2" not in str(info.value) and "someone:***@" in str(info.value)
+
+
+def test_a_closed_store_refuses_work(store_factory: StoreFactory) -> None:
+    store: Store = store_factory()
     store.close()
     store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
@@ -455,14 +525,15 @@ def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
         list(store.iter_all("party"))
 
 
-def test_driver_errors_become_store_errors(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / DATABASE_FILE)  # not migrated: no tables
-    try:
-        with pytest.raises(StoreError, match="no such table"):
-            store.create("party", "blue", None, party("blue"), "a")
-        with pytest.raises(StoreError, match="no such table"):
-            store.count("party")
-        with pytest.raises(StoreError, match="no such table"):
-            list(store.latest_reports())
-    finally:
-        store.close()
+def test_driver_errors_become_store_errors(store_factory: StoreFactory) -> None:
+    store = store_factory(migrate=False)  # no tables
+    missing = "no such table|does not exist"
+    with pytest.raises(StoreError, match=missing):
+        store.create("party", "blue", None, party("blue"), "a")
+    with pytest.raises(StoreError, match=missing):
+        store.count("party")
+    with pytest.raises(StoreError, match=missing):
+        list(store.latest_reports())
+    # The store is still usable after the failures.
+    store.migrate()
+    assert store.create("party", "blue", None, party("blue"), "a").version == 1

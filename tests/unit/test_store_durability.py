@@ -2,8 +2,10 @@
 
 A child process writes in a tight loop through the real store and prints a
 line after each call returns (the acknowledgement). The test kills it with
-SIGKILL mid-stream, reopens the file and finds every acknowledged write, each
-batch whole, the state and the event log in agreement, and the file intact.
+SIGKILL mid-stream, reopens the store and finds every acknowledged write, each
+batch whole, the state and the event log in agreement, and (SQLite) the file
+intact. It runs on both backends: a SQLite file, and a PostgreSQL database the
+killed client was writing to.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from deconfliction.store import DATABASE_FILE, open_store
 from deconfliction.store.tokens import authenticate
+from tests.conftest import StoreFactory
 
 BATCH = 50
 
@@ -30,7 +32,7 @@ CHILD = textwrap.dedent(
     from deconfliction.store import open_store
     from deconfliction.store.tokens import issue_token
 
-    store = open_store(Path(sys.argv[1]), None, durability=sys.argv[2])
+    store = open_store(Path(sys.argv[1]), sys.argv[2] or None, durability=sys.argv[3])
     print("ready", flush=True)
     n = 0
     while True:
@@ -53,9 +55,10 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("durability", ["normal", "full"])
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path, durability: str) -> None:
+def test_acknowledged_writes_survive_sigkill(store_factory: StoreFactory, durability: str) -> None:
+    data_dir, url = store_factory.data_dir, store_factory.database_url
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path), durability],
+        [sys.executable, "-c", CHILD, str(data_dir), url or "", durability],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -80,11 +83,11 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path, durability: str) ->
     assert proc.returncode == -signal.SIGKILL
     complete = [line.split() for line in acked if line.endswith("\n")]
 
-    path = tmp_path / DATABASE_FILE
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if url is None:
+        with sqlite3.connect(data_dir / DATABASE_FILE) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-    with open_store(tmp_path) as store:
+    with open_store(data_dir, url) as store:
         parties = {o.id for o in store.iter_all("party")}
         latest = {r["asset_id"] for r in store.latest_reports()}
         for what, name in complete:

@@ -1,27 +1,26 @@
-"""Position reports and checks in the SQLite store: batches are all or nothing,
-the latest report is the newest by report time, every check is recorded."""
+"""Position reports and checks in the store (SQLite and PostgreSQL): batches are
+all or nothing, the latest report is the newest by report time, every check is
+recorded."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deconfliction.store import DATABASE_FILE, AlreadyExists, SQLiteStore, StoreError
+from deconfliction.store import AlreadyExists, Store, StoreError
+from tests.conftest import StoreFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / DATABASE_FILE)
-    s.migrate()
-    yield s
-    s.close()
+def store(store_factory: StoreFactory) -> Store:
+    """A migrated store on each backend (closed by ``store_factory``)."""
+    s: Store = store_factory()
+    return s
 
 
 def report(asset_id: str, minutes: float, **extra: Any) -> dict[str, Any]:
@@ -40,14 +39,14 @@ def report(asset_id: str, minutes: float, **extra: Any) -> dict[str, Any]:
     return base
 
 
-def latest(store: SQLiteStore) -> dict[tuple[str, str], dict[str, Any]]:
+def latest(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["asset_id"], r["source"]): r for r in store.latest_reports()}
 
 
 # -- reports -----------------------------------------------------------------
 
 
-def test_a_batch_is_stored_with_one_event(store: SQLiteStore) -> None:
+def test_a_batch_is_stored_with_one_event(store: Store) -> None:
     batch = [report(f"a{n % 3}", n, lat=48 + n / 100) for n in range(9)]
     assert store.add_reports(batch, "coord-1") == 9
     assert store.count_reports() == 9
@@ -65,7 +64,7 @@ def test_a_batch_is_stored_with_one_event(store: SQLiteStore) -> None:
     assert rows[0]["time"] == "2025-03-01T12:00:00.000000Z"
 
 
-def test_optional_fields_take_their_defaults(store: SQLiteStore) -> None:
+def test_optional_fields_take_their_defaults(store: Store) -> None:
     store.add_reports(
         [{"asset_id": "a1", "time": T0, "lat": -33.9, "lon": 151.2, "cep_m": 0}], "c1"
     )
@@ -77,7 +76,7 @@ def test_optional_fields_take_their_defaults(store: SQLiteStore) -> None:
     assert only["received_at"].endswith("Z")
 
 
-def test_a_bad_report_mid_batch_rolls_back_the_whole_batch(store: SQLiteStore) -> None:
+def test_a_bad_report_mid_batch_rolls_back_the_whole_batch(store: Store) -> None:
     """Item 5,000 of 10,000 breaks a CHECK constraint inside the INSERT."""
     store.add_reports([report("before", 0)], "c1")
     seq, count = store.last_event_seq(), store.count_reports()
@@ -90,7 +89,7 @@ def test_a_bad_report_mid_batch_rolls_back_the_whole_batch(store: SQLiteStore) -
     assert list(latest(store)) == [("before", "authenticated")]
 
 
-def test_a_malformed_report_is_named_and_nothing_is_stored(store: SQLiteStore) -> None:
+def test_a_malformed_report_is_named_and_nothing_is_stored(store: Store) -> None:
     batch = [report("a1", n) for n in range(10)]
     del batch[7]["cep_m"]
     with pytest.raises(StoreError, match=r"report 7: missing 'cep_m'"):
@@ -111,7 +110,7 @@ def test_a_malformed_report_is_named_and_nothing_is_stored(store: SQLiteStore) -
     assert store.last_event_seq() == 0
 
 
-def test_a_batch_inside_a_failed_transaction_is_rolled_back(store: SQLiteStore) -> None:
+def test_a_batch_inside_a_failed_transaction_is_rolled_back(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         store.add_reports([report("a1", n) for n in range(100)], "c1")
         raise RuntimeError("later write failed")
@@ -120,7 +119,7 @@ def test_a_batch_inside_a_failed_transaction_is_rolled_back(store: SQLiteStore) 
     assert store.last_event_seq() == 0
 
 
-def test_latest_is_the_newest_by_report_time_not_by_arrival(store: SQLiteStore) -> None:
+def test_latest_is_the_newest_by_report_time_not_by_arrival(store: Store) -> None:
     store.add_reports([report("a1", 10, lat=10.0)], "c1")
     store.add_reports([report("a1", 5, lat=5.0)], "c1")  # arrives later, is older
     assert latest(store)[("a1", "authenticated")]["lat"] == 10.0
@@ -137,7 +136,7 @@ def test_latest_is_the_newest_by_report_time_not_by_arrival(store: SQLiteStore) 
     assert store.count_reports() == 6
 
 
-def test_latest_is_kept_per_source(store: SQLiteStore) -> None:
+def test_latest_is_kept_per_source(store: Store) -> None:
     store.add_reports([report("a1", 10, lat=10.0)], "c1")
     store.add_reports([report("a1", 20, lat=20.0, source="plain")], "udp")
     current = latest(store)
@@ -145,7 +144,7 @@ def test_latest_is_kept_per_source(store: SQLiteStore) -> None:
     assert current[("a1", "plain")]["lat"] == 20.0
 
 
-def test_times_with_other_zones_compare_as_instants(store: SQLiteStore) -> None:
+def test_times_with_other_zones_compare_as_instants(store: Store) -> None:
     # 13:30+02:00 is 11:30Z: older than 12:00Z although its text sorts later.
     store.add_reports([report("a1", 0, lat=1.0)], "c1")
     store.add_reports([report("a1", 0, lat=2.0, time="2025-03-01T13:30:00+02:00")], "c1")
@@ -156,25 +155,26 @@ def test_times_with_other_zones_compare_as_instants(store: SQLiteStore) -> None:
     assert row["lat"] == 3.0 and row["time"] == "2025-03-01T12:30:00.500000Z"
 
 
-def test_on_equal_times_the_later_arrival_wins(store: SQLiteStore) -> None:
+def test_on_equal_times_the_later_arrival_wins(store: Store) -> None:
     store.add_reports([report("a1", 0, lat=1.0)], "c1")
     store.add_reports([report("a1", 0, lat=2.0)], "c1")
     assert latest(store)[("a1", "authenticated")]["lat"] == 2.0
 
 
-def test_an_empty_batch_writes_nothing(store: SQLiteStore) -> None:
+def test_an_empty_batch_writes_nothing(store: Store) -> None:
     assert store.add_reports([], "c1") == 0
     assert store.last_event_seq() == 0
 
 
-def test_ten_thousand_reports_in_one_call_are_fast(store: SQLiteStore) -> None:
+def test_ten_thousand_reports_in_one_call_are_fast(store: Store) -> None:
     batch = [report(f"a{n % 500}", n / 60, lat=48 + (n % 100) / 100) for n in range(10_000)]
     start = time.perf_counter()
     assert store.add_reports(batch, "c1") == 10_000
     elapsed = time.perf_counter() - start
     assert store.count_reports() == 10_000
     assert len(latest(store)) == 500
-    # ~0.12 s on a 2-core machine; generous so that a loaded CI box does not flake.
+    # ~0.12 s on a 2-core machine, on either backend; generous so that a loaded CI
+    # box does not flake.
     assert elapsed < 2.0, f"10,000 reports took {elapsed:.2f} s"
 
 
@@ -189,7 +189,7 @@ REQUEST = {
 RESULT = {"verdict": "HOLD", "matches": [{"kind": "asset", "id": "a1"}], "match_count": 1}
 
 
-def test_a_check_is_stored_with_its_event(store: SQLiteStore) -> None:
+def test_a_check_is_stored_with_its_event(store: Store) -> None:
     store.add_check("k1", "u1", "blue", REQUEST, RESULT, "token:abc")
     got = store.get_check("k1")
     assert got is not None
@@ -212,7 +212,7 @@ def test_a_check_is_stored_with_its_event(store: SQLiteStore) -> None:
     }
 
 
-def test_a_duplicate_check_id_is_refused_without_an_event(store: SQLiteStore) -> None:
+def test_a_duplicate_check_id_is_refused_without_an_event(store: Store) -> None:
     store.add_check("k1", "u1", "blue", REQUEST, RESULT, "u1")
     with pytest.raises(AlreadyExists):
         store.add_check("k1", "u2", "green", REQUEST, {"verdict": "NO_KNOWN_MATCH"}, "u2")
@@ -222,7 +222,7 @@ def test_a_duplicate_check_id_is_refused_without_an_event(store: SQLiteStore) ->
     assert store.last_event_seq() == 1
 
 
-def test_every_check_is_recorded(store: SQLiteStore) -> None:
+def test_every_check_is_recorded(store: Store) -> None:
     for n in range(500):
         store.add_check(f"k{n}", "u1", "blue", REQUEST, RESULT, "u1")
     assert store.count_checks() == 500

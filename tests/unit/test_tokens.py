@@ -1,9 +1,9 @@
-"""API tokens: issue, authenticate, expiry, revocation, hashing at rest."""
+"""API tokens: issue, authenticate, expiry, revocation, hashing at rest; on
+both store backends (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,16 +11,17 @@ import pytest
 
 from deconfliction.store import DATABASE_FILE, NotFound, Store, open_store
 from deconfliction.store.tokens import authenticate, hash_token, issue_token, parse_token
+from tests.conftest import StoreFactory
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(tmp_path)
-    yield s
-    s.close()
+def store(store_factory: StoreFactory) -> Store:
+    """A migrated store on each backend (closed by ``store_factory``)."""
+    s: Store = store_factory()
+    return s
 
 
 def test_issue_and_authenticate(store: Store) -> None:
@@ -126,6 +127,34 @@ def test_issue_and_revoke_are_events_without_secrets(store: Store) -> None:
     assert token.split("_", 2)[2] not in text and record.secret_hash not in text
 
 
+def test_the_secret_is_never_stored_in_postgresql(pg_database_url: str) -> None:
+    """Every row of every table, as text: the hash and id are there, the token is not."""
+    import psycopg
+
+    store = open_store(None, pg_database_url)
+    tokens = [issue_token(store, "operator", f"u{n}", "blue", HOUR) for n in range(20)]
+    store.revoke_token(tokens[0][1].token_id, "admin")
+    store.close()
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        ]
+        assert "tokens" in tables and "events" in tables
+        contents = "\n".join(
+            str(row[0])
+            for table in tables
+            for row in conn.execute(f"SELECT t::text FROM {table} AS t")
+        )
+    assert tokens[0][1].secret_hash in contents
+    assert tokens[0][1].token_id in contents
+    for token, _ in tokens:
+        assert token not in contents
+        assert token.split("_", 2)[2] not in contents
+
+
 def test_the_secret_is_never_written_to_disk(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     tokens = [issue_token(store, "operator", f"u{n}", "blue", HOUR) for n in range(20)]
@@ -145,12 +174,15 @@ def test_the_secret_is_never_written_to_disk(tmp_path: Path) -> None:
         assert token.split("_", 2)[2].encode() not in contents
 
 
-def test_a_token_issued_through_another_connection_is_accepted_at_once(tmp_path: Path) -> None:
+def test_a_token_issued_through_another_connection_is_accepted_at_once(
+    store_factory: StoreFactory,
+) -> None:
     """``token issue`` writes through its own connection while the server keeps its own."""
-    server = open_store(tmp_path)
+    where = (store_factory.data_dir, store_factory.database_url)
+    server = open_store(*where)
     try:
         assert server.list_tokens() == []
-        cli = open_store(tmp_path)
+        cli = open_store(*where)
         token, _ = issue_token(cli, "admin", None, None, HOUR)
         cli.close()
         assert authenticate(server, token) is not None

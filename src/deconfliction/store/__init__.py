@@ -1,7 +1,8 @@
 """Storage: the current state and the append-only event log behind the service.
 
 ``open_store`` picks the backend from the configuration: the embedded SQLite
-file in the data directory by default, or the database named by a URL.
+file in the data directory by default, or the database named by a URL
+(``sqlite:///file`` or ``postgresql://user@host:port/database``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deconfliction.store.base import (
     TokenRole,
 )
 from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
+from deconfliction.store.postgres import PostgresStore
 from deconfliction.store.sqlite import DATABASE_FILE, SQLiteStore
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Event",
     "NotFound",
     "ObjectKind",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "StoreError",
@@ -80,11 +83,18 @@ def open_store(
     durability: Durability = "normal",
     migrate: bool = True,
 ) -> Store:
-    """The configured store, its schema brought up to date unless ``migrate`` is false."""
+    """The configured store, its schema brought up to date unless ``migrate`` is false.
+
+    ``postgresql://`` (also ``postgres://`` and ``postgresql+psycopg://``) URLs
+    open a ``PostgresStore``; the data directory is then not used by the store.
+    """
     path = database_path(data_dir, database_url)
+    store: Store
     if path is None:
-        raise NotImplementedError("PostgreSQL backend: see issue 10")
-    store = SQLiteStore(path, durability=durability)
+        assert database_url is not None
+        store = PostgresStore(database_url, durability=durability)
+    else:
+        store = SQLiteStore(path, durability=durability)
     if migrate:
         try:
             store.migrate()
