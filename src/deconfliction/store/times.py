@@ -8,7 +8,11 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+#: The stored form itself; a string already in it needs no parsing (the hot path).
+_STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 def format_time(value: datetime) -> str:
@@ -21,6 +25,9 @@ def format_time(value: datetime) -> str:
 def canonical_time(value: str | datetime) -> str:
     """The stored form of an RFC 3339 string (with a zone) or an aware datetime."""
     if isinstance(value, str):
+        if _STORED.fullmatch(value):
+            datetime.fromisoformat(value)  # still a real date: 2026-02-30 is refused
+            return value
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError as exc:
