@@ -40,6 +40,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Issue and revoke API tokens (on the store directly).")
 app.add_typer(token_app, name="token")
+tak_app = typer.Typer(help="TAK onboarding: client certificates and data packages.")
+app.add_typer(tak_app, name="tak")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -79,6 +81,15 @@ def serve(
     cot_tcp_port: Annotated[int, typer.Option(envvar=_env("cot_tcp_port"), min=0)] = 0,
     cot_tls_port: Annotated[int, typer.Option(envvar=_env("cot_tls_port"), min=0)] = 8089,
     cot_udp_port: Annotated[int, typer.Option(envvar=_env("cot_udp_port"), min=0)] = 0,
+    cot_idle_timeout_s: Annotated[
+        float,
+        typer.Option(
+            "--cot-idle-timeout-s",
+            envvar=_env("cot_idle_timeout_s"),
+            min=0.1,
+            help="Close a CoT connection silent this long.",
+        ),
+    ] = 300.0,
     check_rate_limit: Annotated[
         int,
         typer.Option(envvar=_env("check_rate_limit"), min=0, help="Checks/minute/unit; 0 = off."),
@@ -136,29 +147,36 @@ def serve(
             f"--lat {obs.position.lat:.5f} --lon {obs.position.lon:.5f} --cep-m {obs.cep_m:g} "
             "--mobility wheeled --feature radar --feature antenna_mast"
         )
-    ports = [f"--cot-tls-port {cot_tls_port}"] if cot_tls_port else []
-    ports += [f"--cot-tcp-port {cot_tcp_port}"] if cot_tcp_port else []
-    ports += [f"--cot-udp-port {cot_udp_port}"] if cot_udp_port else []
-    if ports:
-        say(
-            "CoT/TAK gateway: not yet implemented (issue 5); "
-            f"{', '.join(ports)} accepted but nothing listens there, and no TAK CA is created."
-        )
+    from deconfliction.tak.pki import PkiError
+    from deconfliction.tak.server import StopBeforeShutdown, start_gateway
+
+    try:
+        tak = start_gateway(usecases, settings, idle_timeout_s=cot_idle_timeout_s)
+    except (OSError, PkiError) as exc:
+        usecases.core.close()
+        raise _fail(
+            f"CoT/TAK gateway: {exc} (choose other --cot-*-port values, or 0 to turn one off)"
+        ) from None
+    for line in tak.describe():
+        say(line)
     if check_rate_limit:
         say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
     sys.stdout.flush()
     loop = "uvloop" if _importable("uvloop") else "auto"
     http = "httptools" if _importable("httptools") else "auto"
-    uvicorn.run(
-        create_asgi(usecases),
-        host=host,
-        port=port,
-        loop=loop,
-        http=http,
-        log_level="info",
-        access_log=False,
-        lifespan="on",
-    )
+    try:
+        uvicorn.run(
+            StopBeforeShutdown(create_asgi(usecases), tak),
+            host=host,
+            port=port,
+            loop=loop,
+            http=http,
+            log_level="info",
+            access_log=False,
+            lifespan="on",
+        )
+    finally:
+        tak.stop()
 
 
 def say(text: str) -> None:
@@ -391,6 +409,55 @@ class _store:
 
     def __exit__(self, *exc: object) -> None:
         self.store.close()
+
+
+# --- TAK ----------------------------------------------------------------------------------------
+
+
+@tak_app.command("issue-client")
+def tak_issue_client(
+    unit: Annotated[str, typer.Option(envvar=_env("unit"), help="The unit the client acts as.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the files.")],
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    server_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("server_host"),
+            help="Host TAK clients connect to (default: the server certificate's host).",
+        ),
+    ] = None,
+    server_port: Annotated[
+        int, typer.Option(envvar=_env("cot_tls_port"), min=1, max=65535, help="TLS port.")
+    ] = 8089,
+) -> None:
+    """Issue a client certificate bound to a unit, and a TAK data package for it."""
+    from deconfliction.tak.package import write_client_bundle
+    from deconfliction.tak.pki import PkiError, issue_client_certificate, server_common_name
+
+    with _store(data_dir, database_url) as store:
+        stored = store.get("unit", unit)
+    if stored is None or not stored.party_id:
+        raise _fail(
+            f"unknown unit {unit!r}: register it first (POST /v1/units), then issue its certificate"
+        )
+    try:
+        host = server_host or server_common_name(data_dir) or "localhost"
+        credentials = issue_client_certificate(data_dir, unit, stored.party_id)
+        bundle = write_client_bundle(out_dir, unit, credentials, host=host, port=server_port)
+    except (OSError, PkiError) as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"client certificate for unit {unit} (party {stored.party_id}), serial "
+        f"{credentials.serial:x}, valid until {credentials.not_after.isoformat()}"
+    )
+    for path in bundle.files():
+        say(f"wrote {path}")
+    say(
+        f"data package for ATAK/WinTAK/iTAK: {bundle.data_package} (connects to {host}:"
+        f"{server_port}:ssl)"
+    )
+    say(f"PKCS#12 password (shown once, also inside the data package): {credentials.password}")
 
 
 # --- import / export ----------------------------------------------------------------------------

@@ -34,7 +34,9 @@ class Server:
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.args = list(args)
-        self.env = dict(env or {})
+        # The CoT TLS listener (8089 by default) is off unless a test asks for it, so that
+        # servers started in parallel do not compete for the port.
+        self.env = {"DECONFLICTION_COT_TLS_PORT": "0", **(env or {})}
         self.port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"

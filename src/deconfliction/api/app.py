@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from deconfliction import __version__
-from deconfliction.api import errors, openapi, routes_checks, routes_meta, routes_registry
+from deconfliction.api import (
+    errors,
+    openapi,
+    routes_checks,
+    routes_meta,
+    routes_notifications,
+    routes_registry,
+    web,
+)
 from deconfliction.api.fastpath import CheckFastPath
 from deconfliction.api.limits import BodyLimit
 from deconfliction.service.config import DEFAULT_BODY_LIMIT, REPORTS_BODY_LIMIT
@@ -24,10 +32,12 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
         if load_on_startup and not usecases.core.ready:
             usecases.core.start_loading()
             usecases.core.start_following()
+            usecases.notifications.escalator.start()
         try:
             yield
         finally:
             if load_on_startup:
+                usecases.notifications.escalator.stop()
                 usecases.core.close()
 
     app = FastAPI(
@@ -43,6 +53,8 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
     app.include_router(routes_checks.router)
     for router in routes_registry.routers():
         app.include_router(router)
+    app.include_router(routes_notifications.router)
+    web.install(app)  # GET /v1/map, the web UI at / and /web
     openapi.install(app)
     app.add_middleware(
         BodyLimit,

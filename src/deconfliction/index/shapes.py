@@ -144,6 +144,25 @@ def _boxes(shape: Shape) -> tuple[tuple[float, float, float, float], ...]:
     return tuple(out)
 
 
+def _wrapped(
+    south: float, west: float, north: float, east: float
+) -> list[tuple[float, float, float, float]]:
+    """A box whose longitudes run past +-180 as boxes within [-180, 180] (empty if none do)."""
+    if west >= -180.0 and east <= 180.0:
+        return []
+    if east - west >= 360.0:
+        return [(south, -180.0, north, 180.0)]
+    out = []
+    if west < -180.0:
+        out.append((south, west + 360.0, north, 180.0))
+        west = -180.0
+    if east > 180.0:
+        out.append((south, -180.0, north, east - 360.0))
+        east = 180.0
+    out.append((south, west, north, east))
+    return out
+
+
 class ShapeIndex:
     def __init__(self, cell_deg: float = 0.05, max_cells: int = 400) -> None:
         self.grid = CellGrid(cell_deg)
@@ -229,6 +248,69 @@ class ShapeIndex:
         self._large.discard(handle)
         del self._by_handle[handle]
         self._polygon[handle] = None
+
+    def touching(
+        self, geom: BaseGeometry, margin_m: float = 0.0, kind: str | None = "aor"
+    ) -> list[Shape]:
+        """Every shape (of ``kind``) that a line or polygon comes within ``margin_m`` plus the
+        shape's own margin of, without testing every shape.
+
+        The cells come from the grid: for a line, the cells around each vertex of the
+        densified line (every point of a chord is within half a chord of a vertex); for a
+        polygon, the cells of its margin-widened bounding boxes. An exact test follows
+        (:func:`deconfliction.domain.planning.geometries_within`). A polygon too big for
+        the grid (more than ``max_cells`` times 50 cells) falls back to every shape.
+        """
+        from deconfliction.domain.planning import geometries_within
+
+        margin_deg = geo.widen(margin_m) / _M_PER_DEG
+        handles: set[int] = set(self._large)
+        cells = self._cells
+        keys: list[int] | None = []
+        if geom.geom_type in ("Polygon", "MultiPolygon"):
+            budget = self.max_cells * 50
+            for part in getattr(geom, "geoms", [geom]):
+                west, south, east, north = part.bounds
+                s = max(-90.0, south - margin_deg)
+                n = min(90.0, north + margin_deg)
+                poleward = min(89.0, max(abs(s), abs(n)))
+                dlon = margin_deg / math.cos(math.radians(poleward))
+                w, e = max(-180.0, west - dlon), min(180.0, east + dlon)
+                for box in _wrapped(s, west - dlon, n, east + dlon) or [(s, w, n, e)]:
+                    assert keys is not None
+                    keys.extend(self.grid.cells_for_box(*box))
+                    if len(keys) > budget:
+                        keys = None
+                        break
+                if keys is None:
+                    break
+        # Lines, and polygon boundaries too (cheap, and they keep the wrap cases exact).
+        boundary = geom.boundary if geom.geom_type in ("Polygon", "MultiPolygon") else geom
+        half_chord = geo.DENSIFY_DEG * _M_PER_DEG / 2.0 + geo.ABSOLUTE_SLACK_M
+        radius = geo.widen(margin_m) + half_chord
+        if keys is not None:
+            for line in getattr(boundary, "geoms", [boundary]):
+                for lon, lat in shapely.segmentize(line, geo.DENSIFY_DEG).coords:
+                    keys.extend(self.grid.cells_within(lat, lon, radius))
+        if keys is None:
+            handles = set(self._by_handle)
+        else:
+            for key in set(keys):
+                members = cells.get(key)
+                if members:
+                    handles |= members
+        out: list[Shape] = []
+        for handle in sorted(handles):
+            shape = self._by_handle[handle]
+            if kind is not None and shape.kind != kind:
+                continue
+            target = shape.geom
+            if target is None:
+                assert shape.point is not None
+                target = shapely.Point(shape.point[1], shape.point[0])
+            if geometries_within(geom, target, shape.margin_m + margin_m):
+                out.append(shape)
+        return out
 
     def near(self, lat: float, lon: float, r_obs: float) -> list[tuple[Shape, float]]:
         """Every shape within its margin plus ``r_obs`` of the point, with its distance.

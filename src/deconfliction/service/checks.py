@@ -7,7 +7,7 @@ out ("who knew what when").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,12 +24,17 @@ from deconfliction.service.errors import (
 from deconfliction.service.ids import new_check_id
 from deconfliction.service.validation import parse_json, validate
 
+if TYPE_CHECKING:
+    from deconfliction.service.notify import Planner
+
 
 class Checks:
     def __init__(self, service: Service) -> None:
         self.svc = service
         self.store = service.store
         self.engine = service.engine
+        #: Tells owners of matched assets of other parties (``hold_on_your_asset``).
+        self.planner: Planner | None = None
 
     def prepare(
         self, who: Principal, body: bytes
@@ -81,9 +86,17 @@ class Checks:
         check_id = new_check_id()
         answer: dict[str, Any] = {"id": check_id, **result.to_dict()}
         body = orjson.dumps(answer)
+        planner = self.planner
+        targets = planner.hold_targets(result, party) if planner is not None else []
         try:
             # ``answer`` holds only JSON types already: store it as it is.
-            self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
+            if targets and planner is not None:  # the owners' notices in the same transaction
+                with self.store.transaction():
+                    self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
+                    planner.check_recorded(check_id, obs.unit_id, party, data, result, targets)
+                planner.bell.ring()
+            else:
+                self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
         except Exception as exc:
             raise Unavailable(
                 f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
@@ -104,6 +117,8 @@ class Checks:
         result = record["result"]
         if not isinstance(result, dict):
             raise NotFound(f"no check {check_id!r}")
+        if self.planner is not None:  # the owners' answers (hold_on_your_asset)
+            return self.planner.owner_responses(check_id, result)
         return result
 
 

@@ -30,6 +30,17 @@ class Settings:
     #: Staleness horizon of the check, in hours.
     horizon_hours: float = 6.0
     load_delay_s: float = field(default_factory=lambda: _float_env(LOAD_DELAY_ENV))
+    #: Notifications (docs/design/notifications.md): an announcement is due this long
+    #: before the earliest entry (per-party leads are a later step).
+    announcement_lead_s: float = 30 * 60.0
+    #: An unannounced entry or a HOLD on one's asset is due this long after it is sent.
+    urgent_deadline_s: float = 10 * 60.0
+    #: An escalation unanswered this long escalates once more (out of band), then stops.
+    escalation_interval_s: float = 30 * 60.0
+    #: How often the escalation scheduler looks for passed deadlines.
+    escalation_tick_s: float = 1.0
+    #: Test hook (``DECONFLICTION_TEST_CLOCK=1``): ``POST /v1/test/clock`` moves the clock.
+    test_clock: bool = field(default_factory=lambda: _float_env("DECONFLICTION_TEST_CLOCK") > 0)
 
 
 def _float_env(name: str) -> float:

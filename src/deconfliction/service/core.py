@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from deconfliction.domain.model import (
     Area,
@@ -25,11 +25,13 @@ from deconfliction.domain.model import (
     Model,
     Movement,
     Party,
+    PositionReport,
     Site,
     Unit,
 )
 from deconfliction.engine import Engine
 from deconfliction.service import docs, follow
+from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
 from deconfliction.service.ratelimit import RateLimiter
 from deconfliction.store import Store, database_path, open_store
@@ -40,6 +42,19 @@ M = TypeVar("M", bound=Model)
 
 #: How often the service looks for writes made by other processes.
 FOLLOW_INTERVAL_S = 0.25
+
+
+class WriteHook(Protocol):
+    """Called by the service around its writes (the notification planner is one)."""
+
+    def loaded(self) -> None:
+        """The engine was just loaded (under the write lock)."""
+
+    def object_written(self, kind: str, model: Model, owner: str | None) -> None:
+        """A registered object was created or replaced: inside its write transaction."""
+
+    def reports_written(self, reports: Sequence[PositionReport]) -> None:
+        """Position reports were stored: inside their write transaction."""
 
 
 class Service:
@@ -61,6 +76,20 @@ class Service:
         self.events = follow.EventSource(
             store, database_path(settings.data_dir, settings.database_url)
         )
+        #: Deadlines and timers read this clock (a test hook may move it forward).
+        self.clock = Clock()
+        #: Told about every write, inside its transaction (notifications).
+        self.hooks: list[WriteHook] = []
+
+    def object_written(self, kind: str, model: Model, owner: str | None) -> None:
+        """Tell the hooks about a stored object; call inside :meth:`writing`."""
+        for hook in self.hooks:
+            hook.object_written(kind, model, owner)
+
+    def reports_written(self, reports: Sequence[PositionReport]) -> None:
+        """Tell the hooks about stored reports; call inside :meth:`writing`."""
+        for hook in self.hooks:
+            hook.reports_written(reports)
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
@@ -117,6 +146,8 @@ class Service:
                 self.asset_party = asset_party
                 self.applied_seq = seq0
                 follow.catch_up(self)  # whatever other processes wrote while we read
+                for hook in self.hooks:
+                    hook.loaded()
         except Exception as exc:  # the service stays up and answers 503 treat_as HOLD
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("the index failed to load; checks will answer 503 (treat as HOLD)")

@@ -95,6 +95,7 @@ class Registry:
             try:
                 with self.svc.writing():
                     self.store.create(kind.name, _id(model), owner, doc, who.actor)
+                    self.svc.object_written(kind.name, model, owner)
             except AlreadyExists:
                 raise Conflict(
                     f"{kind.noun} {_id(model)!r} already exists",
@@ -127,6 +128,7 @@ class Registry:
                     self.store.update(
                         kind.name, obj_id, owner, doc, who.actor, expected_version=stored.version
                     )
+                    self.svc.object_written(kind.name, model, owner)
             except VersionConflict as exc:
                 raise Conflict(str(exc), code="version_conflict") from None
             except StoreNotFound:

@@ -74,12 +74,21 @@ class Reports:
             if problems:
                 problems.sort(key=lambda p: _index(p[0]))
                 raise BatchInvalid(problems, bad)
-            rows = [docs.report_row(r) for r in reports]
-            with self.svc.writing():
-                stored = self.store.add_reports(rows, who.actor)
-            if self.svc.engine.ready:  # else the loader, still to run, reads them from the store
-                self.svc.engine.put_reports(reports)
+            stored = self.write(reports, who.actor)
         return {"accepted": stored}
+
+    def write(self, reports: list[PositionReport], actor: str) -> int:
+        """Store validated reports in one transaction, then give them to the engine.
+
+        Call under ``svc.lock``. The HTTP batch and the CoT gateway both write here.
+        """
+        rows = [docs.report_row(r) for r in reports]
+        with self.svc.writing():
+            stored = self.store.add_reports(rows, actor)
+            self.svc.reports_written(reports)
+        if self.svc.engine.ready:  # else the loader, still to run, reads them from the store
+            self.svc.engine.put_reports(reports)
+        return stored
 
     def _unknown_assets(self, who: Principal, asset_ids: set[str]) -> set[str]:
         """Assets that do not exist, or (for a coordinator) are not its party's."""

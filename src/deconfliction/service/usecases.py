@@ -8,6 +8,7 @@ from deconfliction.service.auth import Authenticator
 from deconfliction.service.checks import Checks
 from deconfliction.service.config import Settings
 from deconfliction.service.core import Service
+from deconfliction.service.notifications import Notifications
 from deconfliction.service.registry import Registry
 from deconfliction.service.reports import Reports
 
@@ -19,15 +20,20 @@ class UseCases:
     reports: Reports
     checks: Checks
     auth: Authenticator
+    notifications: Notifications
 
     @classmethod
     def around(cls, core: Service) -> UseCases:
+        notifications = Notifications(core)
+        checks = Checks(core)
+        checks.planner = notifications.planner
         return cls(
             core=core,
             registry=Registry(core),
             reports=Reports(core),
-            checks=Checks(core),
+            checks=checks,
             auth=Authenticator(core.store),
+            notifications=notifications,
         )
 
     @classmethod

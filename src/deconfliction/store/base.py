@@ -238,6 +238,79 @@ class Store(Protocol):
 
     def list_tokens(self) -> builtins.list[TokenRecord]: ...
 
+    # -- notifications and the outbox (store/notifications.py) --------------
+    def add_notifications(self, rows: Sequence[dict[str, Any]], actor: str) -> builtins.list[int]:
+        """Store notifications, each with its event (kind ``notification``, action
+        ``create``) and, when addressed to a unit, an outbox row; all in one transaction.
+        Returns each one's stream position (0 for one without a unit)."""
+        ...
+
+    def update_notification(
+        self,
+        notification_id: str,
+        *,
+        at: str,
+        actor: str,
+        state: str | None = None,
+        deadline: str | None = None,
+        payload: dict[str, Any] | None = None,
+        outbox_event: str | None = None,
+    ) -> dict[str, Any]:
+        """Change state, deadline or payload (event ``update``); ``NotFound``."""
+        ...
+
+    def answer_notification(
+        self,
+        notification_id: str,
+        response: str,
+        by: str,
+        responded_as: str,
+        at: str,
+        actor: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """Record the first answer (event ``respond``, outbox ``answered``); returns the row
+        and whether this call stored the answer; ``NotFound``."""
+        ...
+
+    def get_notification(self, notification_id: str) -> dict[str, Any] | None: ...
+
+    def find_notifications(
+        self,
+        *,
+        unit_id: str | None = None,
+        party_id: str | None = None,
+        cause: str | None = None,
+        asset_id: str | None = None,
+        type_id: str | None = None,
+        subject: str | None = None,
+        parent_id: str | None = None,
+        causes: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        answered: bool | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+    ) -> builtins.list[dict[str, Any]]:
+        """Notifications matching every given filter, ordered by ``seq``."""
+        ...
+
+    def iter_notifications(self, causes: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every notification (of ``causes``) by ``seq``."""
+        ...
+
+    def due_notifications(self, now: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+        """State ``pending`` with ``deadline <= now``, by deadline."""
+        ...
+
+    def next_deadline(self) -> str | None: ...
+
+    def outbox_after(
+        self, unit_id: str, after_seq: int = 0, limit: int = 100
+    ) -> builtins.list[dict[str, Any]]:
+        """A unit's outbox after a stream position, each joined with its notification."""
+        ...
+
+    def last_outbox_seq(self) -> int: ...
+
 
 def check_kind(kind: str) -> str:
     """``kind`` if it is an object kind, else ``ValueError`` naming the allowed ones."""

@@ -179,8 +179,62 @@ _INITIAL = Migration(
     ),
 )
 
+_NOTIFICATIONS = Migration(
+    2,
+    "notifications and their per-unit delivery outbox",
+    (
+        # Every notification ever planned, written in the same transaction as the
+        # write that caused it. ``unit_id`` is NULL for a last escalation addressed
+        # to a party's out-of-band contact. ``deadline``/``created_at`` are stored times.
+        """
+        CREATE TABLE notifications (
+            seq {serial_pk},
+            id {key_text} NOT NULL UNIQUE,
+            unit_id {key_text},
+            party_id {key_text} NOT NULL,
+            cause {key_text} NOT NULL CHECK (cause IN ('announced_arrival', 'unannounced_entry',
+                'recognition_briefing', 'hold_on_your_asset', 'escalation')),
+            asset_id {key_text},
+            type_id {key_text},
+            subject {key_text},
+            payload TEXT NOT NULL,
+            urgent INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1)),
+            deadline {key_text},
+            state {key_text} NOT NULL CHECK (state IN ('pending', 'answered', 'escalated')),
+            response TEXT CHECK (response IS NULL
+                OR response IN ('acknowledged', 'briefed', 'confirmed_ours')),
+            responded_by TEXT,
+            responded_as TEXT,
+            responded_at TEXT,
+            escalation_level INTEGER NOT NULL DEFAULT 0,
+            parent_id {key_text},
+            created_at {key_text} NOT NULL,
+            event_seq BIGINT NOT NULL REFERENCES events (seq)
+        )
+        """,
+        "CREATE INDEX notifications_by_unit ON notifications (unit_id, seq)",
+        "CREATE INDEX notifications_due ON notifications (state, deadline)",
+        "CREATE INDEX notifications_by_cause ON notifications (unit_id, cause, type_id)",
+        "CREATE INDEX notifications_by_subject ON notifications (subject)",
+        "CREATE INDEX notifications_by_parent ON notifications (parent_id)",
+        # What each unit's stream delivers, in order: ``seq`` is the stream position
+        # (SSE ``id``; ever-growing, shared by all units, so per unit it only grows).
+        """
+        CREATE TABLE outbox (
+            seq {serial_pk},
+            unit_id {key_text} NOT NULL,
+            notification_id {key_text} NOT NULL REFERENCES notifications (id),
+            event TEXT NOT NULL CHECK (event IN ('created', 'repeated', 'answered', 'escalated')),
+            at {key_text} NOT NULL,
+            event_seq BIGINT NOT NULL REFERENCES events (seq)
+        )
+        """,
+        "CREATE INDEX outbox_by_unit ON outbox (unit_id, seq)",
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL,)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS)
 
 
 def _check_order(migrations: tuple[Migration, ...]) -> None:

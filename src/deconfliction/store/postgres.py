@@ -72,6 +72,7 @@ from deconfliction.store.base import (
 from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
 from deconfliction.store.jsontext import dumps, loads
 from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
+from deconfliction.store.notifications import NotificationSQL
 from deconfliction.store.reports import latest_rows, to_rows
 from deconfliction.store.times import format_time, parse_time
 
@@ -220,7 +221,7 @@ class _Local(threading.local):
     conn: _Conn | None = None
 
 
-class PostgresStore:
+class PostgresStore(NotificationSQL):
     """The ``Store`` on a PostgreSQL database; see the module docstring for its guarantees."""
 
     def __init__(
@@ -430,6 +431,25 @@ class PostgresStore:
                         yield from rows
             finally:
                 self._pool.putconn(conn)
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One qmark statement of ``store/notifications.py`` inside a transaction: the new
+        row's ``seq`` for an INSERT, else the rows changed."""
+        text = sql.replace("?", "%s")
+        insert = text.lstrip().upper().startswith("INSERT")
+        if insert:
+            text += " RETURNING seq"
+        with _translated():
+            cursor = self._conn().execute(text, params)
+            if insert:
+                row = cursor.fetchone()
+                assert row is not None
+                return int(row[0])
+            return int(cursor.rowcount)
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), params).fetchall()]
 
     def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._read() as conn:

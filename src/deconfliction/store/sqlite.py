@@ -60,6 +60,7 @@ from deconfliction.store.base import (
 from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
 from deconfliction.store.jsontext import dumps, loads
 from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
+from deconfliction.store.notifications import NotificationSQL
 from deconfliction.store.reports import latest_rows, to_rows
 from deconfliction.store.times import format_time, parse_time
 
@@ -137,7 +138,7 @@ def _translated() -> Iterator[None]:
         raise StoreError(f"SQLite: {exc}") from exc
 
 
-class SQLiteStore:
+class SQLiteStore(NotificationSQL):
     """The ``Store`` on one SQLite file; see the module docstring for its guarantees."""
 
     def __init__(
@@ -323,6 +324,20 @@ class SQLiteStore:
 
     def _now(self) -> str:
         return format_time(self._clock())
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement inside a transaction: the new rowid (INSERT) or the rows changed."""
+        with self._lock, _translated():
+            cursor = self._conn.execute(sql, params)
+            if sql.lstrip().upper().startswith("INSERT"):
+                rowid = cursor.lastrowid
+                assert rowid is not None
+                return rowid
+            return cursor.rowcount
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
+        with self._read():
+            return [tuple(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def _append_event(
         self,

@@ -1,0 +1,71 @@
+"""What the web UI draws with: ``GET /v1/map`` (what the token may see, as GeoJSON) and
+``GET /v1/vocabulary`` (the recognition words in force, for the check form)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from deconfliction.api.deps import principal, usecases
+from deconfliction.api.schemas import ERRORS
+from deconfliction.api.serialize import json_response
+from deconfliction.domain import vocabulary
+from deconfliction.service.access import Principal
+from deconfliction.service.map import MapView
+
+router = APIRouter(tags=["map"])
+
+MAP_DOC = """\
+A GeoJSON FeatureCollection of everything this token may see, for the web UI's map:
+the token's unit's AOR, and the areas, sites, movements (route and `corridor_m`) and
+assets (at their newest report, with their catalogue type's `sidc`) that the token's
+party may see — the same releasability rule as the lists. Nothing else appears, not
+even as a count. Each feature has `properties.layer` (`aor`, `area`, `site`,
+`movement`, `asset`) and an `id` of the form `<layer>:<object id>`. Areas and
+movements whose window has ended are left out; `properties.active` tells whether a
+window is open now. Top-level `fresh_s` and `horizon_s` give the staleness
+thresholds. A check's position is never on a map.
+"""
+
+
+@router.get(
+    "/v1/map",
+    summary="The map: what this token may see, as GeoJSON",
+    description=MAP_DOC,
+    responses={200: {"description": "A GeoJSON FeatureCollection."}, **ERRORS},
+    operation_id="get_map",
+)
+async def get_map(request: Request, who: Annotated[Principal, Depends(principal)]) -> Response:
+    uc = usecases(request)
+    view = MapView(uc.core, uc.registry)
+    collection = await run_in_threadpool(view.collection, who)
+    return json_response(collection, headers={"Cache-Control": "no-store"})
+
+
+def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:
+    """The defaults in DESIGN.md's order, then configured extensions alphabetically."""
+    return [w for w in defaults if w in words] + sorted(words - set(defaults))
+
+
+@router.get(
+    "/v1/vocabulary",
+    summary="The recognition vocabulary in force",
+    description="Mobility words, visible features, size classes and certainties that checks "
+    "and the catalogue accept (the defaults of DESIGN.md plus configured extensions). "
+    "Readable by any authenticated token.",
+    responses=ERRORS,
+    operation_id="get_vocabulary",
+)
+async def get_vocabulary(who: Annotated[Principal, Depends(principal)]) -> Response:
+    words = vocabulary.current()
+    return json_response(
+        {
+            "mobility": _ordered(words.mobility, vocabulary.DEFAULT_MOBILITY),
+            "features": _ordered(words.features, vocabulary.DEFAULT_FEATURES),
+            "size_classes": _ordered(words.size_classes, vocabulary.DEFAULT_SIZE_CLASSES),
+            "certainties": list(vocabulary.CERTAINTIES),
+        }
+    )

@@ -1,0 +1,438 @@
+"""The CoT gateway: TLS (mutual), and for trusted networks plain TCP and UDP.
+
+One asyncio loop in a thread of its own, beside the HTTP server. Per connection:
+
+- **TLS** (``--cot-tls-port``, 8089 by default): the handshake is done by the
+  connection's own task (so that a refused one is logged and counted), with a
+  client certificate of our CA required. The connection belongs to the unit its
+  certificate names (:func:`~deconfliction.tak.pki.peer_identity`); a unit that
+  is not registered, or not of the party the certificate names, is refused.
+- **TCP** and **UDP** (``--cot-tcp-port``, ``--cot-udp-port``, off by default):
+  anyone who can reach them; their reports are *plain* and only widen where an
+  asset could be. Plain clients receive nothing.
+
+Streams are framed by :class:`~deconfliction.cot.framing.StreamFramer` (XML or
+TAK Protocol v1, detected from the first bytes; a TLS client may also negotiate
+TAK Protocol with ``t-x-takp-q``). The events of each read go to the sink as one
+batch, and the connection reads again only once the batch is stored, so a fast
+sender is slowed by TCP flow control rather than losing events: a burst never
+disconnects a well-behaved sender. Bad input (garbage, truncated, oversized,
+hostile XML, invalid fields) is counted by reason and dropped with a log line
+naming the field; it never closes the connection. A connection idle for
+``idle_timeout_s`` is closed. Memory per connection stays within about one
+event limit plus one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from deconfliction.cot.errors import CotError, CotTooLarge
+from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point
+from deconfliction.cot.framing import Protocol as Framing
+from deconfliction.cot.framing import StreamFramer, decode_datagram, decode_frame
+from deconfliction.cot.xml import MAX_EVENT_BYTES, render_event
+from deconfliction.service.cot_ingest import Outcome, Sender, Transport
+from deconfliction.tak.pki import peer_identity
+
+log = logging.getLogger("deconfliction.cot.gateway")
+
+#: Rejection lines logged per connection before they are only counted.
+MAX_LOGGED_PER_CONNECTION = 20
+#: UDP events waiting to be stored; more are dropped (``overloaded``) and counted.
+MAX_UDP_BACKLOG = 10_000
+TAKP_QUERY = "t-x-takp-q"
+TAKP_RESPONSE = "t-x-takp-r"
+
+
+class Sink(Protocol):
+    """Where events go (:class:`~deconfliction.service.cot_ingest.CotIngest`)."""
+
+    def identify(self, unit_id: str, party_id: str) -> str | None: ...
+
+    def ingest(self, sender: Sender, events: Sequence[CotEvent]) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    tls_port: int = 0
+    tcp_port: int = 0
+    udp_port: int = 0
+    idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 10.0
+    max_event_bytes: int = MAX_EVENT_BYTES
+    read_size: int = 64 * 1024
+    max_connections: int = 4096
+
+
+@dataclass
+class ConnectionStats:
+    transport: Transport
+    peer: str
+    unit_id: str | None = None
+    opened: float = field(default_factory=time.monotonic)
+    bytes: int = 0
+    events: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    logged: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        taken = self.counts.get("taken", 0)
+        return {
+            "transport": self.transport,
+            "peer": self.peer,
+            "unit": self.unit_id,
+            "seconds": round(time.monotonic() - self.opened, 3),
+            "bytes": self.bytes,
+            "events": self.events,
+            "reports": taken,
+            "rejected": {k: v for k, v in sorted(self.counts.items()) if k != "taken"},
+        }
+
+
+@dataclass
+class GatewayStats:
+    """Totals over every connection (closed and open), by transport."""
+
+    connections: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "connections": dict(self.connections),
+            "refused": dict(self.refused),
+            "events": dict(self.events),
+            "counts": dict(self.counts),
+        }
+
+
+def _peer(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _reason(exc: CotError) -> str:
+    return "too_large" if isinstance(exc, CotTooLarge) else f"invalid:{exc.field}"
+
+
+def takp_response(now: datetime) -> bytes:
+    """``t-x-takp-r``: yes, switch this stream to TAK Protocol v1."""
+    event = CotEvent(
+        uid="deconfliction-takp",
+        type=TAKP_RESPONSE,
+        how="m-g",
+        time=now,
+        start=now,
+        stale=now + timedelta(minutes=1),
+        point=Point(0.0, 0.0, UNKNOWN, UNKNOWN, UNKNOWN),
+        detail=Detail(extra_xml='<TakControl><TakResponse status="true"/></TakControl>'),
+    )
+    return render_event(event)
+
+
+class Gateway:
+    """The listeners; :meth:`start` binds them (raising ``OSError`` if it cannot)."""
+
+    def __init__(
+        self, sink: Sink, config: GatewayConfig, tls_context: ssl.SSLContext | None = None
+    ) -> None:
+        if config.tls_port and tls_context is None:
+            raise ValueError("a TLS port needs a TLS context")
+        self.sink = sink
+        self.config = config
+        self.tls_context = tls_context
+        self.stats = GatewayStats()
+        #: transport → the port it listens on.
+        self.ports: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.Server] = []
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="deconfliction-cot"
+        )
+        self._stopped = False
+        self._udp_queue: list[tuple[Sender, CotEvent]] = []
+        self._udp_flushing = False
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind every configured port and start serving in a background thread."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        bound: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as exc:
+                bound.set_exception(exc)
+                loop.run_until_complete(self._close())
+                loop.close()
+                return
+            bound.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._close())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="deconfliction-cot-gateway", daemon=True)
+        self._thread.start()
+        bound.result()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the listeners and every connection; wait for batches being stored."""
+        if self._stopped or self._loop is None or self._thread is None:
+            return
+        self._stopped = True
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+        self._executor.shutdown(wait=True)
+        log.info("CoT gateway stopped: %s", json.dumps(self.stats.snapshot(), sort_keys=True))
+
+    async def _bind(self) -> None:
+        cfg = self.config
+        if cfg.tls_port:
+            server = await asyncio.start_server(
+                self._accept_tls, cfg.host, cfg.tls_port, limit=cfg.read_size
+            )
+            self._servers.append(server)
+            self.ports["tls"] = server.sockets[0].getsockname()[1]
+        if cfg.tcp_port:
+            server = await asyncio.start_server(
+                self._accept_tcp, cfg.host, cfg.tcp_port, limit=cfg.read_size
+            )
+            self._servers.append(server)
+            self.ports["tcp"] = server.sockets[0].getsockname()[1]
+        if cfg.udp_port:
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Datagrams(self), local_addr=(cfg.host, cfg.udp_port)
+            )
+            self._udp = transport
+            self.ports["udp"] = transport.get_extra_info("sockname")[1]
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+        if self._udp is not None:
+            self._udp.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    # -- streams -------------------------------------------------------------------------
+
+    async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._connection(reader, writer, "tls")
+
+    async def _accept_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._connection(reader, writer, "tcp")
+
+    async def _connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: Transport
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        peer = _peer(writer.get_extra_info("peername"))
+        if len(self._tasks) >= self.config.max_connections:
+            self.stats.refused["too_many_connections"] += 1
+            log.warning("%s %s refused: %d connections open", transport, peer, len(self._tasks))
+            writer.close()
+            return
+        self._tasks.add(task)
+        self.stats.connections[transport] += 1
+        try:
+            sender = await self._sender(writer, transport, peer)
+            if sender is not None:
+                await self._serve(reader, writer, sender)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _sender(
+        self, writer: asyncio.StreamWriter, transport: Transport, peer: str
+    ) -> Sender | None:
+        if transport != "tls":
+            return Sender(transport, peer)
+        assert self.tls_context is not None
+        try:
+            await writer.start_tls(
+                self.tls_context, ssl_handshake_timeout=self.config.handshake_timeout_s
+            )
+        except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
+            self.stats.refused["handshake"] += 1
+            log.warning("tls %s refused: TLS handshake failed: %s", peer, exc)
+            return None
+        identity = peer_identity(writer.get_extra_info("peercert"))
+        if identity is None:
+            self.stats.refused["no_unit_in_certificate"] += 1
+            log.warning("tls %s refused: the certificate names no unit and party", peer)
+            return None
+        loop = asyncio.get_running_loop()
+        problem = await loop.run_in_executor(
+            self._executor, self.sink.identify, identity.unit_id, identity.party_id
+        )
+        if problem is not None:
+            self.stats.refused["unknown_unit"] += 1
+            log.warning("tls %s (%s) refused: %s", peer, identity.subject, problem)
+            return None
+        log.info("tls %s connected as unit %s (%s)", peer, identity.unit_id, identity.party_id)
+        return Sender("tls", peer, identity.unit_id, identity.party_id)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: Sender
+    ) -> None:
+        cfg = self.config
+        stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id)
+        framer = StreamFramer(None, max_bytes=cfg.max_event_bytes)
+        loop = asyncio.get_running_loop()
+        end = "closed by the client"
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(reader.read(cfg.read_size), cfg.idle_timeout_s)
+                except TimeoutError:
+                    end = f"idle for {cfg.idle_timeout_s:g} s"
+                    break
+                if not chunk:
+                    break
+                stats.bytes += len(chunk)
+                framer.push(chunk)
+                events, replies = self._frames(framer, stats, sender)
+                for reply in replies:
+                    writer.write(reply)
+                if replies:
+                    await writer.drain()
+                if events:
+                    outcome = await loop.run_in_executor(
+                        self._executor, self.sink.ingest, sender, events
+                    )
+                    self._count(stats, outcome.counts)
+        except asyncio.CancelledError:
+            end = "gateway stopping"
+        except (ConnectionError, ssl.SSLError, OSError) as exc:
+            end = f"connection error: {exc}"
+        finally:
+            self.stats.events[sender.transport] += stats.events
+            self.stats.counts.update(stats.counts)
+            log.info("cot connection ended (%s): %s", end, json.dumps(stats.summary()))
+
+    def _frames(
+        self, framer: StreamFramer, stats: ConnectionStats, sender: Sender
+    ) -> tuple[list[CotEvent], list[bytes]]:
+        """Every complete event in the framer, and what to answer (TAK Protocol negotiation)."""
+        events: list[CotEvent] = []
+        replies: list[bytes] = []
+        while True:
+            try:
+                frame = framer.next_frame()
+            except CotError as exc:
+                self._reject(stats, sender, exc)
+                continue
+            if frame is None:
+                return events, replies
+            stats.events += 1
+            assert framer.protocol is not None
+            try:
+                event = decode_frame(framer.protocol, frame)
+            except CotError as exc:
+                self._reject(stats, sender, exc)
+                continue
+            if event.type == TAKP_QUERY:
+                stats.counts["control"] += 1
+                if sender.authenticated and framer.protocol is Framing.XML:
+                    replies.append(takp_response(datetime.now(UTC)))
+                    framer.switch(Framing.STREAM)
+                continue
+            events.append(event)
+
+    def _reject(self, stats: ConnectionStats, sender: Sender, exc: CotError) -> None:
+        reason = _reason(exc)
+        stats.counts[reason] += 1
+        if stats.logged < MAX_LOGGED_PER_CONNECTION:
+            stats.logged += 1
+            log.info("%s: dropped: %s: %s", sender.actor, exc.field, exc.message)
+        elif stats.logged == MAX_LOGGED_PER_CONNECTION:
+            stats.logged += 1
+            log.info("%s: further rejections on this connection are only counted", sender.actor)
+
+    def _count(self, stats: ConnectionStats, counts: Counter[str]) -> None:
+        stats.counts.update(counts)
+
+    # -- datagrams -----------------------------------------------------------------------
+
+    def datagram(self, data: bytes, address: Any) -> None:
+        sender = Sender("udp", _peer(address))
+        self.stats.events["udp"] += 1
+        try:
+            event = decode_datagram(data, max_bytes=self.config.max_event_bytes)
+        except CotError as exc:
+            reason = _reason(exc)
+            self.stats.counts[reason] += 1
+            log.info("%s: dropped: %s: %s", sender.actor, exc.field, exc.message)
+            return
+        self._udp_queue.append((sender, event))
+        if len(self._udp_queue) > MAX_UDP_BACKLOG:
+            self._udp_queue.pop()
+            self.stats.counts["overloaded"] += 1
+        if not self._udp_flushing:
+            self._udp_flushing = True
+            asyncio.get_running_loop().create_task(self._flush_udp())
+
+    async def _flush_udp(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._udp_queue:
+                batch, self._udp_queue = self._udp_queue, []
+                by_sender: dict[Sender, list[CotEvent]] = {}
+                for sender, event in batch:
+                    by_sender.setdefault(sender, []).append(event)
+                for sender, events in by_sender.items():
+                    outcome = await loop.run_in_executor(
+                        self._executor, self.sink.ingest, sender, events
+                    )
+                    self.stats.counts.update(outcome.counts)
+        finally:
+            self._udp_flushing = False
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.gateway.datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("udp: %s", exc)

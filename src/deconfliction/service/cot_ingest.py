@@ -1,0 +1,293 @@
+"""CoT events to position reports: binding by uid, and the trust rule.
+
+An event whose uid is bound to an asset (``Asset.cot_uid``) is a report for that
+asset, whatever the affiliation in its type. Whether it sets the position
+depends on who sent it:
+
+- over TLS from a client certificate of a unit of the asset's party: an
+  **authenticated** report. It goes through the same path as ``POST
+  /v1/reports`` (:meth:`Reports.write`: store and engine, one transaction, under
+  the service's write lock) and sets the asset's position;
+- over TLS from a unit of another party: **rejected** (``not_owner``);
+- from a plain TCP or UDP port: a **plain** report, stored beside the last
+  authenticated one (the store keeps the latest per asset *and* source) and never
+  replacing it; the engine takes positions from authenticated reports only.
+
+An unbound uid is counted and listed per sending unit (:meth:`CotIngest.unbound`)
+for its coordinators to bind; it never creates an asset. An event whose ``ce``
+says "unknown" is no position (``no_position``). Every outcome has a reason,
+counted by the gateway per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from deconfliction.cot.errors import CotError
+from deconfliction.cot.event import CotEvent
+from deconfliction.cot.mapping import position_from_event
+from deconfliction.domain.model import PositionReport
+from deconfliction.service.core import Service
+from deconfliction.service.reports import Reports
+from deconfliction.store import StoreError
+
+log = logging.getLogger("deconfliction.cot.ingest")
+
+Transport = Literal["tls", "tcp", "udp"]
+
+#: Outcome reasons (counter keys). Validation errors are ``invalid:<field>``.
+TAKEN = "taken"
+NO_POSITION = "no_position"
+UNBOUND_UID = "unbound_uid"
+AMBIGUOUS_UID = "ambiguous_uid"
+NOT_OWNER = "not_owner"
+UNKNOWN_UNIT = "unknown_unit"
+STORE_UNAVAILABLE = "store_unavailable"
+
+#: How many unbound uids are remembered per sender, and how many senders.
+MAX_UNBOUND_PER_SENDER = 500
+MAX_UNBOUND_SENDERS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a batch: a TLS client's unit, or a plain port's peer."""
+
+    transport: Transport
+    peer: str
+    unit_id: str | None = None
+    party_id: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.transport == "tls" and self.unit_id is not None
+
+    @property
+    def actor(self) -> str:
+        return f"cot:{self.transport}:{self.unit_id or self.peer}"
+
+    @property
+    def key(self) -> str:
+        """Whom unbound uids are listed for: the unit, or all plain ports together."""
+        return f"unit:{self.unit_id}" if self.authenticated else "plain"
+
+
+@dataclass
+class Outcome:
+    """What became of a batch: reasons → counts (``taken`` for stored reports)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def taken(self) -> int:
+        return self.counts[TAKEN]
+
+
+@dataclass
+class UnboundUid:
+    uid: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    callsign: str | None
+
+
+class _Bindings:
+    """uid → asset ids and asset → party, kept in step with the store's event log."""
+
+    def __init__(self) -> None:
+        self.seq: int | None = None
+        self.asset: dict[str, tuple[str | None, str | None]] = {}  # id → (uid, party)
+        self.by_uid: dict[str, set[str]] = {}
+
+    def refresh(self, svc: Service) -> None:
+        """Apply asset writes since the last call (any process's); under ``svc.lock``."""
+        store = svc.store
+        if self.seq is None:
+            upto = store.last_event_seq()  # before reading, per the store's contract
+            self.asset.clear()
+            self.by_uid.clear()
+            for stored in store.iter_all("asset"):
+                self._put(stored.id, stored.data.get("cot_uid"), stored.party_id)
+            self.seq = upto
+            return
+        upto = store.last_event_seq()
+        if upto == self.seq:
+            return
+        while True:
+            events = svc.events.after(self.seq)
+            for event in events:
+                if event.kind == "asset" and event.object_id is not None:
+                    if event.action == "delete":
+                        self._drop(event.object_id)
+                    else:
+                        payload: Any = event.payload
+                        data = payload.get("data") or {}
+                        self._put(event.object_id, data.get("cot_uid"), payload.get("party_id"))
+                self.seq = event.seq
+            if not events:
+                self.seq = max(self.seq, upto)
+                return
+
+    def _put(self, asset_id: str, uid: Any, party: str | None) -> None:
+        self._drop(asset_id)
+        uid = uid if isinstance(uid, str) and uid else None
+        self.asset[asset_id] = (uid, party)
+        if uid is not None:
+            self.by_uid.setdefault(uid, set()).add(asset_id)
+
+    def _drop(self, asset_id: str) -> None:
+        old = self.asset.pop(asset_id, None)
+        if old is not None and old[0] is not None:
+            ids = self.by_uid.get(old[0])
+            if ids is not None:
+                ids.discard(asset_id)
+                if not ids:
+                    del self.by_uid[old[0]]
+
+
+class CotIngest:
+    def __init__(
+        self,
+        service: Service,
+        reports: Reports,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.svc = service
+        self.reports = reports
+        self.clock = clock
+        self._bindings = _Bindings()
+        self._unbound: dict[str, dict[str, UnboundUid]] = {}
+
+    def identify(self, unit_id: str, party_id: str) -> str | None:
+        """``None`` if a certificate's unit exists and belongs to its party, else why not."""
+        with self.svc.lock:
+            stored = self.svc.store.get("unit", unit_id)
+        if stored is None:
+            return f"unit {unit_id!r} is not registered"
+        if stored.party_id != party_id:
+            return (
+                f"the certificate binds unit {unit_id!r} to party {party_id!r}, "
+                f"but the unit belongs to {stored.party_id!r}"
+            )
+        return None
+
+    def ingest(self, sender: Sender, events: Sequence[CotEvent]) -> Outcome:
+        """Turn a batch of events into reports and store them (one transaction)."""
+        outcome = Outcome()
+        if not events:
+            return outcome
+        now = self.clock()
+        with self.svc.lock:
+            if sender.authenticated:
+                assert sender.unit_id is not None and sender.party_id is not None
+                problem = self.identify(sender.unit_id, sender.party_id)
+                if problem is not None:
+                    outcome.counts[UNKNOWN_UNIT] += len(events)
+                    log.warning("%s: %d events dropped: %s", sender.actor, len(events), problem)
+                    return outcome
+            try:
+                self._bindings.refresh(self.svc)
+            except StoreError:
+                log.exception("%s: cannot read the asset bindings", sender.actor)
+                outcome.counts[STORE_UNAVAILABLE] += len(events)
+                return outcome
+            reports: list[PositionReport] = []
+            for event in events:
+                reason = self._report(sender, event, now, reports)
+                if reason is not None:
+                    outcome.counts[reason] += 1
+            if reports:
+                try:
+                    self.reports.write(reports, sender.actor)
+                except StoreError:
+                    log.exception("%s: %d reports not stored", sender.actor, len(reports))
+                    outcome.counts[STORE_UNAVAILABLE] += len(reports)
+                else:
+                    outcome.counts[TAKEN] += len(reports)
+        return outcome
+
+    def _report(
+        self, sender: Sender, event: CotEvent, now: datetime, out: list[PositionReport]
+    ) -> str | None:
+        """Append the event's report to ``out`` (``None``), or say why there is none."""
+        try:
+            position = position_from_event(event, now)
+        except CotError as exc:
+            log.info(
+                "%s: event %r rejected: %s: %s", sender.actor, event.uid, exc.field, exc.message
+            )
+            return f"invalid:{exc.field}"
+        if position is None:
+            return NO_POSITION
+        asset_ids = self._bindings.by_uid.get(event.uid)
+        if not asset_ids:
+            self._note_unbound(sender, event, now)
+            return UNBOUND_UID
+        if len(asset_ids) > 1:
+            log.warning(
+                "%s: uid %r is bound to several assets (%s); not taken",
+                sender.actor,
+                event.uid,
+                ", ".join(sorted(asset_ids)),
+            )
+            return AMBIGUOUS_UID
+        (asset_id,) = asset_ids
+        party = self._bindings.asset[asset_id][1]
+        if sender.authenticated:
+            if party is None or party != sender.party_id:
+                log.warning(
+                    "%s (party %s): report for %r (asset of another party) rejected",
+                    sender.actor,
+                    sender.party_id,
+                    event.uid,
+                )
+                return NOT_OWNER
+            source: Literal["authenticated", "plain"] = "authenticated"
+        else:
+            source = "plain"
+        try:
+            out.append(position.to_report(asset_id, now=now, source=source))
+        except CotError as exc:
+            log.info(
+                "%s: event %r rejected: %s: %s", sender.actor, event.uid, exc.field, exc.message
+            )
+            return f"invalid:{exc.field}"
+        return None
+
+    def _note_unbound(self, sender: Sender, event: CotEvent, now: datetime) -> None:
+        seen = self._unbound.get(sender.key)
+        if seen is None:
+            if len(self._unbound) >= MAX_UNBOUND_SENDERS:
+                return
+            seen = self._unbound[sender.key] = {}
+        entry = seen.get(event.uid)
+        if entry is not None:
+            entry.count += 1
+            entry.last_seen = now
+            return
+        if len(seen) >= MAX_UNBOUND_PER_SENDER:
+            return
+        seen[event.uid] = UnboundUid(event.uid, 1, now, now, event.detail.callsign)
+        who = (
+            f"unit {sender.unit_id} (party {sender.party_id})"
+            if sender.authenticated
+            else ("a plain port")
+        )
+        log.info(
+            "unbound CoT uid %r (callsign %s) from %s: set an asset's cot_uid to take its reports",
+            event.uid,
+            event.detail.callsign or "-",
+            who,
+        )
+
+    def unbound(self, unit_id: str | None = None) -> list[UnboundUid]:
+        """Unbound uids seen from a unit's clients (``None``: from plain ports)."""
+        with self.svc.lock:
+            key = f"unit:{unit_id}" if unit_id is not None else "plain"
+            return sorted(self._unbound.get(key, {}).values(), key=lambda u: u.uid)

@@ -1,0 +1,929 @@
+"""Nobody left uninformed: planning, storing and escalating notifications.
+
+The :class:`Planner` is a write hook of the service (``Service.hooks``): it is
+called inside the transaction of every registry write and report batch, so each
+notification is stored in the same transaction as the write that caused it
+(outbox). It keeps a little state in memory — which (unit, asset) pairs were
+announced, which asset is inside which AOR (entry episodes), which (unit, type)
+pairs were briefed or have a briefing pending — rebuilt from stored rows when the
+engine loads. The :class:`Escalator` is a thread that reads passed deadlines from
+the store, so its timers survive restarts. Decisions: docs/design/notifications.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from deconfliction.domain import geo, planning
+from deconfliction.domain.model import (
+    Area,
+    Asset,
+    EquipmentType,
+    Model,
+    Movement,
+    Party,
+    PositionReport,
+    Unit,
+    visible_to,
+)
+from deconfliction.domain.notifications import (
+    ACKNOWLEDGEMENT_MEANS,
+    card_summary,
+    deadline_for,
+    recognition_card,
+    unannounced_message,
+)
+from deconfliction.domain.result import CheckResult
+from deconfliction.service.core import Service
+from deconfliction.service.ids import time_ordered_hex
+from deconfliction.store.times import format_time, parse_time
+
+log = logging.getLogger("deconfliction.notify")
+
+_UNIT_PAGE = 500
+#: An asset leaves an AOR (ends its entry episode) only once it reports this much
+#: beyond the boundary, plus its 99 % radius: a report hugging the border does not
+#: start a new episode each time.
+EXIT_MARGIN_M = 100.0
+
+
+def new_notification_id() -> str:
+    return "ntf_" + time_ordered_hex()
+
+
+class Bell:
+    """Wakes the server-sent-event streams (on their event loops) when the outbox grows."""
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
+
+    def waiter(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(entry)
+        return entry
+
+    def discard(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with self._lock:
+            self._waiters.discard(entry)
+
+    def ring(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # the loop is closed
+                self.discard((loop, event))
+
+
+@dataclass
+class _Pending:
+    """Notifications planned inside a transaction, written at the end of the hook call."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Planner:
+    """The notification planner (a :class:`~deconfliction.service.core.WriteHook`)."""
+
+    def __init__(self, service: Service) -> None:
+        self.svc = service
+        self.store = service.store
+        self.settings = service.settings
+        self.bell = Bell()
+        self._lock = threading.RLock()
+        #: (unit, asset) pairs with an announced arrival.
+        self.announced: set[tuple[str, str]] = set()
+        #: asset → units whose AOR its latest report is inside (the open entry episodes).
+        self.inside: dict[str, set[str]] = {}
+        #: asset → time of the latest report seen (older reports change no episode).
+        self.last_seen: dict[str, float] = {}
+        #: (unit, type) pairs a person of the unit answered ``briefed`` for.
+        self.briefed: set[tuple[str, str]] = set()
+        #: (unit, type) → the unanswered briefing.
+        self.pending_briefing: dict[tuple[str, str], str] = {}
+        self.ready = False
+
+    # -- state from stored rows ------------------------------------------------------------
+    def loaded(self) -> None:
+        """Rebuild the in-memory state from the store (under the write lock)."""
+        with self._lock:
+            self.announced.clear()
+            self.briefed.clear()
+            self.pending_briefing.clear()
+            entered: set[tuple[str, str]] = set()
+            for row in self.store.iter_notifications(
+                ("announced_arrival", "recognition_briefing", "unannounced_entry")
+            ):
+                unit, cause = row["unit_id"], row["cause"]
+                if unit is None:
+                    continue
+                if cause == "announced_arrival" and row["asset_id"]:
+                    self.announced.add((unit, row["asset_id"]))
+                elif cause == "unannounced_entry" and row["asset_id"]:
+                    entered.add((unit, row["asset_id"]))
+                elif cause == "recognition_briefing" and row["type_id"]:
+                    key = (unit, row["type_id"])
+                    if row["response"] == "briefed":
+                        self.briefed.add(key)
+                        self.pending_briefing.pop(key, None)
+                    elif row["response"] is None:
+                        self.pending_briefing[key] = row["id"]
+            # Open episodes: assets whose latest report is inside an AOR. One that is
+            # inside with neither an announcement nor an entry notification (its report
+            # arrived while the index was loading) is told now.
+            self.inside.clear()
+            self.last_seen.clear()
+            table = self.svc.engine.assets
+            reports = []
+            for slot, asset_id in enumerate(table.ids):
+                if asset_id is None or not table.has[slot]:
+                    continue
+                self.last_seen[asset_id] = float(table.t0[slot])
+                for unit_id in self._aors_containing(
+                    float(table.lat[slot]), float(table.lon[slot]), float(table.t0[slot])
+                ):
+                    if (unit_id, asset_id) in self.announced or (unit_id, asset_id) in entered:
+                        self.inside.setdefault(asset_id, set()).add(unit_id)
+                    else:
+                        reports.append((asset_id, unit_id, slot))
+            self.ready = True
+        if reports:
+            with self.svc.writing():
+                pending = _Pending()
+                for asset_id, unit_id, slot in reports:
+                    self.inside.setdefault(asset_id, set()).add(unit_id)
+                    self._unannounced(
+                        pending,
+                        unit_id,
+                        asset_id,
+                        float(table.lat[slot]),
+                        float(table.lon[slot]),
+                        float(table.t0[slot]),
+                    )
+                self._flush(pending)
+
+    # -- the write hooks --------------------------------------------------------------------
+    def object_written(self, kind: str, model: Model, owner: str | None) -> None:
+        pending = _Pending()
+        with self._lock:
+            if isinstance(model, Movement):
+                self._plan_movement(pending, model, None)
+            elif isinstance(model, Area) and model.kind == "operating":
+                self._plan_area(pending, model, None)
+            elif isinstance(model, Unit):
+                self._plan_unit(pending, model)
+            self._flush(pending)
+
+    def reports_written(self, reports: Sequence[PositionReport]) -> None:
+        if not self.svc.engine.ready:
+            return  # the loader, still to run, rebuilds the episodes from the stored reports
+        pending = _Pending()
+        with self._lock:
+            for report in sorted(reports, key=lambda r: r.time):
+                if report.source != "authenticated":
+                    continue  # a plain-port report only widens where an asset could be
+                self._report(pending, report)
+            self._flush(pending)
+
+    def _flush(self, pending: _Pending) -> None:
+        if pending.rows:
+            self.store.add_notifications(pending.rows, "service:notifications")
+            pending.rows = []
+            self.bell.ring()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.svc.clock.now()
+
+    def _get(self, kind: str, obj_id: str | None, model: type[Any]) -> Any:
+        if obj_id is None:
+            return None
+        stored = self.store.get(kind, obj_id)
+        return None if stored is None else model.model_validate(stored.data)
+
+    def _catalogue(self, kind: EquipmentType | None) -> dict[str, EquipmentType]:
+        out: dict[str, EquipmentType] = {}
+        if kind is None:
+            return out
+        wanted = {kind.variant_of} if kind.variant_of else set()
+        wanted |= {c.type_id for c in kind.confusable_with}
+        for type_id in wanted:
+            if type_id is None:
+                continue
+            other = self._get("equipment_type", type_id, EquipmentType)
+            if other is not None:
+                out[type_id] = other
+        return out
+
+    def _card(self, kind: EquipmentType | None) -> dict[str, Any] | None:
+        return None if kind is None else recognition_card(kind, self._catalogue(kind))
+
+    def _speed_kmh(self, asset: Asset, kind: EquipmentType | None) -> float:
+        if asset.max_speed_kmh is not None:
+            return asset.max_speed_kmh
+        return kind.max_speed_kmh if kind is not None else 1000.0  # unknown: fail early
+
+    def _party(self, party_id: str) -> Party | None:
+        party: Party | None = self._get("party", party_id, Party)
+        return party
+
+    def _units_touching(self, geom: BaseGeometry, margin_m: float) -> list[Unit]:
+        """Units whose AOR a line (within ``margin_m``) or polygon touches, by the index."""
+        engine = self.svc.engine
+        ids: Iterable[str]
+        if engine.ready:
+            ids = [str(s.payload) for s in engine.shapes.touching(geom, margin_m, "aor")]
+        else:  # the index is loading: every unit (rare, and correct)
+            ids = [s.id for s in self.store.iter_all("unit")]
+        out = []
+        for unit_id in ids:
+            unit = self._get("unit", unit_id, Unit)
+            if unit is not None and planning.geometries_within(geom, unit.aor_shape, margin_m):
+                out.append(unit)
+        return out
+
+    def _aors_containing(self, lat: float, lon: float, t: float) -> list[str]:
+        out = []
+        for shape, d in self.svc.engine.shapes.near(lat, lon, 0.0):
+            if shape.kind == "aor" and d <= 0.0 and shape.start <= t <= shape.end:
+                out.append(str(shape.payload))
+        return out
+
+    def _row(
+        self,
+        *,
+        unit_id: str | None,
+        party_id: str,
+        cause: str,
+        payload: dict[str, Any],
+        deadline: datetime | None,
+        asset_id: str | None = None,
+        type_id: str | None = None,
+        subject: str | None = None,
+        urgent: bool = False,
+        escalation_level: int = 0,
+        parent_id: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "id": new_notification_id(),
+            "unit_id": unit_id,
+            "party_id": party_id,
+            "cause": cause,
+            "asset_id": asset_id,
+            "type_id": type_id,
+            "subject": subject,
+            "payload": payload,
+            "urgent": urgent,
+            "deadline": format_time(deadline) if deadline is not None else None,
+            "state": "pending",
+            "escalation_level": escalation_level,
+            "parent_id": parent_id,
+            "created_at": format_time(self.now()),
+        }
+
+    # -- announced arrivals -------------------------------------------------------------------
+    def _plan_movement(self, pending: _Pending, movement: Movement, only: Unit | None) -> None:
+        now = self.now()
+        if movement.end < now:
+            return  # a past movement enters nothing any more
+        asset: Asset | None = self._get("asset", movement.asset_id, Asset)
+        if asset is None:
+            return
+        kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
+        speed = self._speed_kmh(asset, kind)
+        route = movement.route_shape
+        units = [only] if only is not None else self._units_touching(route, movement.corridor_m)
+        for unit in units:
+            if unit.party_id == asset.party_id:
+                continue  # a party tells its own units (docs/design/notifications.md)
+            hit = planning.route_entry(route, movement.corridor_m, unit.aor_shape)
+            if hit is None:
+                continue
+            entry = planning.entry_for_window(
+                planning.earliest_arrival(movement.start, hit.along_m, speed), unit.aor_start
+            )
+            if unit.aor_end is not None and unit.aor_end < entry:
+                continue
+            releasable = visible_to(
+                asset.party_id,
+                movement.releasable_to
+                if movement.releasable_to is not None
+                else asset.releasable_to,
+                unit.party_id,
+            )
+            self._announce(
+                pending,
+                unit,
+                asset,
+                kind,
+                subject=("movement", movement.id),
+                window=(movement.start, movement.end),
+                entry=entry,
+                where={"lat": round(hit.lat, 6), "lon": round(hit.lon, 6)},
+                geometry=movement.route if releasable else None,
+                releasable=releasable,
+            )
+
+    def _plan_area(self, pending: _Pending, area: Area, only: Unit | None) -> None:
+        now = self.now()
+        if area.end < now:
+            return
+        units = [only] if only is not None else self._units_touching(area.shape, 0.0)
+        assets = [a for a in (self._get("asset", i, Asset) for i in area.asset_ids) if a]
+        for unit in units:
+            if unit.party_id == area.party_id:
+                continue
+            if not planning.polygons_overlap(area.shape, unit.aor_shape):
+                continue
+            if not planning.Window(unit.aor_start, unit.aor_end).overlaps(area.start, area.end):
+                continue
+            entry = planning.entry_for_window(area.start, unit.aor_start)
+            releasable_area = visible_to(area.party_id, area.releasable_to, unit.party_id)
+            for asset in assets:
+                kind = self._get("equipment_type", asset.type_id, EquipmentType)
+                releasable = releasable_area and visible_to(
+                    asset.party_id, asset.releasable_to, unit.party_id
+                )
+                self._announce(
+                    pending,
+                    unit,
+                    asset,
+                    kind,
+                    subject=("area", area.id),
+                    window=(area.start, area.end),
+                    entry=entry,
+                    where=None,
+                    geometry=area.geometry if releasable else None,
+                    releasable=releasable,
+                )
+
+    def _plan_unit(self, pending: _Pending, unit: Unit) -> None:
+        """A new or changed AOR is planned against everything already registered in it."""
+        engine = self.svc.engine
+        aor = unit.aor_shape
+        if engine.ready:
+            movements = [s.id for s in engine.shapes.touching(aor, 0.0, "movement")]
+            areas = [s.id for s in engine.shapes.touching(aor, 0.0, "area")]
+        else:
+            movements = [s.id for s in self.store.iter_all("movement")]
+            areas = [s.id for s in self.store.iter_all("area")]
+        for movement_id in movements:
+            movement = self._get("movement", movement_id, Movement)
+            if movement is not None:
+                self._plan_movement(pending, movement, unit)
+        for area_id in areas:
+            area = self._get("area", area_id, Area)
+            if area is not None and area.kind == "operating":
+                self._plan_area(pending, area, unit)
+        if not engine.ready:
+            return
+        # Assets whose latest report is already inside: they have arrived.
+        table = engine.assets
+        n = len(table.ids)
+        if n == 0:
+            return
+        west, south, east, north = aor.bounds
+        lat, lon = table.lat[:n], table.lon[:n]
+        box = table.has[:n] & (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+        slots = np.flatnonzero(box)
+        if len(slots):
+            inside = shapely.contains_xy(aor, lon[slots], lat[slots])
+            slots = slots[inside]
+        now = self.now()
+        for slot in slots.tolist():
+            asset_id = table.ids[slot]
+            asset = self._get("asset", asset_id, Asset)
+            if asset is None or asset.party_id == unit.party_id:
+                continue
+            if not unit.active_at(now):
+                continue
+            kind = self._get("equipment_type", asset.type_id, EquipmentType)
+            releasable = visible_to(asset.party_id, asset.releasable_to, unit.party_id)
+            self.inside.setdefault(asset.id, set()).add(unit.id)
+            self._announce(
+                pending,
+                unit,
+                asset,
+                kind,
+                subject=("asset", asset.id),
+                window=(now, None),
+                entry=now,
+                where=None,
+                geometry=None,
+                releasable=releasable,
+                already_inside=True,
+            )
+
+    def _announce(
+        self,
+        pending: _Pending,
+        unit: Unit,
+        asset: Asset,
+        kind: EquipmentType | None,
+        *,
+        subject: tuple[str, str],
+        window: tuple[datetime, datetime | None],
+        entry: datetime,
+        where: dict[str, float] | None,
+        geometry: dict[str, Any] | None,
+        releasable: bool,
+        already_inside: bool = False,
+    ) -> None:
+        now = self.now()
+        lead = timedelta(seconds=self.settings.announcement_lead_s)
+        deadline = deadline_for(entry, now, lead)
+        card = self._card(kind)
+        party = self._party(asset.party_id)
+        party_name = party.name if party else asset.party_id
+        contact = (asset.contact if releasable else None) or (party.contact if party else None)
+        what = card["name"] if card else f"an asset of type {asset.type_id}"
+        who = f"{asset.callsign} ({what})" if releasable else f"A {what} of {party_name}"
+        verb = "is already inside" if already_inside else "can enter"
+        message = (
+            f"{who} {verb} the area of {unit.name} from {format_time(entry)}; "
+            f"answer by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
+        )
+        subject_key = f"{subject[0]}:{subject[1]}"
+        payload: dict[str, Any] = {
+            "message": message,
+            "subject": {"kind": subject[0], "id": subject[1] if releasable else None},
+            "asset": {"id": asset.id, "callsign": asset.callsign} if releasable else None,
+            "details_withheld": not releasable,
+            "owner_party_id": asset.party_id,
+            "contact": contact,
+            "card": card,
+            "window": {
+                "start": format_time(window[0]),
+                "end": format_time(window[1]) if window[1] is not None else None,
+            },
+            "entry": {"at": format_time(entry), "position": where},
+            "geometry": geometry,
+            "acknowledgement": ACKNOWLEDGEMENT_MEANS,
+            "_escalate_to": sorted({unit.party_id, asset.party_id}),
+        }
+        # A changed subject updates its unanswered announcement in place (re-delivered).
+        earlier = self.store.find_notifications(
+            unit_id=unit.id,
+            cause="announced_arrival",
+            subject=subject_key,
+            asset_id=asset.id,
+            answered=False,
+            limit=1,
+        )
+        arrival_id: str
+        if earlier:
+            arrival_id = earlier[0]["id"]
+            self.store.update_notification(
+                arrival_id,
+                at=format_time(now),
+                actor="service:notifications",
+                deadline=format_time(deadline),
+                payload=payload,
+                outbox_event="repeated",
+            )
+            self.bell.ring()
+        else:
+            row = self._row(
+                unit_id=unit.id,
+                party_id=unit.party_id,
+                cause="announced_arrival",
+                payload=payload,
+                deadline=deadline,
+                asset_id=asset.id,
+                type_id=asset.type_id,
+                subject=subject_key,
+            )
+            arrival_id = row["id"]
+            pending.rows.append(row)
+        self.announced.add((unit.id, asset.id))
+        self._brief(pending, unit, asset, kind, card, deadline, arrival_id)
+
+    # -- recognition briefings ------------------------------------------------------------
+    def _brief(
+        self,
+        pending: _Pending,
+        unit: Unit,
+        asset: Asset,
+        kind: EquipmentType | None,
+        card: dict[str, Any] | None,
+        deadline: datetime,
+        arrival_id: str,
+    ) -> None:
+        """With every arrival of a type until someone of the unit answers ``briefed``;
+        at most one pending per unit and type (a repeat updates and re-delivers it)."""
+        if kind is None or card is None:
+            return
+        key = (unit.id, kind.id)
+        if key in self.briefed:
+            return
+        now = self.now()
+        pending_id = self.pending_briefing.get(key)
+        if pending_id is not None:
+            self._flush(pending)  # the arrival first, then the briefing it repeats
+            current = self.store.get_notification(pending_id)
+            if current is not None and current["response"] is None:
+                payload = dict(current["payload"])
+                arrivals = list(payload.get("arrivals") or [])
+                if arrival_id not in arrivals:
+                    arrivals.append(arrival_id)
+                payload["arrivals"] = arrivals
+                old = current["deadline"]
+                new = format_time(deadline)
+                self.store.update_notification(
+                    pending_id,
+                    at=format_time(now),
+                    actor="service:notifications",
+                    deadline=min(old, new) if old else new,
+                    payload=payload,
+                    outbox_event="repeated",
+                )
+                self.bell.ring()
+                return
+        message = (
+            f"Recognition briefing: {card_summary(card)}. Answer 'briefed' once your team "
+            f"knows what it looks like, by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
+        )
+        row = self._row(
+            unit_id=unit.id,
+            party_id=unit.party_id,
+            cause="recognition_briefing",
+            payload={
+                "message": message,
+                "card": card,
+                "arrivals": [arrival_id],
+                "acknowledgement": ACKNOWLEDGEMENT_MEANS,
+                "_escalate_to": sorted({unit.party_id, asset.party_id}),
+            },
+            deadline=deadline,
+            asset_id=None,
+            type_id=kind.id,
+            subject=f"type:{kind.id}",
+        )
+        pending.rows.append(row)
+        self.pending_briefing[key] = row["id"]
+
+    def answered(self, row: dict[str, Any]) -> None:
+        """A stored answer: a ``briefed`` ends the type's briefings for the unit."""
+        if row["cause"] == "recognition_briefing" and row["response"] == "briefed":
+            key = (row["unit_id"], row["type_id"])
+            with self._lock:
+                self.briefed.add(key)
+                if self.pending_briefing.get(key) == row["id"]:
+                    del self.pending_briefing[key]
+
+    # -- unannounced entries ----------------------------------------------------------------
+    def _report(self, pending: _Pending, report: PositionReport) -> None:
+        asset_id = report.asset_id
+        t = report.time.timestamp()
+        if t < self.last_seen.get(asset_id, -1e18):
+            return  # an older report changes no episode
+        self.last_seen[asset_id] = t
+        lat, lon = report.position.lat, report.position.lon
+        now_inside = set(self._aors_containing(lat, lon, t))
+        before = self.inside.get(asset_id, set())
+        # Hysteresis: still inside an AOR it was in until clearly out.
+        for unit_id in before - now_inside:
+            shape = self.svc.engine.shapes.get("aor", unit_id)
+            if shape is not None and shape.distance_m(lat, lon) <= geo.widen(
+                geo.r99(report.effective_cep_m) + EXIT_MARGIN_M
+            ):
+                now_inside.add(unit_id)
+        for unit_id in sorted(now_inside - before):
+            if (unit_id, asset_id) in self.announced:
+                continue
+            self._unannounced(pending, unit_id, asset_id, lat, lon, t)
+        if now_inside:
+            self.inside[asset_id] = now_inside
+        else:
+            self.inside.pop(asset_id, None)
+
+    def _unannounced(
+        self, pending: _Pending, unit_id: str, asset_id: str, lat: float, lon: float, t: float
+    ) -> None:
+        asset: Asset | None = self._get("asset", asset_id, Asset)
+        unit: Unit | None = self._get("unit", unit_id, Unit)
+        if asset is None or unit is None or asset.party_id == unit.party_id:
+            return
+        kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
+        card = self._card(kind)
+        party = self._party(asset.party_id)
+        party_name = party.name if party else asset.party_id
+        releasable = visible_to(asset.party_id, asset.releasable_to, unit.party_id)
+        now = self.now()
+        deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
+        seen = datetime.fromtimestamp(t, now.tzinfo)
+        row = self._row(
+            unit_id=unit.id,
+            party_id=unit.party_id,
+            cause="unannounced_entry",
+            urgent=True,
+            payload={
+                "message": unannounced_message(
+                    asset.callsign if releasable else None, party_name, unit.name
+                )
+                + f" {ACKNOWLEDGEMENT_MEANS}",
+                "asset": {"id": asset.id, "callsign": asset.callsign} if releasable else None,
+                "details_withheld": not releasable,
+                "owner_party_id": asset.party_id,
+                "contact": (asset.contact if releasable else None)
+                or (party.contact if party else None),
+                "card": card,
+                "entry": {
+                    "at": format_time(seen),
+                    "position": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                },
+                "acknowledgement": ACKNOWLEDGEMENT_MEANS,
+                "_escalate_to": sorted({unit.party_id, asset.party_id}),
+            },
+            deadline=deadline,
+            asset_id=asset.id,
+            type_id=asset.type_id,
+            subject=f"asset:{asset.id}",
+        )
+        pending.rows.append(row)
+        self._brief(pending, unit, asset, kind, card, deadline, row["id"])
+
+    # -- HOLD on another party's asset ------------------------------------------------------
+    def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:
+        """Assets of other parties the check matched (cheap: no I/O)."""
+        if result.verdict != "HOLD" or not result.matched_asset_ids:
+            return []
+        owners = self.svc.asset_party or {}
+        return [
+            a
+            for a in result.matched_asset_ids
+            if (owner := owners.get(a)) is not None and owner != asker_party
+        ]
+
+    def check_recorded(
+        self,
+        check_id: str,
+        unit_id: str,
+        asker_party: str | None,
+        request: dict[str, Any],
+        result: CheckResult,
+        asset_ids: list[str],
+    ) -> None:
+        """Tell each matched asset's coordination cells who looked, where and when;
+        call inside the transaction that records the check."""
+        now = self.now()
+        deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
+        movements_of: dict[str, list[str]] = {}
+        for match in result.matches:
+            if match.kind == "movement" and match.id:
+                shape = self.svc.engine.shapes.get("movement", match.id)
+                if shape is not None:
+                    movements_of.setdefault(shape.payload.asset_id, []).append(match.id)
+        asker: Unit | None = self._get("unit", unit_id, Unit)
+        asker_name = asker.name if asker else unit_id
+        rows = []
+        for asset_id in asset_ids:
+            asset: Asset | None = self._get("asset", asset_id, Asset)
+            if asset is None:
+                continue
+            position = request.get("position")
+            payload = {
+                "message": (
+                    f"{asker_name} ({asker_party}) checked a point where your asset "
+                    f"{asset.callsign} could be, and got HOLD. Answer 'confirmed_ours' if it "
+                    "is yours, else 'acknowledged'. "
+                    f"{ACKNOWLEDGEMENT_MEANS}"
+                ),
+                "check": {
+                    "id": check_id,
+                    "unit_id": unit_id,
+                    "party_id": asker_party,
+                    "time": request.get("time") or result.evaluated_at,
+                    "evaluated_at": result.evaluated_at,
+                    "position": position,
+                    "cep_m": request.get("cep_m"),
+                    "observed": request.get("observed"),
+                    "note": request.get("note"),
+                },
+                "asset": {"id": asset.id, "callsign": asset.callsign},
+                "acknowledgement": ACKNOWLEDGEMENT_MEANS,
+                "_movement_ids": movements_of.get(asset_id, []),
+                "_escalate_to": sorted({asset.party_id, *([asker_party] if asker_party else [])}),
+            }
+            cells = self.coordination_cells(asset.party_id)
+            addressees: list[str | None] = list(cells) if cells else [None]
+            for cell in addressees:
+                rows.append(
+                    self._row(
+                        unit_id=cell,
+                        party_id=asset.party_id,
+                        cause="hold_on_your_asset",
+                        payload=payload,
+                        deadline=deadline if cell is not None else None,
+                        asset_id=asset.id,
+                        type_id=asset.type_id,
+                        subject=f"check:{check_id}",
+                        urgent=True,
+                    )
+                )
+        if rows:
+            self.store.add_notifications(rows, "service:notifications")
+
+    def coordination_cells(self, party_id: str) -> list[str]:
+        cells: list[str] = []
+        after: str | None = None
+        while True:
+            page = self.store.list("unit", party_ids=[party_id], after_id=after, limit=_UNIT_PAGE)
+            cells.extend(u.id for u in page if u.data.get("coordination_cell"))
+            if len(page) < _UNIT_PAGE:
+                return cells
+            after = page[-1].id
+
+    def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """The check's answer with each owner's answer (``owner_response``) filled in."""
+        rows = self.store.find_notifications(
+            subject=f"check:{check_id}", cause="hold_on_your_asset", answered=True
+        )
+        if not rows:
+            return answer
+        out = dict(answer)
+        matches = [dict(m) for m in answer.get("matches") or []]
+        for row in sorted(rows, key=lambda r: r["responded_at"] or ""):
+            response = {
+                "response": row["response"],
+                "by": row["responded_by"],
+                "at": row["responded_at"],
+            }
+            movements = set(row["payload"].get("_movement_ids") or [])
+            for match in matches:
+                if match.get("owner_response") is not None:
+                    continue
+                mine = (
+                    (match.get("kind") == "asset" and match.get("id") == row["asset_id"])
+                    or (match.get("kind") == "movement" and match.get("id") in movements)
+                    or (match.get("details_withheld") and match.get("party_id") == row["party_id"])
+                )
+                if mine:
+                    match["owner_response"] = response
+        out["matches"] = matches
+        return out
+
+
+class Escalator:
+    """Unanswered at its deadline → the coordination cells of both parties; an escalation
+    unanswered for ``escalation_interval_s`` → the parties' out-of-band contacts; then
+    silence. Reads deadlines from the store, so timers survive restarts."""
+
+    def __init__(self, service: Service, planner: Planner) -> None:
+        self.svc = service
+        self.store = service.store
+        self.planner = planner
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> threading.Thread:
+        def run() -> None:
+            while not self._stop.wait(self.svc.settings.escalation_tick_s):
+                if not self.svc.ready:
+                    continue
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("escalation failed; retrying")
+
+        thread = threading.Thread(target=run, name="deconfliction-escalator", daemon=True)
+        self._thread = thread
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def tick(self) -> int:
+        """Escalate every notification whose deadline has passed; how many were escalated."""
+        now = self.svc.clock.now()
+        done = 0
+        with self.svc.lock:
+            while True:
+                due = self.store.due_notifications(format_time(now), limit=200)
+                if not due:
+                    break
+                with self.svc.writing():
+                    for row in due:
+                        self._escalate(row, now)
+                        done += 1
+        if done:
+            self.planner.bell.ring()
+        return done
+
+    def _escalate(self, row: dict[str, Any], now: datetime) -> None:
+        at = format_time(now)
+        actor = "service:escalation"
+        level = int(row["escalation_level"])
+        parties: list[str] = list(row["payload"].get("_escalate_to") or [row["party_id"]])
+        if row["cause"] != "escalation":
+            self._level(row, parties, 1, now)
+            self.store.update_notification(
+                row["id"], at=at, actor=actor, state="escalated", outbox_event="escalated"
+            )
+            return
+        parent = self.store.get_notification(row["parent_id"]) if row["parent_id"] else None
+        siblings = self.store.find_notifications(parent_id=row["parent_id"], cause="escalation")
+        resolved = (
+            parent is None
+            or parent["response"] is not None
+            or any(s["response"] is not None for s in siblings if s["escalation_level"] == level)
+        )
+        already = any(s["escalation_level"] > level for s in siblings)
+        if not resolved and not already and level < 2 and parent is not None:
+            self._level(parent, parties, level + 1, now)
+        self.store.update_notification(row["id"], at=at, actor=actor, state="escalated")
+
+    def _level(
+        self,
+        original: dict[str, Any],
+        parties: list[str],
+        level: int,
+        now: datetime,
+    ) -> None:
+        planner = self.planner
+        interval = timedelta(seconds=self.svc.settings.escalation_interval_s)
+        rows = []
+        summary = {
+            "id": original["id"],
+            "cause": original["cause"],
+            "unit_id": original["unit_id"],
+            "party_id": original["party_id"],
+            "created_at": original["created_at"],
+            "deadline": original["deadline"],
+            "message": original["payload"].get("message"),
+        }
+        for party_id in parties:
+            party = planner._party(party_id)
+            contact = party.contact if party else None
+            cells = planner.coordination_cells(party_id) if level == 1 else []
+            base = {
+                "level": level,
+                "original": summary,
+                "contact": contact,
+                "acknowledgement": ACKNOWLEDGEMENT_MEANS,
+                "_escalate_to": parties,
+            }
+            if cells:
+                for cell in cells:
+                    payload = dict(base)
+                    payload["message"] = (
+                        f"ESCALATION: unit {original['unit_id']} did not answer a "
+                        f"{original['cause'].replace('_', ' ')} by {original['deadline']}. "
+                        "Make sure it is told and answers."
+                    )
+                    rows.append(
+                        planner._row(
+                            unit_id=cell,
+                            party_id=party_id,
+                            cause="escalation",
+                            payload=payload,
+                            deadline=now + interval,
+                            asset_id=original["asset_id"],
+                            type_id=original["type_id"],
+                            subject=original["subject"],
+                            urgent=True,
+                            escalation_level=level,
+                            parent_id=original["id"],
+                        )
+                    )
+            else:  # the last level (or a party without a cell): its out-of-band contact
+                payload = dict(base)
+                payload["message"] = (
+                    f"OUT-OF-BAND ESCALATION to {contact or party_id}: unit "
+                    f"{original['unit_id']} did not answer a "
+                    f"{original['cause'].replace('_', ' ')} and nobody answered the escalation."
+                )
+                rows.append(
+                    planner._row(
+                        unit_id=None,
+                        party_id=party_id,
+                        cause="escalation",
+                        payload=payload,
+                        deadline=None,
+                        asset_id=original["asset_id"],
+                        type_id=original["type_id"],
+                        subject=original["subject"],
+                        urgent=True,
+                        escalation_level=max(level, 2),
+                        parent_id=original["id"],
+                    )
+                )
+        self.store.add_notifications(rows, "service:escalation")
+
+
+def parse_deadline(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None

@@ -1,0 +1,302 @@
+"""Notifications and the delivery outbox, in SQL both backends accept.
+
+A notification row is a dict with :data:`NOTIFICATION_FIELDS` (``payload`` a
+JSON-able dict, ``urgent`` a bool, times in the stored text form) plus ``seq``
+on the way out. Each write appends its event (kind ``notification``; action
+``create``, ``update`` or ``respond``) in the same transaction, and, for a
+notification addressed to a unit, an ``outbox`` row: the unit's stream position.
+
+:class:`NotificationSQL` implements the ``Store`` methods on any backend that
+provides ``transaction()``, ``_read()``, ``_append_event`` and ``_execute`` /
+``_fetch`` with qmark (``?``) parameters; SQLite uses it as it is.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from deconfliction.store.errors import NotFound
+from deconfliction.store.jsontext import dumps, loads
+
+#: The columns of a notification, in order (``seq`` and ``event_seq`` are the store's).
+NOTIFICATION_FIELDS: tuple[str, ...] = (
+    "id",
+    "unit_id",
+    "party_id",
+    "cause",
+    "asset_id",
+    "type_id",
+    "subject",
+    "payload",
+    "urgent",
+    "deadline",
+    "state",
+    "response",
+    "responded_by",
+    "responded_as",
+    "responded_at",
+    "escalation_level",
+    "parent_id",
+    "created_at",
+)
+_COLUMNS = ", ".join(NOTIFICATION_FIELDS)
+_SELECT = f"SELECT seq, {_COLUMNS} FROM notifications"
+_FILTERS = ("unit_id", "party_id", "cause", "asset_id", "type_id", "subject", "parent_id")
+OUTBOX_EVENTS = ("created", "repeated", "answered", "escalated")
+
+
+def notification_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    out = dict(zip(("seq", *NOTIFICATION_FIELDS), row, strict=True))
+    out["payload"] = loads(out["payload"])
+    out["urgent"] = bool(out["urgent"])
+    return out
+
+
+def _values(row: dict[str, Any]) -> tuple[Any, ...]:
+    values = []
+    for name in NOTIFICATION_FIELDS:
+        value = row.get(name)
+        if name == "payload":
+            value = dumps(value or {})
+        elif name == "urgent":
+            value = 1 if value else 0
+        elif name == "escalation_level":
+            value = int(value or 0)
+        elif name == "state":
+            value = value or "pending"
+        values.append(value)
+    return tuple(values)
+
+
+class NotificationSQL:
+    """The notification methods of the ``Store`` protocol (see the module docstring)."""
+
+    # Provided by the backend.
+    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _read(self) -> AbstractContextManager[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _append_event(
+        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
+    ) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
+        """Run one statement; the new row's id for an INSERT, else the rows changed."""
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    # -- writes ------------------------------------------------------------
+    def add_notifications(self, rows: Sequence[dict[str, Any]], actor: str) -> builtins.list[int]:
+        """Store notifications (each with its event and, if addressed to a unit, an outbox
+        row); returns each one's stream position (0 when it has no unit)."""
+        positions: list[int] = []
+        if not rows:
+            return positions
+        with self.transaction():
+            for row in rows:
+                values = _values(row)
+                event_seq = self._append_event(
+                    row["created_at"], "notification", "create", row["id"], actor, dumps(row)
+                )
+                marks = ", ".join("?" * (len(values) + 1))
+                self._execute(
+                    f"INSERT INTO notifications ({_COLUMNS}, event_seq) VALUES ({marks})",
+                    (*values, event_seq),
+                )
+                position = 0
+                if row.get("unit_id"):
+                    position = self._outbox(
+                        row["unit_id"], row["id"], "created", row["created_at"], event_seq
+                    )
+                positions.append(position)
+        return positions
+
+    def _outbox(self, unit_id: str, notification_id: str, event: str, at: str, seq: int) -> int:
+        return self._execute(
+            "INSERT INTO outbox (unit_id, notification_id, event, at, event_seq) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (unit_id, notification_id, event, at, seq),
+        )
+
+    def update_notification(
+        self,
+        notification_id: str,
+        *,
+        at: str,
+        actor: str,
+        state: str | None = None,
+        deadline: str | None = None,
+        payload: dict[str, Any] | None = None,
+        outbox_event: str | None = None,
+    ) -> dict[str, Any]:
+        """Change a notification's state, deadline or payload (``NotFound``); with
+        ``outbox_event`` (``repeated``, ``escalated``) the unit's stream carries it again."""
+        with self.transaction():
+            current = self.get_notification(notification_id)
+            if current is None:
+                raise NotFound("notification", notification_id)
+            changes: dict[str, Any] = {}
+            if state is not None:
+                changes["state"] = state
+            if deadline is not None:
+                changes["deadline"] = deadline
+            if payload is not None:
+                changes["payload"] = payload
+            event_seq = self._append_event(
+                at, "notification", "update", notification_id, actor, dumps(changes)
+            )
+            if changes:
+                sets = ", ".join(f"{name} = ?" for name in changes)
+                params = [dumps(v) if name == "payload" else v for name, v in changes.items()]
+                self._execute(
+                    f"UPDATE notifications SET {sets} WHERE id = ?", (*params, notification_id)
+                )
+            if outbox_event is not None and current["unit_id"]:
+                self._outbox(current["unit_id"], notification_id, outbox_event, at, event_seq)
+            updated = self.get_notification(notification_id)
+        assert updated is not None
+        return updated
+
+    def answer_notification(
+        self,
+        notification_id: str,
+        response: str,
+        by: str,
+        responded_as: str,
+        at: str,
+        actor: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """Record the first answer (``NotFound``); ``(row, True)`` if this call stored it,
+        ``(row, False)`` with the earlier answer if there was one."""
+        with self.transaction():
+            current = self.get_notification(notification_id)
+            if current is None:
+                raise NotFound("notification", notification_id)
+            if current["response"] is not None:
+                return current, False
+            event_seq = self._append_event(
+                at,
+                "notification",
+                "respond",
+                notification_id,
+                actor,
+                dumps({"response": response, "by": by, "as": responded_as, "at": at}),
+            )
+            self._execute(
+                "UPDATE notifications SET state = 'answered', response = ?, responded_by = ?, "
+                "responded_as = ?, responded_at = ? WHERE id = ? AND response IS NULL",
+                (response, by, responded_as, at, notification_id),
+            )
+            if current["unit_id"]:
+                self._outbox(current["unit_id"], notification_id, "answered", at, event_seq)
+            updated = self.get_notification(notification_id)
+        assert updated is not None
+        return updated, True
+
+    # -- reads -------------------------------------------------------------
+    def get_notification(self, notification_id: str) -> dict[str, Any] | None:
+        rows = self._fetch(f"{_SELECT} WHERE id = ?", (notification_id,))
+        return notification_from_row(rows[0]) if rows else None
+
+    def find_notifications(
+        self,
+        *,
+        unit_id: str | None = None,
+        party_id: str | None = None,
+        cause: str | None = None,
+        asset_id: str | None = None,
+        type_id: str | None = None,
+        subject: str | None = None,
+        parent_id: str | None = None,
+        causes: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        answered: bool | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+    ) -> builtins.list[dict[str, Any]]:
+        """Notifications matching every given filter, by ``seq``, after ``after_seq``."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        where = ["seq > ?"]
+        params: list[Any] = [after_seq]
+        given = {
+            "unit_id": unit_id,
+            "party_id": party_id,
+            "cause": cause,
+            "asset_id": asset_id,
+            "type_id": type_id,
+            "subject": subject,
+            "parent_id": parent_id,
+        }
+        for name in _FILTERS:
+            value = given[name]
+            if value is not None:
+                where.append(f"{name} = ?")
+                params.append(value)
+        for name, values in (("cause", causes), ("state", states)):
+            if values is not None:
+                wanted = sorted(set(values))
+                if not wanted:
+                    return []
+                where.append(f"{name} IN ({', '.join('?' * len(wanted))})")
+                params.extend(wanted)
+        if answered is not None:
+            where.append("response IS NOT NULL" if answered else "response IS NULL")
+        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        params.append(limit)
+        return [notification_from_row(r) for r in self._fetch(sql, params)]
+
+    def iter_notifications(self, causes: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every notification (of ``causes``), by ``seq``, page by page."""
+        after = 0
+        while True:
+            page = self.find_notifications(causes=causes, after_seq=after, limit=1000)
+            yield from page
+            if len(page) < 1000:
+                return
+            after = int(page[-1]["seq"])
+
+    def due_notifications(self, now: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+        """Pending (unanswered, not yet escalated) notifications whose deadline has passed."""
+        rows = self._fetch(
+            f"{_SELECT} WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= ? "
+            "ORDER BY deadline, seq LIMIT ?",
+            (now, limit),
+        )
+        return [notification_from_row(r) for r in rows]
+
+    def next_deadline(self) -> str | None:
+        """The earliest deadline of a pending notification (the scheduler's next wake-up)."""
+        rows = self._fetch(
+            "SELECT MIN(deadline) FROM notifications WHERE state = 'pending' "
+            "AND deadline IS NOT NULL"
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def outbox_after(
+        self, unit_id: str, after_seq: int = 0, limit: int = 100
+    ) -> builtins.list[dict[str, Any]]:
+        """A unit's stream after a position: ``{"seq", "event", "at", "notification"}``."""
+        rows = self._fetch(
+            "SELECT o.seq, o.event, o.at, "
+            + ", ".join(f"n.{c}" for c in ("seq", *NOTIFICATION_FIELDS))
+            + " FROM outbox o JOIN notifications n ON n.id = o.notification_id "
+            "WHERE o.unit_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            (unit_id, after_seq, limit),
+        )
+        return [
+            {"seq": r[0], "event": r[1], "at": r[2], "notification": notification_from_row(r[3:])}
+            for r in rows
+        ]
+
+    def last_outbox_seq(self) -> int:
+        rows = self._fetch("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        return int(rows[0][0])

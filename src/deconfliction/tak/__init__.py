@@ -1,0 +1,1 @@
+"""TAK onboarding: the certificate authority, server and client certificates, data packages."""

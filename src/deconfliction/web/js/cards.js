@@ -1,0 +1,73 @@
+// Recognition cards: the catalogue, each type's profile, picture, and its look-alikes side
+// by side with the cue that tells them apart. A type that exists only as another type's
+// look-alike (named in a confusable_with, with no symbol code of its own: another side's
+// vehicle) gets no card of its own (principle 2): it appears only as the "looks like" half.
+import { $, clear, h, words } from "/web/js/dom.js";
+import { symbol } from "/web/js/symbols.js";
+
+export function lookAlikeOnly(types) {
+  const named = new Set();
+  for (const t of types) for (const c of t.confusable_with || []) named.add(c.type_id);
+  return new Set(types.filter((t) => named.has(t.id) && !t.sidc).map((t) => t.id));
+}
+
+function features(list, other) {
+  const mark = new Set(other ? list.filter((f) => !other.includes(f)) : []);
+  if (!list.length) return h("span", { class: "hint" }, "none listed");
+  return list.map((f) => h("span", {
+    class: mark.has(f) ? "feat only" : "feat",
+    title: mark.has(f) ? "only this one has it" : null,
+  }, words(f)));
+}
+
+function profile(t, other) {
+  const p = t.profile || {};
+  const rows = [
+    ["mobility", words(p.mobility || "—")],
+    ["axles", p.axles ?? "—"],
+    ["size", p.size_class ? words(p.size_class) : "—"],
+    ["max speed", `${t.max_speed_kmh} km/h`],
+    ["features", features(p.features || [], other?.profile?.features)],
+  ];
+  return h("dl", { class: "profile" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function picture(t) {
+  if (!t.picture_url || !/^(https?:\/\/|\/)/i.test(t.picture_url)) return null;
+  return h("img", { class: "picture", src: t.picture_url, alt: `Picture of ${t.name}`, loading: "lazy" });
+}
+
+function card(t, byId) {
+  const sym = t.sidc ? symbol(t.sidc, { size: 30 }) : null;
+  const variant = t.variant_of ? byId.get(t.variant_of) : null;
+  const variants = [...byId.values()].filter((v) => v.variant_of === t.id);
+  const looks = (t.confusable_with || []).map((c) => {
+    const other = byId.get(c.type_id);
+    return h("section", { class: "lookalike" },
+      h("h3", {}, `Looks like ${other ? other.name : c.type_id}`),
+      h("div", { class: "pair" },
+        h("div", {}, h("h4", {}, t.name), profile(t, other)),
+        h("div", {}, h("h4", {}, other ? other.name : c.type_id),
+          other ? [picture(other), profile(other, t)] : h("p", { class: "hint" }, "not in the catalogue"))),
+      h("p", { class: "cue" }, `Cue: ${c.cue}`));
+  });
+  return h("article", { class: "card", id: `card-${t.id}`, "data-type": t.id },
+    h("header", {},
+      sym ? h("img", { class: "sym", src: sym.url, alt: `Symbol ${t.sidc}` }) : null,
+      h("div", {},
+        h("h2", {}, t.name),
+        h("div", { class: "sub" }, t.id, variant ? ` · variant of ${variant.name}` : t.variant_of ? ` · variant of ${t.variant_of}` : ""),
+        variants.length ? h("div", { class: "sub" }, `Variants: ${variants.map((v) => v.name).join(", ")}`) : null)),
+    picture(t),
+    profile(t, null),
+    looks);
+}
+
+export function renderCards(types) {
+  const box = clear($("cards"));
+  const byId = new Map(types.map((t) => [t.id, t]));
+  const hidden = lookAlikeOnly(types);
+  const shown = types.filter((t) => !hidden.has(t.id)).sort((a, b) => a.name.localeCompare(b.name));
+  if (!shown.length) box.append(h("p", { class: "hint" }, "The catalogue is empty."));
+  for (const t of shown) box.append(card(t, byId));
+}

@@ -1,0 +1,63 @@
+// Building DOM nodes safely: text always goes in as text, never as HTML.
+
+/**
+ * h("div", {class: "x", onclick: fn}, "text", child, [more, children])
+ * Attributes starting with "on" become listeners; null/false attributes and children are skipped.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      el.className = value;
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+/** "2 min", "1 h 05 min", "3 d" — how long ago or how long until. */
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const hrs = Math.floor(m / 60);
+  if (hrs < 48) return `${hrs} h ${String(m % 60).padStart(2, "0")} min`;
+  return `${Math.floor(hrs / 24)} d`;
+}
+
+/** "14:05:09 UTC" (and the date when it is not today). */
+export function utc(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const today = new Date().toISOString().slice(0, 10);
+  const day = d.toISOString().slice(0, 10);
+  const time = d.toISOString().slice(11, 19);
+  return day === today ? `${time} UTC` : `${day} ${time} UTC`;
+}
+
+/** A vocabulary word for people: "antenna_mast" → "antenna mast". */
+export const words = (w) => String(w).replaceAll("_", " ");

@@ -1,0 +1,419 @@
+// The map: Leaflet (global `L`), a plain graticule by default, an optional tile server,
+// and what GET /v1/map says the token may see. A check's position is never drawn here.
+import { api, ApiError } from "/web/js/api.js";
+import { $, clear, duration, h, utc, words } from "/web/js/dom.js";
+import { formatLatLon, formatMgrs } from "/web/js/coords.js";
+import { symbol } from "/web/js/symbols.js";
+
+const L = window.L;
+const TILE_KEY = "deconfliction.tileUrl";
+const R99_PER_CEP = 2.58;
+const REFRESH_MS = 30_000;
+
+export const LAYERS = [
+  { key: "aor", label: "My AOR", color: "#39c5cf" },
+  { key: "area", label: "Areas", color: "#6cb6ff" },
+  { key: "site", label: "Protected sites", color: "#7ee787" },
+  { key: "movement", label: "Movements", color: "#f0883e" },
+  { key: "asset", label: "Assets", color: "#e6edf3" },
+  { key: "graticule", label: "Graticule", color: "#3d4f60" },
+];
+const COLOR = Object.fromEntries(LAYERS.map((l) => [l.key, l.color]));
+const PROTECTED = "#7ee787";
+const HIT = "#ffd33d";
+
+export class MapView {
+  constructor({ parties, onPick, onUnauthorised }) {
+    this.parties = parties; // id → party
+    this.onPick = onPick;
+    this.entries = new Map(); // "layer:id" → {layer, feature, label, highlight(on)}
+    this.hits = new Set();
+    this.reach = new Map();
+    this.fresh_s = 900;
+    this.horizon_s = 6 * 3600;
+    this.fitted = false;
+    this.map = L.map("map", { worldCopyJump: true, keyboard: true, zoomSnap: 0.5, minZoom: 2 });
+    this.map.setView([48.5, 36.2], 8);
+    this.groups = {};
+    for (const { key } of LAYERS) this.groups[key] = L.layerGroup().addTo(this.map);
+    this.reachGroup = L.layerGroup().addTo(this.map);
+    L.control.scale({ imperial: false }).addTo(this.map);
+    this.map.attributionControl.setPrefix("Leaflet");
+    this.graticule = new Graticule(this.map, this.groups.graticule);
+    this.setTiles(localStorage.getItem(TILE_KEY) || "");
+    this.map.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
+    this.map.on("mousemove", (e) => this.showCoords(e.latlng.lat, wrap(e.latlng.lng)));
+    this.map.on("moveend", () => {
+      const c = this.map.getCenter();
+      this.showCoords(c.lat, wrap(c.lng));
+    });
+    this.map.on("zoomend", () => this.sizeCorridors());
+    this.buildToggles();
+    this.timer = setInterval(() => {
+      this.load().catch((err) => {
+        if (err instanceof ApiError && err.status === 401) onUnauthorised();
+        else $("map-status").textContent = `Map not refreshed: ${err.message}`;
+      });
+    }, REFRESH_MS);
+    this.fadeTimer = setInterval(() => this.restyleAssets(), 10_000);
+  }
+
+  centre() {
+    const c = this.map.getCenter();
+    return { lat: c.lat, lon: wrap(c.lng) };
+  }
+
+  showCoords(lat, lon) {
+    $("coords").textContent = `${formatLatLon(lat, lon)} · ${formatMgrs(lat, lon) || "no MGRS"}`;
+  }
+
+  setTiles(url) {
+    if (this.tiles) this.map.removeLayer(this.tiles);
+    this.tiles = null;
+    $("tile-url").value = url;
+    if (url) {
+      this.tiles = L.tileLayer(url, { maxZoom: 19, attribution: "Tiles: configured server" });
+      this.tiles.addTo(this.map);
+      this.tiles.bringToBack();
+    }
+  }
+
+  saveTiles(url) {
+    const clean = url.trim();
+    if (clean) localStorage.setItem(TILE_KEY, clean);
+    else localStorage.removeItem(TILE_KEY);
+    this.setTiles(clean);
+  }
+
+  buildToggles() {
+    const box = clear($("layer-toggles"));
+    for (const { key, label, color } of LAYERS) {
+      const input = h("input", { type: "checkbox", id: `toggle-${key}`, checked: true });
+      input.addEventListener("change", () => {
+        const group = this.groups[key];
+        if (input.checked) group.addTo(this.map);
+        else this.map.removeLayer(group);
+        if (key === "asset") {
+          if (input.checked) this.reachGroup.addTo(this.map);
+          else this.map.removeLayer(this.reachGroup);
+        }
+      });
+      box.append(
+        h("label", { for: `toggle-${key}` }, input,
+          h("span", { class: "swatch", style: `border-color:${color}` }), label),
+      );
+    }
+  }
+
+  async load() {
+    const data = await api("GET", "/v1/map");
+    this.fresh_s = data.fresh_s;
+    this.horizon_s = data.horizon_s;
+    for (const key of ["aor", "area", "site", "movement", "asset"]) this.groups[key].clearLayers();
+    this.reachGroup.clearLayers();
+    this.reach.clear();
+    this.entries.clear();
+    for (const feature of data.features) {
+      const entry = this.add(feature);
+      if (entry) this.entries.set(feature.id, entry);
+    }
+    this.sizeCorridors();
+    this.restyleAssets();
+    this.renderList();
+    for (const id of this.hits) this.entries.get(id)?.highlight(true);
+    const counts = {};
+    for (const f of data.features) counts[f.properties.layer] = (counts[f.properties.layer] || 0) + 1;
+    $("map-status").textContent =
+      `${counts.asset || 0} assets, ${counts.movement || 0} movements, ${counts.area || 0} areas, ` +
+      `${counts.site || 0} sites · updated ${utc(data.generated_at)}`;
+    if (!this.fitted) {
+      this.fitted = true;
+      const aor = data.features.find((f) => f.properties.layer === "aor");
+      const target = aor ? [aor] : data.features;
+      if (target.length) {
+        const bounds = L.geoJSON({ type: "FeatureCollection", features: target }).getBounds();
+        if (bounds.isValid()) this.map.fitBounds(bounds.pad(aor ? 0.35 : 0.1));
+      }
+    }
+    return data;
+  }
+
+  partyName(id) {
+    return this.parties.get(id)?.name || id;
+  }
+
+  add(feature) {
+    const p = feature.properties;
+    switch (p.layer) {
+      case "aor":
+        return this.addShape(feature, "aor", {
+          color: COLOR.aor, weight: 3, dashArray: "8 6", fill: false, className: "dc-aor",
+        }, `AOR — ${p.name || p.id}`);
+      case "area": {
+        const prot = p.kind === "protected";
+        const color = prot ? PROTECTED : COLOR.area;
+        return this.addShape(feature, "area", {
+          color, weight: 2, fillColor: color, fillOpacity: p.active ? 0.18 : 0.05,
+          dashArray: p.active ? null : "4 6", className: `dc-area dc-${p.kind}`,
+        }, `${prot ? "Protected" : "Operating"} area ${p.id}`);
+      }
+      case "site":
+        return this.addSite(feature);
+      case "movement":
+        return this.addMovement(feature);
+      case "asset":
+        return this.addAsset(feature);
+      default:
+        return null;
+    }
+  }
+
+  addShape(feature, key, style, label) {
+    const layer = L.geoJSON(feature, { style: () => style });
+    layer.bindPopup(() => this.popup(feature, label));
+    layer.addTo(this.groups[key]);
+    return {
+      layer, feature, label, key,
+      highlight: (on) => layer.setStyle(on ? { ...style, color: HIT, weight: style.weight + 3 } : style),
+    };
+  }
+
+  addSite(feature) {
+    const p = feature.properties;
+    const [lon, lat] = feature.geometry.coordinates;
+    const style = { color: PROTECTED, weight: 2, fillColor: PROTECTED, fillOpacity: 0.25, className: "dc-site" };
+    const circle = L.circle([lat, lon], { ...style, radius: Math.max(p.radius_m, 1) });
+    const dot = L.circleMarker([lat, lon], { radius: 5, color: PROTECTED, weight: 2, fillOpacity: 1 });
+    const label = `${words(p.kind)}: ${p.name || p.id}`;
+    const group = L.featureGroup([circle, dot]);
+    group.bindPopup(() => this.popup(feature, label));
+    dot.bindTooltip(p.name || p.id, { permanent: true, direction: "right", className: "dc-label" });
+    group.addTo(this.groups.site);
+    return {
+      layer: group, feature, label, key: "site",
+      highlight: (on) => circle.setStyle(on ? { ...style, color: HIT, weight: 5 } : style),
+    };
+  }
+
+  addMovement(feature) {
+    const p = feature.properties;
+    const coords = feature.geometry.coordinates;
+    const lines = feature.geometry.type === "MultiLineString" ? coords : [coords];
+    const latlngs = lines.map((line) => line.map(([lon, lat]) => [lat, lon]));
+    const corridor = L.polyline(latlngs, {
+      color: COLOR.movement, opacity: p.active ? 0.22 : 0.1, lineCap: "round", lineJoin: "round",
+      interactive: false, className: "dc-corridor",
+    });
+    const style = { color: COLOR.movement, weight: 2, dashArray: p.active ? null : "6 6", className: "dc-movement" };
+    const route = L.polyline(latlngs, style);
+    const label = `Movement ${p.callsign ? `of ${p.callsign}` : p.id}`;
+    const group = L.featureGroup([corridor, route]);
+    group.bindPopup(() => this.popup(feature, label));
+    group.addTo(this.groups.movement);
+    return {
+      layer: group, feature, label, key: "movement", corridor,
+      highlight: (on) => route.setStyle(on ? { ...style, color: HIT, weight: 5 } : style),
+    };
+  }
+
+  sizeCorridors() {
+    const zoom = this.map.getZoom();
+    for (const entry of this.entries.values()) {
+      if (!entry.corridor) continue;
+      const lat = entry.corridor.getBounds().getCenter().lat;
+      const metresPerPx = (40075016.686 * Math.cos((lat * Math.PI) / 180)) / 2 ** (zoom + 8);
+      const width = (2 * (entry.feature.properties.corridor_m || 0)) / metresPerPx;
+      entry.corridor.setStyle({ weight: Math.max(3, Math.min(width, 400)) });
+    }
+  }
+
+  addAsset(feature) {
+    const p = feature.properties;
+    const [lon, lat] = feature.geometry.coordinates;
+    const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
+    const sym = symbol(p.sidc, { neutral: humanitarian });
+    const icon = L.icon({
+      iconUrl: sym.url,
+      iconSize: [sym.width, sym.height],
+      iconAnchor: [sym.anchor.x, sym.anchor.y],
+      className: "dc-asset",
+    });
+    const marker = L.marker([lat, lon], { icon, title: p.callsign, alt: p.callsign, keyboard: true });
+    marker.bindTooltip("", { permanent: true, direction: "right", offset: [10, 0], className: "dc-label" });
+    const label = `${p.callsign}`;
+    marker.bindPopup(() => this.popup(feature, label, marker));
+    marker.addTo(this.groups.asset);
+    marker.getElement()?.setAttribute("data-id", p.id);
+    return {
+      layer: marker, feature, label, key: "asset", marker,
+      highlight: (on) => marker.getElement()?.classList.toggle("dc-hit", on),
+    };
+  }
+
+  ageOf(p) {
+    return (Date.now() - new Date(p.time).getTime()) / 1000;
+  }
+
+  /** Assets fade as their last report ages: full until fresh_s, down to 0.3 at the horizon. */
+  restyleAssets() {
+    for (const entry of this.entries.values()) {
+      if (!entry.marker) continue;
+      const p = entry.feature.properties;
+      const age = this.ageOf(p);
+      let opacity = 1;
+      if (age > this.horizon_s) opacity = 0.2;
+      else if (age > this.fresh_s) opacity = 1 - (0.7 * (age - this.fresh_s)) / (this.horizon_s - this.fresh_s);
+      entry.marker.setOpacity(opacity);
+      const past = age > this.horizon_s ? " (past horizon)" : "";
+      entry.marker.setTooltipContent(`${p.callsign} · ${duration(age)}${past}`);
+      entry.marker.getTooltip()?.setOpacity(Math.max(opacity, 0.5));
+    }
+  }
+
+  popup(feature, label, marker) {
+    const p = feature.properties;
+    const rows = [];
+    const row = (k, v) => v !== null && v !== undefined && v !== "" && rows.push(h("dt", {}, k), h("dd", {}, v));
+    row("party", this.partyName(p.party_id));
+    if (p.layer === "asset") {
+      const age = this.ageOf(p);
+      row("type", p.type_name || p.type_id);
+      row("last report", `${duration(age)} ago (${utc(p.time)})${p.source === "plain" ? ", plain port" : ""}`);
+      row("CEP", `${Math.round(p.cep_m)} m`);
+      if (p.speed_kmh !== null) row("speed", `${p.speed_kmh} km/h`);
+      if (p.course_deg !== null) row("course", `${p.course_deg}°`);
+      row("max speed", p.max_speed_kmh !== null ? `${p.max_speed_kmh} km/h` : null);
+      row("contact", p.contact);
+    }
+    if (p.layer === "site") row("radius", `${Math.round(p.radius_m)} m`);
+    if (p.layer === "movement") {
+      row("corridor", `${p.corridor_m} m either side`);
+      row("window", `${utc(p.start)} – ${utc(p.end)}`);
+    }
+    if (p.layer === "area") row("window", `${utc(p.start)} – ${utc(p.end)}${p.active ? "" : " (not active now)"}`);
+    const [lon, lat] = feature.geometry.type === "Point" ? feature.geometry.coordinates : [null, null];
+    if (lat !== null) row("position", `${formatLatLon(lat, lon)} · ${formatMgrs(lat, lon)}`);
+    const box = h("div", {}, h("strong", {}, label), h("dl", {}, rows));
+    if (marker) {
+      const button = h("button", { type: "button" }, this.reach.has(p.id) ? "Hide reach" : "Show reach");
+      button.addEventListener("click", () => {
+        this.toggleReach(p, marker);
+        button.textContent = this.reach.has(p.id) ? "Hide reach" : "Show reach";
+      });
+      box.append(button);
+    }
+    return box;
+  }
+
+  /** Where the asset could be now: r99 of its report plus max speed × age (up to the horizon). */
+  toggleReach(p, marker) {
+    if (this.reach.has(p.id)) {
+      this.reachGroup.removeLayer(this.reach.get(p.id));
+      this.reach.delete(p.id);
+      return;
+    }
+    const age = Math.min(Math.max(this.ageOf(p), 0), this.horizon_s);
+    const radius = R99_PER_CEP * p.cep_m + ((p.max_speed_kmh || 0) / 3.6) * age;
+    const circle = L.circle(marker.getLatLng(), {
+      radius: Math.max(radius, 1), color: "#e6edf3", weight: 1, dashArray: "3 5", fillOpacity: 0.05,
+      interactive: false, className: "dc-reach",
+    });
+    circle.addTo(this.reachGroup);
+    this.reach.set(p.id, circle);
+  }
+
+  renderList() {
+    const list = clear($("map-list"));
+    const order = { aor: 0, site: 1, area: 2, movement: 3, asset: 4 };
+    const entries = [...this.entries.entries()].sort(
+      ([, a], [, b]) => order[a.key] - order[b.key] || a.label.localeCompare(b.label),
+    );
+    for (const [id, entry] of entries) {
+      const button = h("button", { type: "button", "data-feature": id },
+        h("span", { class: "layer" }, entry.key), entry.label);
+      button.addEventListener("click", () => this.focus(id));
+      list.append(h("li", {}, button));
+    }
+  }
+
+  focus(id) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    const layer = entry.layer;
+    if (layer.getLatLng) this.map.setView(layer.getLatLng(), Math.max(this.map.getZoom(), 11));
+    else if (layer.getBounds) this.map.fitBounds(layer.getBounds().pad(0.2));
+    layer.openPopup?.();
+  }
+
+  /** Highlight the matches the token may see (ids of visible objects); returns how many. */
+  highlight(matches) {
+    this.clearHighlight();
+    const bounds = L.latLngBounds([]);
+    for (const m of matches) {
+      if (!m.id || !m.kind) continue;
+      const id = `${m.kind}:${m.id}`;
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      this.hits.add(id);
+      entry.highlight(true);
+      if (entry.layer.getLatLng) bounds.extend(entry.layer.getLatLng());
+      else if (entry.layer.getBounds) bounds.extend(entry.layer.getBounds());
+    }
+    if (bounds.isValid()) this.map.fitBounds(bounds.pad(0.3), { maxZoom: 12 });
+    return this.hits.size;
+  }
+
+  clearHighlight() {
+    for (const id of this.hits) this.entries.get(id)?.highlight(false);
+    this.hits.clear();
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+    clearInterval(this.fadeTimer);
+    this.map.remove();
+  }
+}
+
+function wrap(lon) {
+  return ((((lon + 180) % 360) + 360) % 360) - 180;
+}
+
+/** Lines of latitude and longitude at a spacing that suits the zoom, with edge labels. */
+class Graticule {
+  constructor(map, group) {
+    this.map = map;
+    this.group = group;
+    map.on("moveend zoomend", () => this.draw());
+    map.whenReady(() => this.draw());
+  }
+
+  draw() {
+    this.group.clearLayers();
+    const b = this.map.getBounds();
+    const spanLat = b.getNorth() - b.getSouth();
+    const steps = [30, 10, 5, 2, 1, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01];
+    const step = steps.find((s) => spanLat / s >= 4) || 0.01;
+    const south = Math.max(-85, Math.floor(b.getSouth() / step) * step);
+    const north = Math.min(85, Math.ceil(b.getNorth() / step) * step);
+    const west = Math.floor(b.getWest() / step) * step;
+    const east = Math.ceil(b.getEast() / step) * step;
+    const style = { color: "#2a3948", weight: 1, interactive: false, className: "dc-grid" };
+    const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
+    for (let lat = south; lat <= north + 1e-9; lat += step) {
+      this.group.addLayer(L.polyline([[lat, west], [lat, east]], style));
+      this.label([lat, b.getWest()], `${Math.abs(lat).toFixed(digits)}°${lat >= 0 ? "N" : "S"}`, [2, -8]);
+    }
+    for (let lon = west; lon <= east + 1e-9; lon += step) {
+      this.group.addLayer(L.polyline([[south, lon], [north, lon]], style));
+      const w = wrap(lon);
+      this.label([b.getSouth(), lon], `${Math.abs(w).toFixed(digits)}°${w >= 0 ? "E" : "W"}`, [3, -30]);
+    }
+  }
+
+  label(latlng, text, [dx, dy]) {
+    const html = h("span", {}, text);
+    const icon = L.divIcon({ className: "dc-grid-label", html, iconSize: null, iconAnchor: [-dx, -dy] });
+    this.group.addLayer(L.marker(latlng, { icon, interactive: false, keyboard: false }));
+  }
+}

@@ -1,0 +1,163 @@
+"""Browser tests: Playwright (sync API) drives Debian's Chromium against the real server
+(a subprocess with the demo scenario, as ``tests/integration`` starts it).
+
+No browser is downloaded: Chromium comes from Debian (``./test`` installs it with
+``scripts/ensure-chromium.sh``) and the page's libraries are vendored by
+``scripts/vendor-web.sh`` (``./test`` runs it too). Every test's page fails the test on
+any console error or uncaught page error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
+
+from deconfliction.api import web
+from tests.integration.live import Server, issue
+from tests.integration.world import now_iso
+
+CHROMIUM = os.environ.get("DECONFLICTION_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT: ViewportSize = {"width": 1024, "height": 768}
+#: An owner-only asset of Westmark near Kestrel 7: the drone team must never see it.
+HIDDEN_ASSET = {
+    "id": "wma-rampart-9",
+    "party_id": "wma",
+    "type_id": "skyshield-w",
+    "callsign": "Rampart-9",
+}
+HIDDEN_POSITION = {"lat": 48.55, "lon": 36.10}
+
+
+@dataclass
+class Demo:
+    server: Server
+    token: str
+    admin: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@dataclass
+class Console:
+    """Console errors and uncaught page errors of one page; ``allowed`` patterns excepted."""
+
+    errors: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console error: {message.text} ({message.location})")
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(re.search(p, e) for p in self.allowed)]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The real server with the demo scenario, plus an owner-only Westmark asset near the
+    drone team, reported two minutes ago."""
+    missing = web.missing_vendor()
+    if missing:
+        pytest.fail(
+            f"the web UI's libraries are not vendored ({', '.join(missing)}): run "
+            "scripts/vendor-web.sh (./test does)",
+            pytrace=False,
+        )
+    data_dir = tmp_path_factory.mktemp("web") / "data"
+    server = Server(data_dir, "--demo", "--cot-tls-port", "0")
+    server.start()
+    try:
+        match = re.search(r"DEMO_TOKEN=(\S+)", server.log())
+        assert match, server.log()
+        admin = issue(data_dir, "admin")
+        headers = {"Authorization": f"Bearer {admin}"}
+        r = httpx.post(f"{server.url}/v1/assets", json=HIDDEN_ASSET, headers=headers)
+        assert r.status_code == 201, r.text
+        hidden_report = {
+            "asset_id": HIDDEN_ASSET["id"],
+            "time": now_iso(-120),
+            "position": HIDDEN_POSITION,
+            "cep_m": 10,
+        }
+        r = httpx.post(f"{server.url}/v1/reports", json=[hidden_report], headers=headers)
+        assert r.status_code == 200, r.text
+        yield Demo(server, match.group(1), admin)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is needed at {CHROMIUM} for the browser tests: run "
+            "scripts/ensure-chromium.sh (./test does) or apt-get install -y chromium",
+            pytrace=False,
+        )
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    """A fresh tab at 1024×768 (its own sessionStorage) that fails the test on console errors."""
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.on("console", console.on_console)
+    tab.on("pageerror", lambda exc: console.errors.append(f"page error: {exc}"))
+    yield tab
+    context.close()
+    unexpected = console.unexpected()
+    assert not unexpected, "\n".join(unexpected)
+
+
+def sign_in(page: Page, demo: Demo, token: str | None = None) -> None:
+    page.goto(demo.url + "/")
+    page.fill("#token", token or demo.token)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#map-list li", state="attached")
+
+
+def screenshot(page: Page, path: Path) -> Path:
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 0
+    return path

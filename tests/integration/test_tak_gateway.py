@@ -1,0 +1,330 @@
+"""The CoT gateway against the real server: mutual TLS with certificates the CLI issued,
+the trust rule, plain ports, bursts and hostile input (issue 5).
+
+One server for the module (TLS, TCP and UDP on), with the small world of
+``world.py``: alpha (units a-cell, a-drones) and bravo (b-team). Each test uses
+assets of its own, so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():  # pytak warns about optional extras it does not need here
+    warnings.simplefilter("ignore")
+    import pytak
+
+from deconfliction.tak import pki
+from tests.integration.live import Server, free_port, issue, store_at
+from tests.integration.tak import (
+    Issued,
+    client_context,
+    cot,
+    issue_client,
+    send_and_close,
+    summary_for,
+    tls_connect,
+    wait_for,
+)
+from tests.integration.world import asset, check_body, report, seed
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytak's TLS options
+
+IDLE_S = 3
+HOME = (48.5, 35.5)  # inside alpha's box
+FAR = (48.95, 35.5)  # 50 km north
+
+
+@dataclass
+class Tak:
+    server: Server
+    data_dir: Path
+    tls_port: int
+    tcp_port: int
+    udp_port: int
+    coord_a: str
+    op_a: str
+    alpha: Issued
+    bravo: Issued
+
+    def register(self, asset_id: str, uid: str, at: tuple[float, float] = HOME) -> None:
+        """An alpha asset bound to ``uid``, with an authenticated report at ``at`` (HTTP)."""
+        with self.server.client(self.coord_a) as c:
+            r = c.post("/v1/assets", json=asset(asset_id, "alpha") | {"cot_uid": uid})
+            assert r.status_code == 201, r.text
+            r = c.post("/v1/reports", json=[report(asset_id, *at, delta_s=-60)])
+            assert r.status_code == 200, r.text
+
+    def check(self, lat: float, lon: float) -> dict[str, Any]:
+        with self.server.client(self.op_a) as c:
+            r = c.post("/v1/checks", json=check_body("a-drones", lat, lon))
+        assert r.status_code == 201, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    def holds(self, asset_id: str, lat: float, lon: float) -> bool:
+        answer = self.check(lat, lon)
+        return answer["verdict"] == "HOLD" and asset_id in {m["id"] for m in answer["matches"]}
+
+    def latest(self, asset_id: str) -> dict[str, dict[str, Any]]:
+        """The store's latest report per source for an asset."""
+        with store_at(self.data_dir) as store:
+            return {
+                row["source"]: row for row in store.latest_reports() if row["asset_id"] == asset_id
+            }
+
+
+@pytest.fixture(scope="module")
+def tak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tak]:
+    root = tmp_path_factory.mktemp("tak")
+    data_dir = root / "data"
+    tls_port, tcp_port, udp_port = free_port(), free_port(), free_port()
+    server = Server(
+        data_dir,
+        "--cot-tls-port",
+        str(tls_port),
+        "--cot-tcp-port",
+        str(tcp_port),
+        "--cot-udp-port",
+        str(udp_port),
+        "--cot-idle-timeout-s",
+        str(IDLE_S),
+    ).start()
+    try:
+        admin = issue(data_dir, "admin")
+        with server.client() as client:
+            seed(client, admin)
+        yield Tak(
+            server=server,
+            data_dir=data_dir,
+            tls_port=tls_port,
+            tcp_port=tcp_port,
+            udp_port=udp_port,
+            coord_a=issue(data_dir, "coordinator", "a-cell"),
+            op_a=issue(data_dir, "operator", "a-drones"),
+            alpha=issue_client(data_dir, "a-cell", root / "alpha"),
+            bravo=issue_client(data_dir, "b-team", root / "bravo"),
+        )
+    finally:
+        server.stop()
+
+
+def _pytak_send(tak: Tak, issued: Issued, events: list[bytes], *, proto: bool = False) -> None:
+    """Send with pytak's own TLS client (protocol_factory) and TX worker."""
+    config = pytak.client_functions.ConfigParser()
+    config.read_dict(
+        {
+            "pytak": {
+                "COT_URL": f"tls://127.0.0.1:{tak.tls_port}",
+                "PYTAK_TLS_CLIENT_CERT": str(issued.cert),
+                "PYTAK_TLS_CLIENT_KEY": str(issued.key),
+                "PYTAK_TLS_CLIENT_CAFILE": str(issued.ca),
+                "TAK_PROTO": "1" if proto else "0",
+            }
+        }
+    )
+    section = config["pytak"]
+
+    async def main() -> None:
+        _, writer = await pytak.protocol_factory(section)
+        worker = pytak.TXWorker(asyncio.Queue(), section, writer)
+        for event in events:
+            await worker.handle_data(event)
+        await writer.drain()
+        writer.close()  # TLS close_notify after the data; the server reads everything first
+        await writer.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_authenticated_report_over_tls_with_pytak_sets_the_position(tak: Tak) -> None:
+    tak.register("alpha-tls-1", "ANDROID-alpha-1")
+    assert tak.holds("alpha-tls-1", *HOME)
+    # A humanitarian-looking (neutral) type: binding is by uid, whatever the affiliation.
+    event = pytak.gen_cot(lat=FAR[0], lon=FAR[1], ce=8, uid="ANDROID-alpha-1", cot_type="a-n-G")
+    assert event is not None
+    _pytak_send(tak, tak.alpha, [event])
+    wait_for(lambda: tak.holds("alpha-tls-1", *FAR))
+    answer = tak.check(*FAR)
+    assert answer["verdict"] == "HOLD"
+    assert "alpha-tls-1" in {m["id"] for m in answer["matches"]}
+    assert not tak.holds("alpha-tls-1", *HOME)  # moved: 50 km in a few seconds is out of reach
+    assert tak.latest("alpha-tls-1")["authenticated"]["lat"] == pytest.approx(FAR[0])
+
+
+def test_tak_protocol_v1_stream_from_pytak_is_accepted(tak: Tak) -> None:
+    tak.register("alpha-proto-1", "ANDROID-alpha-proto")
+    event = pytak.gen_cot(lat=FAR[0], lon=35.7, ce=8, uid="ANDROID-alpha-proto")
+    assert event is not None
+    _pytak_send(tak, tak.alpha, [event], proto=True)
+    wait_for(lambda: tak.holds("alpha-proto-1", FAR[0], 35.7))
+
+
+def test_a_certificate_of_another_party_cannot_move_the_asset(tak: Tak) -> None:
+    tak.register("alpha-forged-1", "ANDROID-alpha-forged")
+    sock = tls_connect(tak.tls_port, tak.bravo.context())
+    port = sock.getsockname()[1]
+    send_and_close(sock, cot("ANDROID-alpha-forged", *FAR))
+    summary = summary_for(tak.server, port)
+    assert summary["unit"] == "b-team"
+    assert summary["reports"] == 0
+    assert summary["rejected"] == {"not_owner": 1}
+    assert tak.holds("alpha-forged-1", *HOME)
+    assert not tak.holds("alpha-forged-1", *FAR)
+    assert set(tak.latest("alpha-forged-1")) == {"authenticated"}
+
+
+def _refused(context: ssl.SSLContext, port: int) -> bool:
+    """True if the server refuses the handshake (TLS 1.3 reports it on the first read)."""
+    try:
+        sock = tls_connect(port, context)
+    except (ssl.SSLError, ConnectionError):
+        return True
+    try:
+        sock.sendall(cot("nobody", *HOME))
+        return sock.recv(1024) == b""
+    except (ssl.SSLError, ConnectionError):
+        return True
+    finally:
+        sock.close()
+
+
+def test_clients_without_a_certificate_of_our_ca_are_refused(tak: Tak, tmp_path: Path) -> None:
+    # No client certificate at all.
+    assert _refused(client_context(None, None, tak.alpha.ca), tak.tls_port)
+    # A certificate for the same unit and party, from another CA.
+    other = pki.issue_client_certificate(tmp_path / "other", "a-cell", "alpha")
+    (tmp_path / "c.pem").write_bytes(other.cert_pem)
+    (tmp_path / "k.pem").write_bytes(other.key_pem)
+    foreign = client_context(tmp_path / "c.pem", tmp_path / "k.pem", tak.alpha.ca)
+    assert _refused(foreign, tak.tls_port)
+    wait_for(lambda: tak.server.log().count("TLS handshake failed") >= 2)
+    # The gateway still serves a good client.
+    tak.register("alpha-after-refusal", "ANDROID-after-refusal")
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    send_and_close(sock, cot("ANDROID-after-refusal", 48.6, 35.5))
+    wait_for(lambda: tak.holds("alpha-after-refusal", 48.6, 35.5))
+
+
+def test_plain_ports_only_widen_and_never_move_the_asset(tak: Tak) -> None:
+    tak.register("alpha-plain-1", "ANDROID-alpha-plain")
+    sock = socket.create_connection(("127.0.0.1", tak.tcp_port), timeout=10)
+    port = sock.getsockname()[1]
+    send_and_close(sock, cot("ANDROID-alpha-plain", *FAR))
+    summary = summary_for(tak.server, port)
+    assert summary["transport"] == "tcp" and summary["reports"] == 1
+    latest = tak.latest("alpha-plain-1")
+    assert latest["plain"]["lat"] == pytest.approx(FAR[0])
+    assert latest["authenticated"]["lat"] == pytest.approx(HOME[0])
+    # The authenticated position holds: a forged plain report cannot move it out of a check.
+    assert tak.holds("alpha-plain-1", *HOME)
+    assert not tak.holds("alpha-plain-1", *FAR)
+    # UDP: the same rule.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.sendto(cot("ANDROID-alpha-plain", 48.97, 35.5), ("127.0.0.1", tak.udp_port))
+    wait_for(lambda: tak.latest("alpha-plain-1")["plain"]["lat"] == pytest.approx(48.97))
+    assert tak.latest("alpha-plain-1")["authenticated"]["lat"] == pytest.approx(HOME[0])
+
+
+def test_a_burst_of_1000_events_in_one_write_is_taken_whole(tak: Tak) -> None:
+    uids = [f"ANDROID-burst-{n}" for n in range(10)]
+    for n, uid in enumerate(uids):
+        tak.register(f"alpha-burst-{n}", uid)
+    with store_at(tak.data_dir) as store:
+        before = store.count_reports()
+    burst = b"".join(cot(uids[n % 10], 48.6 + n / 10_000, 35.6) for n in range(1000))
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    port = sock.getsockname()[1]
+    sock.sendall(burst)
+    # Still connected: one more event on the same connection after the burst.
+    sock.sendall(cot(uids[0], 48.7, 35.6))
+    send_and_close(sock, b"")
+    summary = summary_for(tak.server, port)
+    assert summary["events"] == 1001
+    assert summary["reports"] == 1001
+    assert summary["rejected"] == {}
+    with store_at(tak.data_dir) as store:
+        assert store.count_reports() - before == 1001
+    assert tak.holds("alpha-burst-0", 48.7, 35.6)
+
+
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE event [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<event version="2.0" uid="&x;" type="a-f-G" how="m-g" time="2026-01-01T00:00:00Z" '
+    b'start="2026-01-01T00:00:00Z" stale="2026-01-01T00:10:00Z">'
+    b'<point lat="1" lon="1" hae="0" ce="1" le="1"/></event>'
+)
+LAUGHS = (
+    b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
+    b'<event version="2.0" uid="&lol2;" type="a-f-G" how="m-g" time="2026-01-01T00:00:00Z" '
+    b'start="2026-01-01T00:00:00Z" stale="2026-01-01T00:10:00Z">'
+    b'<point lat="1" lon="1" hae="0" ce="1" le="1"/></event>'
+)
+
+
+def test_hostile_input_is_dropped_and_counted_and_nothing_else_suffers(tak: Tak) -> None:
+    tak.register("alpha-hostile-1", "ANDROID-hostile")
+    bystander = tls_connect(tak.tls_port, tak.alpha.context())
+    bystander_port = bystander.getsockname()[1]
+    bystander.sendall(cot("ANDROID-hostile", 48.61, 35.5))
+
+    huge = cot("ANDROID-hostile", 1, 1).replace(b"<detail>", b"<detail>" + b"x" * 200_000)
+    stream = b"".join(
+        [
+            b"\x00\x01garbage that is not CoT\xff\xfe",
+            XXE,
+            LAUGHS,
+            huge,
+            cot("ANDROID-hostile", 48.62, 35.5)[:-30],  # truncated, cut off by the next event
+            cot("ANDROID-hostile", 91.0, 35.5),  # invalid latitude
+            cot("ANDROID-hostile", 48.62, 35.5, ce=9999999),  # unknown ce: no position
+            cot("ANDROID-nobody-knows", 48.62, 35.5),  # unbound uid
+            cot("ANDROID-hostile", 48.63, 35.5),  # good
+        ]
+    )
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    port = sock.getsockname()[1]
+    send_and_close(sock, stream)
+    summary = summary_for(tak.server, port)
+    assert summary["reports"] == 1
+    rejected = summary["rejected"]
+    assert rejected["too_large"] == 1
+    assert rejected["no_position"] == 1
+    assert rejected["unbound_uid"] == 1
+    assert rejected["invalid:point.lat"] == 1
+    assert rejected["invalid:event"] == 2  # XXE and billion laughs: entities never expanded
+    assert rejected["invalid:stream"] >= 2  # garbage, the truncated event
+    assert "unbound CoT uid 'ANDROID-nobody-knows'" in tak.server.log()
+    wait_for(lambda: tak.holds("alpha-hostile-1", 48.63, 35.5))
+
+    # The other connection is still up and served.
+    bystander.sendall(cot("ANDROID-hostile", 48.64, 35.5))
+    send_and_close(bystander, b"")
+    assert summary_for(tak.server, bystander_port)["reports"] == 2
+    wait_for(lambda: tak.holds("alpha-hostile-1", 48.64, 35.5))
+    with tak.server.client() as c:
+        assert c.get("/v1/health").status_code == 200
+
+
+def test_an_idle_connection_is_closed(tak: Tak) -> None:
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    port = sock.getsockname()[1]
+    sock.settimeout(IDLE_S + 10)
+    try:
+        assert sock.recv(1024) == b""  # closed by the server
+    except (ssl.SSLEOFError, ConnectionResetError):
+        pass  # closed without close_notify: closed all the same
+    finally:
+        sock.close()
+    summary = summary_for(tak.server, port)
+    assert summary["events"] == 0
+    assert f"idle for {IDLE_S} s" in tak.server.log()

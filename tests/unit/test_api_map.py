@@ -1,0 +1,187 @@
+"""``GET /v1/map`` and ``GET /v1/vocabulary`` in-process, and the web UI's page at ``/``:
+the map shows exactly what the token may see (the lists' releasability rule), never a check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from deconfliction.api import web
+from tests.integration.world import BOX_A, asset, check_body, now_iso, report
+from tests.unit.api_support import Api, running_api
+
+
+def _world(api: Api) -> None:
+    """alpha: a1 (owner-only); bravo: b1 (releasable to alpha), b2 (owner-only), with a
+    movement of b2 that alpha may see, an area and a site per visibility, and reports."""
+    c, t = api.client, api.tokens
+    a, b = api.as_(t.coord_a), api.as_(t.coord_b)
+    for body, h in (
+        (asset("a1", "alpha"), a),
+        (asset("b1", "bravo", ["alpha"]), b),
+        (asset("b2", "bravo"), b),
+    ):
+        assert c.post("/v1/assets", json=body, headers=h).status_code == 201
+    r = c.post(
+        "/v1/reports", json=[report("a1", 48.5, 35.5), report("a1", 48.6, 35.6, -600)], headers=a
+    )
+    assert r.status_code == 200, r.text
+    r = c.post("/v1/reports", json=[report("b1", 48.5, 36.5), report("b2", 48.6, 36.6)], headers=b)
+    assert r.status_code == 200, r.text
+    line = {"type": "LineString", "coordinates": [[36.1, 48.1], [36.9, 48.9]]}
+    movement = {
+        "id": "b2-march",
+        "asset_id": "b2",
+        "route": line,
+        "corridor_m": 200,
+        "start": now_iso(-60),
+        "end": now_iso(3600),
+        "releasable_to": ["alpha"],
+    }
+    assert c.post("/v1/movements", json=movement, headers=b).status_code == 201
+    box = {"type": "Polygon", "coordinates": [BOX_A]}
+    for area_id, start, end, rel in (
+        ("b-open", -60, 3600, ["*"]),
+        ("b-ended", -7200, -3600, ["*"]),
+        ("b-secret", -60, 3600, None),
+    ):
+        area: dict[str, Any] = {
+            "id": area_id,
+            "party_id": "bravo",
+            "kind": "protected",
+            "geometry": box,
+            "start": now_iso(start),
+            "end": now_iso(end),
+        }
+        if rel:
+            area["releasable_to"] = rel
+        assert c.post("/v1/areas", json=area, headers=b).status_code == 201
+    site = {
+        "id": "b-hospital",
+        "party_id": "bravo",
+        "kind": "hospital",
+        "name": "Field hospital",
+        "position": {"lat": 48.2, "lon": 36.2},
+        "radius_m": 250,
+        "releasable_to": ["*"],
+    }
+    assert c.post("/v1/sites", json=site, headers=b).status_code == 201
+
+
+def _by_id(collection: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["id"]: f for f in collection["features"]}
+
+
+def test_the_map_shows_exactly_what_the_token_may_see(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        _world(api)
+        # A check near everything: its position must never appear on anyone's map.
+        assert (
+            api.client.post(
+                "/v1/checks",
+                json=check_body("a-drones", 48.6, 36.6),
+                headers=api.as_(api.tokens.op_a),
+            ).status_code
+            == 201
+        )
+        r = api.client.get("/v1/map", headers=api.as_(api.tokens.op_a))
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        alpha = r.json()
+        bravo = api.client.get("/v1/map", headers=api.as_(api.tokens.op_b)).json()
+        admin = api.client.get("/v1/map", headers=api.as_(api.tokens.admin)).json()
+
+    assert alpha["type"] == "FeatureCollection"
+    assert alpha["fresh_s"] == 900 and alpha["horizon_s"] == 6 * 3600
+    seen = _by_id(alpha)
+    assert set(seen) == {
+        "aor:a-drones",
+        "asset:a1",
+        "asset:b1",
+        "movement:b2-march",
+        "area:b-open",
+        "site:b-hospital",
+    }
+    # Nothing of b2 but the movement alpha may see: no callsign, no asset id, no position.
+    march = seen["movement:b2-march"]["properties"]
+    assert march["callsign"] is None and march["asset_id"] is None and march["active"]
+    assert "b2" not in str([f for f in alpha["features"] if f["id"] != "movement:b2-march"])
+    # An asset sits at its newest report, with its type's symbol code and the report's age.
+    a1 = seen["asset:a1"]
+    assert a1["geometry"] == {"type": "Point", "coordinates": [35.5, 48.5]}
+    assert a1["properties"]["callsign"] == "a1" and a1["properties"]["type_id"] == "sam-w"
+    assert a1["properties"]["stale"] is False and 0 <= a1["properties"]["age_s"] < 60
+    assert seen["site:b-hospital"]["properties"]["radius_m"] == 250
+    assert seen["aor:a-drones"]["geometry"]["type"] == "Polygon"
+    # No check of any kind is on a map.
+    for collection in (alpha, bravo, admin):
+        assert not [f for f in collection["features"] if f["properties"]["layer"] == "check"]
+        assert [48.6, 36.6] not in [
+            f["geometry"]["coordinates"][::-1]
+            for f in collection["features"]
+            if f["properties"]["layer"] != "asset" and f["geometry"]["type"] == "Point"
+        ]
+
+    assert set(_by_id(bravo)) == {
+        "aor:b-team",
+        "asset:b1",
+        "asset:b2",
+        "movement:b2-march",
+        "area:b-open",
+        "area:b-secret",
+        "site:b-hospital",
+    }
+    march_b = _by_id(bravo)["movement:b2-march"]["properties"]
+    assert march_b["callsign"] == "b2" and march_b["asset_id"] == "b2"
+    # An admin has no unit (no AOR) and sees every object; ended windows are left out.
+    assert set(_by_id(admin)) == {
+        "asset:a1",
+        "asset:b1",
+        "asset:b2",
+        "movement:b2-march",
+        "area:b-open",
+        "area:b-secret",
+        "site:b-hospital",
+    }
+
+
+def test_map_and_vocabulary_need_a_token(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        c = api.client
+        assert c.get("/v1/map").status_code == 401
+        assert c.get("/v1/vocabulary").status_code == 401
+        words = c.get("/v1/vocabulary", headers=api.as_(api.tokens.op_b)).json()
+        doc = c.get("/openapi.json").json()
+    assert words["mobility"][:2] == ["wheeled", "tracked"]
+    assert "protective_emblem" in words["features"] and words["certainties"] == [
+        "probable",
+        "certain",
+    ]
+    assert doc["paths"]["/v1/map"]["get"]["security"] == [{"bearer": []}]
+    assert "/" not in doc["paths"] and not any(p.startswith("/web") for p in doc["paths"])
+
+
+def test_the_page_and_its_files(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        c = api.client
+        page = c.get("/")
+        script = c.get("/web/js/main.js")
+        missing = c.get("/web/js/nothing.js")
+        unknown_api = c.post("/v1/nothing", json={})
+    if web.missing_vendor():  # not vendored here: the page says how, the API still works
+        assert page.status_code == 503 and "vendor-web.sh" in page.text
+    else:
+        assert page.status_code == 200 and '<div id="map"' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert missing.status_code == 404
+    assert unknown_api.status_code == 404 and unknown_api.json()["error"]["code"] == "not_found"
+
+
+def test_missing_vendor_names_what_is_missing(tmp_path: Path) -> None:
+    assert web.missing_vendor(tmp_path) == list(web.VENDORED)
+    for name in web.VENDORED:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert web.missing_vendor(tmp_path) == []

@@ -1,0 +1,159 @@
+"""Notification planning (pure): answers per cause, the card, entry into an AOR, and the
+index finding the AORs a route or polygon touches without testing every AOR."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import shapely
+
+from deconfliction.domain import planning
+from deconfliction.domain.model import EquipmentType
+from deconfliction.domain.notifications import (
+    ACKNOWLEDGEMENT_MEANS,
+    ResponseRefused,
+    check_response,
+    deadline_for,
+    recognition_card,
+)
+from deconfliction.index.shapes import ShapeIndex, geometry_shape
+from deconfliction.scenarios.demo import (
+    DRONE_TEAM_AOR,
+    OHR_ZONE,
+    SKYSHIELD_W,
+    VARIANT_ROUTE,
+    build_demo,
+    entry_distance_m,
+)
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("cause", "ok", "refused"),
+    [
+        ("announced_arrival", ["acknowledged"], ["briefed", "confirmed_ours"]),
+        ("unannounced_entry", ["acknowledged"], ["briefed"]),
+        ("escalation", ["acknowledged"], ["confirmed_ours"]),
+        ("recognition_briefing", ["briefed"], ["acknowledged"]),
+        ("hold_on_your_asset", ["confirmed_ours", "acknowledged"], ["briefed"]),
+    ],
+)
+def test_each_cause_takes_its_answers(cause: str, ok: list[str], refused: list[str]) -> None:
+    for answer in ok:
+        assert check_response(cause, answer) == answer
+    wrong: list[str | None] = [*refused, "approved", None]
+    for word in wrong:
+        with pytest.raises(ResponseRefused) as info:
+            check_response(cause, word)
+        assert info.value.field == "response"
+
+
+def test_the_deadline_is_the_lead_before_entry_but_never_in_the_past() -> None:
+    assert deadline_for(NOW + timedelta(hours=2), NOW) == NOW + timedelta(minutes=90)
+    assert deadline_for(NOW + timedelta(minutes=10), NOW) == NOW
+    lead = timedelta(minutes=5)
+    assert deadline_for(NOW + timedelta(hours=1), NOW, lead) == NOW + timedelta(minutes=55)
+
+
+def test_the_card_shows_what_it_looks_like_and_what_tells_them_apart() -> None:
+    types = {t.id: t for t in build_demo(NOW).equipment_types}
+    card = recognition_card(types[SKYSHIELD_W], types)
+    assert card["variant_of"]["name"].startswith("Skyshield-T")
+    assert card["profile"] == {
+        "mobility": "wheeled",
+        "axles": 4,
+        "features": ["radar", "launcher", "antenna_mast"],
+        "size_class": "large",
+    }
+    (other,) = card["looks_like"]
+    assert other["name"] == "Type-88 search radar truck" and "rails" in other["cue"]
+    assert card["acknowledgement"] == ACKNOWLEDGEMENT_MEANS
+    assert "never approved" in ACKNOWLEDGEMENT_MEANS
+    plain = EquipmentType.model_validate(
+        {"id": "x", "name": "X", "profile": {"mobility": "foot"}, "max_speed_kmh": 5}
+    )
+    assert recognition_card(plain, {})["looks_like"] == []
+
+
+def test_entry_is_the_first_point_within_the_corridor_never_later() -> None:
+    route = shapely.LineString(VARIANT_ROUTE)
+    aor = shapely.Polygon(DRONE_TEAM_AOR)
+    exact = planning.route_entry(route, 0.0, aor)
+    wide = planning.route_entry(route, 500.0, aor)
+    assert exact is not None and wide is not None
+    # The story's crossing (spherical along-route length) within the geodesic's 0.5 %.
+    story = entry_distance_m(VARIANT_ROUTE, DRONE_TEAM_AOR)
+    assert story is not None
+    assert exact.along_m == pytest.approx(story, rel=0.005)
+    assert 480 < exact.along_m - wide.along_m < 530  # the 500 m corridor (widened a hair)
+    assert (
+        shapely.Polygon(DRONE_TEAM_AOR).buffer(1e-6).contains(shapely.Point(exact.lon, exact.lat))
+    )
+    assert planning.route_entry(route, 3000.0, shapely.Polygon(OHR_ZONE)) is None
+    start = NOW
+    entry = planning.earliest_arrival(start, exact.along_m, 60.0)
+    assert entry - start == timedelta(seconds=exact.along_m / (60 / 3.6))
+    assert planning.earliest_arrival(start, 1000.0, 0.0) == start  # cannot move: fail early
+
+
+def test_a_route_starting_inside_enters_at_its_start_and_across_the_antimeridian() -> None:
+    box = shapely.box(10.0, 10.0, 11.0, 11.0)
+    inside = planning.route_entry(shapely.LineString([(10.5, 10.5), (12, 12)]), 0.0, box)
+    assert inside is not None and inside.along_m == 0.0
+    # A route split at +-180 (RFC 7946) entering an AOR on the far side.
+    route = shapely.MultiLineString([[(179.0, 0.0), (180.0, 0.0)], [(-180.0, 0.0), (-179.0, 0.0)]])
+    aor = shapely.box(-179.5, -0.5, -179.0, 0.5)
+    hit = planning.route_entry(route, 0.0, aor)
+    assert hit is not None
+    assert hit.along_m == pytest.approx(1.5 * 111_320, rel=0.01)
+    assert hit.lon == pytest.approx(-179.5, abs=1e-6)
+
+
+def _aor_index(rng: random.Random, n: int) -> tuple[ShapeIndex, dict[str, shapely.Polygon]]:
+    index = ShapeIndex()
+    polygons = {}
+    for i in range(n):
+        lon = rng.uniform(30.0, 34.0)
+        lat = rng.uniform(45.0, 49.0)
+        w, h = rng.uniform(0.01, 0.3), rng.uniform(0.01, 0.3)
+        poly = shapely.box(lon, lat, lon + w, lat + h)
+        polygons[f"u{i}"] = poly
+        index.put(geometry_shape(f"u{i}", "aor", 0, poly, 0.0, -1e18, 1e18, f"u{i}"))
+    return index, polygons
+
+
+def test_touching_finds_exactly_the_aors_a_brute_force_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(7)
+    index, polygons = _aor_index(rng, 2000)
+    calls = 0
+    real = planning.geometries_within
+
+    def counting(a: shapely.Geometry, b: shapely.Geometry, d: float) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(a, b, d)
+
+    monkeypatch.setattr(planning, "geometries_within", counting)
+    for _ in range(20):
+        coords = [(rng.uniform(30, 34), rng.uniform(45, 49)) for _ in range(rng.randint(2, 4))]
+        route = shapely.LineString(coords)
+        margin = rng.choice([0.0, 500.0, 5000.0])
+        calls = 0
+        found = {s.id for s in index.touching(route, margin, "aor")}
+        assert calls < len(polygons) / 4  # the grid, not a scan
+        expected = {uid for uid, poly in polygons.items() if real(route, poly, margin)}
+        assert found == expected
+    area = shapely.box(31.0, 46.0, 31.5, 46.4)
+    found = {s.id for s in index.touching(area, 0.0, "aor")}
+    assert found == {uid for uid, poly in polygons.items() if poly.intersects(area)}
+
+
+def test_near_is_unchanged_by_touching() -> None:
+    index, polygons = _aor_index(random.Random(3), 50)
+    lon, lat = polygons["u0"].centroid.x, polygons["u0"].centroid.y
+    assert "u0" in {s.id for s, d in index.near(lat, lon, 0.0) if d == 0.0}

@@ -1,0 +1,119 @@
+"""Notifications and the outbox in the store, on both backends (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deconfliction.store import NotFound, Store
+from tests.conftest import StoreFactory
+
+AT = "2025-03-01T12:00:00.000000Z"
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> Store:
+    s: Store = store_factory()
+    return s
+
+
+def row(nid: str, unit: str | None = "u1", **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": nid,
+        "unit_id": unit,
+        "party_id": "p1",
+        "cause": "announced_arrival",
+        "asset_id": "a1",
+        "type_id": "t1",
+        "subject": "movement:m1",
+        "payload": {"message": "hello", "card": {"name": "T1"}},
+        "urgent": False,
+        "deadline": "2025-03-01T12:30:00.000000Z",
+        "state": "pending",
+        "escalation_level": 0,
+        "parent_id": None,
+        "created_at": AT,
+    }
+    base.update(extra)
+    return base
+
+
+def test_notifications_are_stored_with_their_event_and_outbox_position(store: Store) -> None:
+    before = store.last_event_seq()
+    positions = store.add_notifications(
+        [row("n1"), row("n2", unit="u2"), row("n3", unit=None)], "test"
+    )
+    assert positions[0] < positions[1] and positions[2] == 0
+    events = store.events(after_seq=before)
+    assert [(e.kind, e.action, e.object_id) for e in events] == [
+        ("notification", "create", "n1"),
+        ("notification", "create", "n2"),
+        ("notification", "create", "n3"),
+    ]
+    got = store.get_notification("n1")
+    assert got is not None
+    assert got["payload"] == {"message": "hello", "card": {"name": "T1"}}
+    assert got["urgent"] is False and got["response"] is None and got["state"] == "pending"
+    assert [n["id"] for n in store.find_notifications(unit_id="u1")] == ["n1"]
+    assert [n["id"] for n in store.find_notifications(subject="movement:m1")] == [
+        "n1",
+        "n2",
+        "n3",
+    ]
+    assert store.find_notifications(causes=["escalation"]) == []
+    assert [n["id"] for n in store.iter_notifications(["announced_arrival"])] == [
+        "n1",
+        "n2",
+        "n3",
+    ]
+    page = store.outbox_after("u1")
+    assert [(o["seq"], o["event"], o["notification"]["id"]) for o in page] == [
+        (positions[0], "created", "n1")
+    ]
+    assert store.outbox_after("u1", positions[0]) == []
+    assert store.last_outbox_seq() == positions[1]
+
+
+def test_a_notification_and_its_write_commit_or_fail_together(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_notifications([row("n1")], "test")
+        raise RuntimeError("the causing write failed")
+    assert store.get_notification("n1") is None
+    assert store.outbox_after("u1") == []
+
+
+def test_the_first_answer_is_kept(store: Store) -> None:
+    store.add_notifications([row("n1")], "test")
+    stored, fresh = store.answer_notification("n1", "acknowledged", "Sgt A", "operator:u1", AT, "t")
+    assert fresh and stored["state"] == "answered" and stored["responded_by"] == "Sgt A"
+    again, fresh = store.answer_notification("n1", "briefed", "Sgt B", "operator:u1", AT, "t")
+    assert not fresh and again["response"] == "acknowledged" and again["responded_by"] == "Sgt A"
+    assert [o["event"] for o in store.outbox_after("u1")] == ["created", "answered"]
+    assert store.find_notifications(answered=False) == []
+    with pytest.raises(NotFound):
+        store.answer_notification("nope", "acknowledged", "x", "y", AT, "t")
+
+
+def test_deadlines_come_due_in_order_and_updates_reach_the_outbox(store: Store) -> None:
+    store.add_notifications(
+        [
+            row("late", deadline="2025-03-01T13:00:00.000000Z"),
+            row("soon", deadline="2025-03-01T12:10:00.000000Z"),
+            row("never", deadline=None),
+        ],
+        "test",
+    )
+    assert store.next_deadline() == "2025-03-01T12:10:00.000000Z"
+    assert store.due_notifications("2025-03-01T12:05:00.000000Z") == []
+    due = store.due_notifications("2025-03-01T14:00:00.000000Z")
+    assert [n["id"] for n in due] == ["soon", "late"]
+    store.update_notification("soon", at=AT, actor="t", state="escalated", outbox_event="escalated")
+    updated = store.update_notification(
+        "late", at=AT, actor="t", payload={"message": "changed"}, deadline=AT
+    )
+    assert updated["payload"] == {"message": "changed"} and updated["deadline"] == AT
+    assert [n["id"] for n in store.due_notifications("2025-03-01T14:00:00.000000Z")] == ["late"]
+    assert [o["event"] for o in store.outbox_after("u1")][-1] == "escalated"
+    with pytest.raises(NotFound):
+        store.update_notification("nope", at=AT, actor="t", state="escalated")
