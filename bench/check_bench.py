@@ -212,6 +212,7 @@ def run_radius() -> dict[str, object]:
     lat = rng.uniform(LAT_LO, LAT_HI, n)
     lon = rng.uniform(LON_LO, LON_HI, n)
     table.report_batch(slots, lat, lon, np.full(n, EPOCH.timestamp()), np.zeros(n))
+    table.warm()  # as Engine.load does after a bulk load
     gc.collect()
     gc.freeze()
     qlat = rng.uniform(LAT_LO, LAT_HI, N_CHECKS).tolist()
