@@ -61,6 +61,16 @@ def new_notification_id() -> str:
     return "ntf_" + time_ordered_hex()
 
 
+@dataclass(frozen=True, slots=True)
+class _AssetRef:
+    """What a HOLD notice needs of an asset."""
+
+    id: str
+    party_id: str
+    callsign: str
+    type_id: str
+
+
 class Bell:
     """Wakes the server-sent-event streams (on their event loops) when the outbox grows."""
 
@@ -687,13 +697,20 @@ class Planner:
                 shape = self.svc.engine.shapes.get("movement", match.id)
                 if shape is not None:
                     movements_of.setdefault(shape.payload.asset_id, []).append(match.id)
-        asker: Unit | None = self._get("unit", unit_id, Unit)
-        asker_name = asker.name if asker else unit_id
+        # On the check's hot path: the stored documents are already validated, so
+        # read the few fields needed rather than re-validate (and re-parse an AOR).
+        asker = self.store.get("unit", unit_id)
+        asker_name = str(asker.data.get("name") or unit_id) if asker else unit_id
+        cells_of: dict[str, list[str]] = {}
         rows = []
         for asset_id in asset_ids:
-            asset: Asset | None = self._get("asset", asset_id, Asset)
-            if asset is None:
+            stored = self.store.get("asset", asset_id)
+            if stored is None:
                 continue
+            data = stored.data
+            asset = _AssetRef(
+                str(data["id"]), str(data["party_id"]), str(data["callsign"]), str(data["type_id"])
+            )
             position = request.get("position")
             payload = {
                 "message": (
@@ -718,7 +735,9 @@ class Planner:
                 "_movement_ids": movements_of.get(asset_id, []),
                 "_escalate_to": sorted({asset.party_id, *([asker_party] if asker_party else [])}),
             }
-            cells = self.coordination_cells(asset.party_id)
+            cells = cells_of.get(asset.party_id)
+            if cells is None:
+                cells = cells_of[asset.party_id] = self.coordination_cells(asset.party_id)
             addressees: list[str | None] = list(cells) if cells else [None]
             for cell in addressees:
                 rows.append(
