@@ -13,6 +13,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 
+from deconfliction.store.postgres import redact_url
+from tests import backends
+
 #: A fixed clock, so that tests never depend on when they run.
 FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -22,29 +25,76 @@ def now() -> datetime:
     return FIXED_NOW
 
 
+# -- the backend of the whole suite ---------------------------------------------
+
+#: ``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default sqlite): the backend of every
+#: server, in-process app, CLI run and ``store_at`` the tests start (``tests/backends.py``).
+#: ``./test`` runs the suite once with each.
+TEST_BACKEND = backends.backend()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = f" ({redact_url(backends.admin_url())})" if TEST_BACKEND == "postgres" else ""
+    return f"store backend of servers and apps: {TEST_BACKEND}{where}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the postgres pass, an unreachable server fails the run at once (never skips)."""
+    if TEST_BACKEND != "postgres" or hasattr(session.config, "workerinput"):
+        return
+    try:
+        backends.admin_connection().close()
+    except backends.BackendUnavailable as exc:
+        pytest.exit(
+            f"{backends.BACKEND_ENV}=postgres: {exc}", returncode=pytest.ExitCode.USAGE_ERROR
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The postgres pass leaves out the store-level tests: they are parametrized over both
+    backends (or are PostgreSQL-only) and all ran in the sqlite pass."""
+    if TEST_BACKEND != "postgres":
+        return
+    both = {"backend", "store_factory", "pg_database_url", "pg_test_database"}
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        (dropped if both & set(getattr(item, "fixturenames", ())) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _backend_databases_of_the_session() -> Iterator[None]:
+    """Databases of module-scoped servers, dropped at the end of the session."""
+    yield
+    failed = backends.drop_all()
+    assert not failed, f"could not drop test databases: {failed}"
+
+
+@pytest.fixture(autouse=True)
+def _backend_databases_of_the_test() -> Iterator[None]:
+    """The databases a test's servers and apps used, dropped after it (and its fixtures)."""
+    before = backends.created()
+    yield
+    backends.drop_created_since(before)
+
+
 # -- store backends: every store test runs on SQLite and on PostgreSQL ---------
 
 #: The server the PostgreSQL tests use. Each test session (each pytest-xdist
 #: worker) creates a database of its own there (so the user needs CREATEDB) and
 #: drops it at the end; each test gets a fresh schema in it, dropped after the test.
-TEST_DATABASE_URL_ENV = "DECONFLICTION_TEST_DATABASE_URL"
-DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEST_DATABASE_URL_ENV = backends.TEST_DATABASE_URL_ENV
+DEFAULT_TEST_DATABASE_URL = backends.DEFAULT_TEST_DATABASE_URL
 
 
 def _admin_connection(url: str) -> Any:
-    import psycopg
-
-    from deconfliction.store.postgres import redact_url
-
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        pytest.fail(
-            f"PostgreSQL is needed by the postgres-parametrized tests and is unreachable at "
-            f"{redact_url(url)}: {exc}\nStart it (pg_ctlcluster <version> main start) or point "
-            f"{TEST_DATABASE_URL_ENV} at a server where this user may CREATE DATABASE.",
-            pytrace=False,
-        )
+        return backends.admin_connection(url)
+    except backends.BackendUnavailable as exc:
+        pytest.fail(f"{exc}\n(needed by the postgres-parametrized tests)", pytrace=False)
 
 
 def with_pg_options(url: str, *options: str) -> str:

@@ -59,7 +59,7 @@ DatabaseUrl = Annotated[
     typer.Option(
         "--database-url",
         envvar=_env("database_url"),
-        help="sqlite:///path (default: the file in --data-dir); postgresql:// later.",
+        help="postgresql://user@host:port/db, or sqlite:///path (default: the file in --data-dir).",
     ),
 ]
 
@@ -392,9 +392,10 @@ def token_list(data_dir: DataDir = Path("./data"), database_url: DatabaseUrl = N
 class _store:
     """The configured store, with friendly errors."""
 
-    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, *, sign: bool = True) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.sign = sign
 
     def __enter__(self) -> Any:
         from deconfliction.store import StoreError, open_store
@@ -402,7 +403,7 @@ class _store:
         try:
             if not self.database_url:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.store = open_store(self.data_dir, self.database_url)
+            self.store = open_store(self.data_dir, self.database_url, sign=self.sign)
         except (ValueError, NotImplementedError, OSError, StoreError) as exc:
             raise _fail(str(exc)) from None
         return self.store
@@ -627,6 +628,111 @@ def render_replay(console: Console, scenario: Any, answer: dict[str, Any]) -> No
                     style="bold green",
                 )
             )
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="The tamper-evident audit log: verify and export the hash chain.")
+app.add_typer(audit_app, name="audit")
+
+EXIT_AUDIT_BROKEN = 1
+
+PublicKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--public-key",
+        help="Pin a signer: a file with a base64 or PEM Ed25519 public key (repeatable). "
+        "Every signature must then be by a pinned key.",
+    ),
+]
+
+
+def _pinned(paths: list[Path] | None) -> list[bytes] | None:
+    from deconfliction.audit.keys import public_key_from_text
+
+    if not paths:
+        return None
+    try:
+        return [public_key_from_text(path.read_text()) for path in paths]
+    except (OSError, ValueError) as exc:
+        raise _fail(f"--public-key: {exc}") from None
+
+
+def _audit_outcome(report: Any, as_json: bool) -> None:
+    if as_json:
+        out.print_json(data=report.as_dict())
+    elif report.ok:
+        signers = ", ".join(sorted(report.keys)) or "none"
+        out.print(
+            f"[bold green]audit log intact[/]: {report.count} entries "
+            f"(head seq {report.head_seq}, hash {report.head_hash}), "
+            f"{report.purged} payloads purged, {report.signed} signed entries "
+            f"(keys: {signers}), {report.unsigned_tail} unsigned after the last signature"
+        )
+        for note in report.notes:
+            out.print(note)
+    else:
+        err.print(f"[bold red]audit log broken at seq {report.problem.seq}[/]: {report.problem}")
+    if not report.ok:
+        raise typer.Exit(EXIT_AUDIT_BROKEN)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Verify an exported file instead of the store.")
+    ] = None,
+    public_key: PublicKeys = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the whole hash chain (and signatures); name the first broken entry.
+
+    Exit 0 when intact, 1 when broken (or the store cannot be read)."""
+    from deconfliction.audit.verify import verify_file, verify_store
+
+    pinned = _pinned(public_key)
+    if file is not None:
+        try:
+            report = verify_file(file, pinned)
+        except (OSError, ValueError) as exc:
+            raise _fail(f"{file}: {exc}") from None
+    else:
+        with _store(data_dir, database_url, sign=False) as store:
+            report = verify_store(store, pinned)
+    _audit_outcome(report, as_json)
+
+
+@audit_app.command("export")
+def audit_export(
+    out_file: Annotated[Path, typer.Option("--out", help="The JSON-lines file to write.")],
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    no_payloads: Annotated[
+        bool, typer.Option("--no-payloads", help="Digests only: leave the payloads out.")
+    ] = False,
+) -> None:
+    """Write the log to a portable file that verifies with the public key alone."""
+    from deconfliction.audit.keys import NodeKey
+    from deconfliction.audit.verify import export
+
+    with _store(data_dir, database_url) as store:
+        key = NodeKey.load_or_create(data_dir)
+        tmp = out_file.with_name(out_file.name + ".partial")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                report = export(store, f, payloads=not no_payloads, key=key)
+        except OSError as exc:
+            raise _fail(f"{out_file}: {exc}") from None
+        if not report.ok:
+            tmp.unlink(missing_ok=True)
+            _audit_outcome(report, False)
+        tmp.replace(out_file)
+    err.print(
+        f"exported {report.count} entries to {out_file} (head seq {report.head_seq}); "
+        f"exporting node key {key.key_id}: {key.public_b64}"
+    )
 
 
 # --- version ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import httpx
 
 from deconfliction.service import auth
 from deconfliction.store import Store, open_store
+from tests import backends
 
 START_TIMEOUT_S = 30.0
 
@@ -29,14 +30,19 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m deconfliction serve`` on a free port with its own data directory."""
+    """``python -m deconfliction serve`` on a free port with its own data directory (and,
+    on the postgres pass, the data directory's own database: ``tests/backends.py``)."""
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.args = list(args)
         # The CoT TLS listener (8089 by default) is off unless a test asks for it, so that
         # servers started in parallel do not compete for the port.
-        self.env = {"DECONFLICTION_COT_TLS_PORT": "0", **(env or {})}
+        self.env = {
+            "DECONFLICTION_COT_TLS_PORT": "0",
+            **backends.env_for(data_dir),
+            **(env or {}),
+        }
         self.port = free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
@@ -119,7 +125,8 @@ class Server:
 
 @contextmanager
 def store_at(data_dir: Path) -> Iterator[Store]:
-    store = open_store(data_dir)
+    """The store of ``data_dir`` on the test backend, as a server started on it opens it."""
+    store = open_store(data_dir, backends.database_url(data_dir))
     try:
         yield store
     finally:
@@ -135,11 +142,15 @@ def issue(data_dir: Path, role: str, unit: str | None = None, ttl_s: float | Non
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    """``python -m deconfliction *args``; with ``--data-dir D``, on D's store (test backend)."""
+    backend_env: dict[str, str] = {}
+    if "--data-dir" in args[:-1]:
+        backend_env = backends.env_for(Path(args[args.index("--data-dir") + 1]))
     return subprocess.run(
         [sys.executable, "-m", "deconfliction", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **backend_env, **(env or {})},
         timeout=timeout,
         check=False,
     )

@@ -1,4 +1,5 @@
-"""The app in-process (no sockets) over a real SQLite store in a temporary directory."""
+"""The app in-process (no sockets) over a real store: the SQLite file in a temporary
+directory, or on the postgres pass its own PostgreSQL database (``tests/backends.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from deconfliction.api.app import create_asgi
 from deconfliction.service import auth
 from deconfliction.service.config import Settings
 from deconfliction.service.usecases import UseCases
+from tests import backends
 from tests.integration.world import Tokens, seed
 
 
@@ -28,6 +30,7 @@ class Api:
 
 @contextmanager
 def running_api(data_dir: Path, **settings: object) -> Iterator[Api]:
+    settings.setdefault("database_url", backends.database_url(data_dir))
     uc = UseCases.open(Settings(data_dir=data_dir, **settings))  # type: ignore[arg-type]
     store = uc.core.store
     admin, _ = auth.issue(store, "admin", None, None)

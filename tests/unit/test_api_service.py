@@ -11,6 +11,7 @@ import pytest
 
 from deconfliction.service import transfer
 from deconfliction.store import open_store
+from tests import backends
 from tests.integration.world import asset, check_body, report
 from tests.unit.api_support import running_api
 
@@ -95,7 +96,9 @@ def test_writes_by_another_process_reach_the_index(tmp_path: Path) -> None:
             api.client.post("/v1/checks", json=point, headers=h).json()["verdict"]
             == "NO_KNOWN_MATCH"
         )
-        other = open_store(tmp_path / "d")  # a second connection, as another process has
+        other = open_store(
+            tmp_path / "d", backends.database_url(tmp_path / "d")
+        )  # a second connection, as another process has
         try:
             items = transfer._geojson_items(
                 json.dumps(

@@ -239,7 +239,7 @@ def test_every_write_appends_one_event(store: Store, clock: Clock) -> None:
     assert events[0].at == T0 and events[1].at == T0 + timedelta(seconds=1)
     assert events[2].payload == {"party_id": "blue", "version": 2, "data": {"callsign": "Blue-8"}}
     assert events[3].payload == {"version": 2}
-    assert all(e.hash is None for e in events)
+    assert all(e.hash is not None and len(e.hash) == 64 for e in events)  # audit chain
     assert store.events(after_seq=2, limit=1)[0].seq == 3
     assert store.events(after_seq=4) == []
     assert store.last_event_seq() == 4

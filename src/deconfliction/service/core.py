@@ -95,7 +95,7 @@ class Service:
     def open(cls, settings: Settings) -> Service:
         """Open (and migrate) the store; the engine starts empty and not ready."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_store(settings.data_dir, settings.database_url)  # migrates
+        store = open_store(settings.data_dir, settings.database_url, sign=True)  # migrates
         engine = Engine(horizon=timedelta(hours=settings.horizon_hours))
         return cls(store, engine, settings)
 

@@ -82,11 +82,15 @@ def open_store(
     *,
     durability: Durability = "normal",
     migrate: bool = True,
+    sign: bool = False,
 ) -> Store:
     """The configured store, its schema brought up to date unless ``migrate`` is false.
 
     ``postgresql://`` (also ``postgres://`` and ``postgresql+psycopg://``) URLs
     open a ``PostgresStore``; the data directory is then not used by the store.
+    With ``sign`` (as ``serve`` and the CLI open it), the store signs audit entries
+    with the node's key, ``audit_ed25519.pem`` in the data directory (created there,
+    0600, on first use).
     """
     path = database_path(data_dir, database_url)
     store: Store
@@ -98,6 +102,11 @@ def open_store(
     if migrate:
         try:
             store.migrate()
+            if sign:
+                # The node's audit key lives in the data directory (created on first use).
+                from deconfliction.audit.keys import NodeKey
+
+                store.use_audit_key(NodeKey.load_or_create(data_dir or DEFAULT_DATA_DIR))
         except BaseException:
             store.close()
             raise

@@ -30,7 +30,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+
+if TYPE_CHECKING:
+    from deconfliction.audit.chain import AuditEntry
+    from deconfliction.audit.keys import NodeKey
 
 ObjectKind = Literal["party", "unit", "equipment_type", "asset", "movement", "area", "site"]
 #: The kinds of registered objects, in the order they depend on each other.
@@ -214,6 +218,26 @@ class Store(Protocol):
 
     def last_event_seq(self) -> int:
         """The highest event seq, 0 when the log is empty."""
+        ...
+
+    # -- audit chain (``store/audit.py``, ``docs/design/audit.md``) --------------
+    def use_audit_key(
+        self, key: NodeKey | None, *, every: int = 100, interval_s: float = 1.0
+    ) -> None:
+        """Sign entries with the node key from now on (at least every ``every`` entries
+        or ``interval_s`` seconds); ``None`` stops signing."""
+        ...
+
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        """Every event-log entry with its chain fields, oldest first (one snapshot)."""
+        ...
+
+    def audit_window(self, lo: int, hi: int) -> builtins.list[AuditEntry]:
+        """The entries with ``lo <= seq <= hi``."""
+        ...
+
+    def audit_keys(self) -> dict[str, str]:
+        """``key_id`` → base64 Ed25519 public key of every node that signed here."""
         ...
 
     # -- tokens ------------------------------------------------------------

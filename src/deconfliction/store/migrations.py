@@ -61,12 +61,16 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    #: Statements run after ``statements``, in one dialect only: ``(dialect, sql)`` pairs
+    #: (for what the two engines cannot say alike, e.g. dropping a NOT NULL constraint).
+    dialect_only: tuple[tuple[Dialect, str], ...] = ()
 
     def render(self, dialect: Dialect) -> tuple[str, ...]:
         """The statements in the given dialect."""
         spellings = _SPELLINGS[dialect]
         rendered = []
-        for statement in self.statements:
+        own = tuple(sql for only, sql in self.dialect_only if only == dialect)
+        for statement in self.statements + own:
             for placeholder, spelling in spellings.items():
                 statement = statement.replace(placeholder, spelling)
             rendered.append(statement.strip())
@@ -233,8 +237,47 @@ _NOTIFICATIONS = Migration(
     ),
 )
 
+_AUDIT_CHAIN = Migration(
+    3,
+    "audit hash chain: payload digests, signatures, node keys; purgeable payloads",
+    (
+        # ``hash`` (reserved since migration 1) becomes the chain hash; the chain covers
+        # ``payload_digest``, so ``payload`` may be purged (NULL) and the chain still holds.
+        # Existing events are chained by the store right after migrating.
+        "ALTER TABLE events ADD COLUMN payload_digest TEXT",
+        # The signing node's key (``audit_keys.key_id``) and its Ed25519 signature of
+        # ``hash``; NULL on unsigned entries.
+        "ALTER TABLE events ADD COLUMN key_id TEXT",
+        "ALTER TABLE events ADD COLUMN signature TEXT",
+        """
+        CREATE TABLE audit_keys (
+            key_id {key_text} PRIMARY KEY,
+            public_key TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
+    dialect_only=(
+        ("postgresql", "ALTER TABLE events ALTER COLUMN payload DROP NOT NULL"),
+        # SQLite cannot drop a NOT NULL constraint with ALTER TABLE, and rebuilding
+        # ``events`` would break the foreign keys pointing at it inside a transaction.
+        # This is SQLite's documented procedure for removing a NOT NULL constraint
+        # (https://sqlite.org/lang_altertable.html#otheralter): the stored table
+        # definition is edited, then RESET reloads this connection's schema; the
+        # ``ALTER TABLE``s above changed the schema version, so other connections
+        # reload it too once this commits.
+        ("sqlite", "PRAGMA writable_schema=ON"),
+        (
+            "sqlite",
+            "UPDATE sqlite_master SET sql = replace(sql, 'payload TEXT NOT NULL', "
+            "'payload TEXT') WHERE type = 'table' AND name = 'events'",
+        ),
+        ("sqlite", "PRAGMA writable_schema=RESET"),
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN)
 
 
 def _check_order(migrations: tuple[Migration, ...]) -> None:

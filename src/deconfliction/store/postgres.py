@@ -60,6 +60,7 @@ from psycopg import IsolationLevel, errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from deconfliction.store.audit import AuditLogSQL
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -90,12 +91,6 @@ _EVENT_COLUMNS = "seq, at, kind, action, object_id, actor, payload, hash"
 _REPORT_COLUMNS = ", ".join(REPORT_FIELDS)
 
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
-# Only ever run under the write lock: MAX + 1 is then gap-free and in commit order.
-_INSERT_EVENT = (
-    "INSERT INTO events (seq, at, kind, action, object_id, actor, payload) "
-    "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM events), %s, %s, %s, %s, %s, %s) "
-    "RETURNING seq"
-)
 _COPY_REPORTS = f"COPY reports (event_seq, {_REPORT_COLUMNS}, received_at) FROM STDIN"
 _REPORT_TYPES = [
     "int8",
@@ -221,7 +216,7 @@ class _Local(threading.local):
     conn: _Conn | None = None
 
 
-class PostgresStore(NotificationSQL):
+class PostgresStore(AuditLogSQL, NotificationSQL):
     """The ``Store`` on a PostgreSQL database; see the module docstring for its guarantees."""
 
     def __init__(
@@ -315,6 +310,7 @@ class PostgresStore(NotificationSQL):
                     "VALUES (%s, %s, %s, %s)",
                     (migration.version, migration.name, checksum, self._now()),
                 )
+            self._seal_unchained()  # events from before the audit chain
 
     def schema_version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
@@ -411,13 +407,8 @@ class PostgresStore(NotificationSQL):
         actor: str,
         payload: str,
     ) -> int:
-        row = (
-            self._conn()
-            .execute(_INSERT_EVENT, (at, kind, action, object_id, actor, payload))
-            .fetchone()
-        )
-        assert row is not None
-        return int(row[0])
+        # With its payload digest, chain hash and signature (``store/audit.py``).
+        return self._append_chained(at, kind, action, object_id, actor, payload)
 
     def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[_Row]:
         """Rows of one query, streamed by a server-side cursor on a connection of its own."""

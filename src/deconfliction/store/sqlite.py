@@ -48,6 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from deconfliction.store.audit import AuditLogSQL
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -71,9 +72,6 @@ _OBJECT_COLUMNS = "kind, id, party_id, version, data, created_at, updated_at"
 _TOKEN_COLUMNS = "id, secret_hash, role, unit_id, party_id, created_at, expires_at, revoked_at"
 _REPORT_COLUMNS = ", ".join(REPORT_FIELDS)
 
-_INSERT_EVENT = (
-    "INSERT INTO events (at, kind, action, object_id, actor, payload) VALUES (?, ?, ?, ?, ?, ?)"
-)
 _INSERT_REPORT = (
     f"INSERT INTO reports (event_seq, {_REPORT_COLUMNS}, received_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -138,7 +136,7 @@ def _translated() -> Iterator[None]:
         raise StoreError(f"SQLite: {exc}") from exc
 
 
-class SQLiteStore(NotificationSQL):
+class SQLiteStore(AuditLogSQL, NotificationSQL):
     """The ``Store`` on one SQLite file; see the module docstring for its guarantees."""
 
     def __init__(
@@ -222,6 +220,7 @@ class SQLiteStore(NotificationSQL):
                     "VALUES (?, ?, ?, ?)",
                     (migration.version, migration.name, checksum, self._now()),
                 )
+            self._seal_unchained()  # events from before the audit chain
 
     def schema_version(self) -> int:
         """The highest applied migration, 0 for an empty database."""
@@ -348,10 +347,8 @@ class SQLiteStore(NotificationSQL):
         actor: str,
         payload: str,
     ) -> int:
-        cursor = self._conn.execute(_INSERT_EVENT, (at, kind, action, object_id, actor, payload))
-        seq = cursor.lastrowid
-        assert seq is not None
-        return seq
+        # With its payload digest, chain hash and signature (``store/audit.py``).
+        return self._append_chained(at, kind, action, object_id, actor, payload)
 
     def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[_Row]:
         """Rows of one query, streamed from a private read-only connection."""

@@ -1,0 +1,90 @@
+"""Audit chain benchmark: build 100,000 events, time ``audit verify`` (target < 10 s).
+
+    python bench/audit_bench.py [--events N] [--database-url postgresql://...]
+
+Events are mixed object writes, checks and report batches (seed 42), appended through
+the store, signed by a node key (the default policy: at least every 100 entries or 1 s).
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from deconfliction.audit.keys import NodeKey
+from deconfliction.audit.verify import export, verify_file, verify_store
+from deconfliction.store import open_store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        store = open_store(data, args.database_url)
+        store.use_audit_key(NodeKey.load_or_create(data))
+        t0 = time.perf_counter()
+        written = 0
+        while written < args.events:  # 1000 events per transaction
+            with store.transaction():
+                for _ in range(min(1000, args.events - written)):
+                    i = written
+                    if rng.random() < 0.5:
+                        store.create(
+                            "party",
+                            f"p{i}",
+                            None,
+                            {"name": f"Party {i}", "kind": "military", "x": rng.random()},
+                            "bench",
+                        )
+                    else:
+                        store.add_check(
+                            f"c{i}",
+                            "u1",
+                            "p1",
+                            {"position": {"lat": rng.uniform(-80, 80), "lon": rng.random()}},
+                            {"verdict": rng.choice(["HOLD", "NO_KNOWN_MATCH"]), "matches": []},
+                            "bench",
+                        )
+                    written += 1
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = verify_store(store)
+        verify_s = time.perf_counter() - t0
+        out = data / "audit.jsonl"
+        t0 = time.perf_counter()
+        with open(out, "w", encoding="utf-8") as f:
+            export(store, f, key=NodeKey.load_or_create(data))
+        export_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        file_report = verify_file(out)
+        verify_file_s = time.perf_counter() - t0
+        store.close()
+    print(
+        json.dumps(
+            {
+                "backend": "postgresql" if args.database_url else "sqlite",
+                "events": report.count,
+                "signed_entries": report.signed,
+                "ok": report.ok and file_report.ok,
+                "build_s": round(build_s, 2),
+                "verify_s": round(verify_s, 2),
+                "verify_per_entry_us": round(verify_s / max(1, report.count) * 1e6, 1),
+                "export_s": round(export_s, 2),
+                "verify_file_s": round(verify_file_s, 2),
+                "target_verify_s": 10,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

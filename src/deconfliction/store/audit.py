@@ -1,0 +1,162 @@
+"""The audit chain in the stores: shared by ``SQLiteStore`` and ``PostgresStore``.
+
+The backend provides ``transaction()``, ``_fetch`` (qmark SQL; inside a
+transaction it runs on the transaction's connection), ``_execute`` (an INSERT
+returns the new row's ``seq``) and ``_snapshot`` (a streamed read). Appends are
+already serialised by each backend (SQLite's write lock, PostgreSQL's advisory
+lock), so the previous entry read here is the one the new entry follows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from deconfliction.audit.chain import GENESIS, AuditEntry, entry_hash, payload_digest
+from deconfliction.audit.keys import NodeKey
+
+_INSERT_CHAINED = (
+    "INSERT INTO events (seq, at, kind, action, object_id, actor, payload, payload_digest, "
+    "hash, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+ENTRY_COLUMNS = (
+    "seq, at, kind, action, object_id, actor, payload, payload_digest, hash, key_id, signature"
+)
+_BATCH = 1000
+
+
+class AuditLogSQL:
+    """Chains every appended event; reads the chain for ``audit verify`` and export."""
+
+    #: The node key that signs entries (``None``: entries are not signed).
+    _audit_key: NodeKey | None = None
+    #: Sign an entry when this many entries, or this many seconds, have passed since
+    #: this store last signed one (each hash commits to the whole prefix).
+    _audit_sign_every: int = 100
+    _audit_sign_interval_s: float = 1.0
+    _audit_since_signed: int = 0
+    _audit_signed_at: float = float("-inf")
+
+    # Provided by the backend.
+    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _now(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- signing -------------------------------------------------------------
+    def use_audit_key(
+        self, key: NodeKey | None, *, every: int = 100, interval_s: float = 1.0
+    ) -> None:
+        """Sign entries with ``key`` from now on (registering its public key in the
+        database), at least every ``every`` entries or ``interval_s`` seconds."""
+        if every < 1:
+            raise ValueError("every must be at least 1")
+        self._audit_sign_every = every
+        self._audit_sign_interval_s = interval_s
+        self._audit_since_signed = 0
+        self._audit_signed_at = float("-inf")
+        if key is not None:
+            with self.transaction():
+                self._fetch(
+                    "INSERT INTO audit_keys (key_id, public_key, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key_id) DO NOTHING RETURNING key_id",
+                    (key.key_id, key.public_b64, self._now()),
+                )
+        self._audit_key = key
+
+    def _audit_signature(self, hash_: str) -> tuple[str | None, str | None]:
+        key = self._audit_key
+        if key is None:
+            return None, None
+        self._audit_since_signed += 1
+        now = time.monotonic()
+        if (
+            self._audit_since_signed < self._audit_sign_every
+            and now - self._audit_signed_at < self._audit_sign_interval_s
+        ):
+            return None, None
+        self._audit_since_signed = 0
+        self._audit_signed_at = now
+        return key.key_id, key.sign(hash_)
+
+    # -- appending -----------------------------------------------------------
+    def _last_link(self) -> tuple[int, str]:
+        rows = self._fetch("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        if not rows:
+            return 0, GENESIS
+        seq, hash_ = rows[0]
+        if hash_ is None:  # events appended before the chain existed
+            self._seal_unchained()
+            return self._last_link()
+        return int(seq), str(hash_)
+
+    def _append_chained(
+        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
+    ) -> int:
+        """Append one event with its digest, chain hash and (maybe) signature; its seq."""
+        prev_seq, prev_hash = self._last_link()
+        seq = prev_seq + 1
+        digest = payload_digest(payload)
+        hash_ = entry_hash(prev_hash, seq, at, kind, action, object_id, actor, digest)
+        key_id, signature = self._audit_signature(hash_)
+        return self._execute(
+            _INSERT_CHAINED,
+            (seq, at, kind, action, object_id, actor, payload, digest, hash_, key_id, signature),
+        )
+
+    def _seal_unchained(self) -> int:
+        """Chain the events written before the chain existed (in a transaction); how many."""
+        sealed = 0
+        with self.transaction():
+            while True:
+                rows = self._fetch(
+                    "SELECT seq, at, kind, action, object_id, actor, payload FROM events "
+                    "WHERE hash IS NULL ORDER BY seq LIMIT ?",
+                    (_BATCH,),
+                )
+                if not rows:
+                    return sealed
+                first = int(rows[0][0])
+                before = self._fetch(
+                    "SELECT hash FROM events WHERE seq < ? ORDER BY seq DESC LIMIT 1", (first,)
+                )
+                prev_hash = str(before[0][0]) if before and before[0][0] else GENESIS
+                for seq, at, kind, action, object_id, actor, payload in rows:
+                    digest = payload_digest(payload)
+                    prev_hash = entry_hash(
+                        prev_hash, int(seq), at, kind, action, object_id, actor, digest
+                    )
+                    self._execute(
+                        "UPDATE events SET payload_digest = ?, hash = ? WHERE seq = ?",
+                        (digest, prev_hash, seq),
+                    )
+                    sealed += 1
+
+    # -- reading -------------------------------------------------------------
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        """Every entry, oldest first, from one consistent snapshot."""
+        for row in self._snapshot(f"SELECT {ENTRY_COLUMNS} FROM events ORDER BY seq"):
+            yield AuditEntry(*row)
+
+    def audit_window(self, lo: int, hi: int) -> list[AuditEntry]:
+        rows = self._fetch(
+            f"SELECT {ENTRY_COLUMNS} FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (lo, hi),
+        )
+        return [AuditEntry(*row) for row in rows]
+
+    def audit_keys(self) -> dict[str, str]:
+        """``key_id`` → base64 public key of every node that has signed here."""
+        return {str(k): str(v) for k, v in self._fetch("SELECT key_id, public_key FROM audit_keys")}
