@@ -130,6 +130,9 @@ def serve(
     say(f"Deconfliction {__version__} serving {url} (API docs {url}/docs)")
     say(f"Store: {database_url or (data_dir / 'deconfliction.sqlite3')}")
     if demo:
+        # Written before the engine loads, so never followed: the loader plans its
+        # notifications (docs/design/notifications.md, "Other processes' writes").
+        usecases.core.replay_after_seq = usecases.core.store.last_event_seq()
         loaded = load_demo(usecases.core.store, datetime.now(UTC))
         unit = loaded.scenario.incident_check.unit_id
         token, _ = auth.issue(

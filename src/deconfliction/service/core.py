@@ -56,6 +56,11 @@ class WriteHook(Protocol):
     def reports_written(self, reports: Sequence[PositionReport]) -> None:
         """Position reports were stored: inside their write transaction."""
 
+    def followed(self, written: Sequence[follow.Followed]) -> None:
+        """Objects and report batches another process wrote (applied to the engine by the
+        follower, or loaded with it): inside a transaction of their own, after theirs
+        committed. At least once (a replay may repeat them): must be idempotent."""
+
 
 class Service:
     def __init__(self, store: Store, engine: Engine, settings: Settings) -> None:
@@ -80,6 +85,11 @@ class Service:
         self.clock = Clock()
         #: Told about every write, inside its transaction (notifications).
         self.hooks: list[WriteHook] = []
+        #: Other processes' writes applied to the engine, not yet given to the hooks.
+        self.unplanned: list[follow.Followed] = []
+        #: Set before loading: the writes of events after this one (made by another
+        #: process before the load, e.g. ``serve --demo``) are given to the hooks too.
+        self.replay_after_seq: int | None = None
 
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         """Tell the hooks about a stored object; call inside :meth:`writing`."""
@@ -90,6 +100,17 @@ class Service:
         """Tell the hooks about stored reports; call inside :meth:`writing`."""
         for hook in self.hooks:
             hook.reports_written(reports)
+
+    def plan_followed(self) -> None:
+        """Give the queued writes of other processes to the hooks, each batch in a
+        transaction of its own; call under :attr:`lock` once the engine is loaded."""
+        while self.unplanned:
+            written = list(self.unplanned)
+            if self.hooks:
+                with self.writing():  # its catch-up may queue more: the loop takes them
+                    for hook in self.hooks:
+                        hook.followed(written)
+            del self.unplanned[: len(written)]  # only once planned: a failure is retried
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
@@ -145,6 +166,8 @@ class Service:
                 )
                 self.asset_party = asset_party
                 self.applied_seq = seq0
+                if self.replay_after_seq is not None:
+                    follow.replay(self, self.replay_after_seq, seq0)
                 follow.catch_up(self)  # whatever other processes wrote while we read
                 for hook in self.hooks:
                     hook.loaded()
@@ -152,6 +175,11 @@ class Service:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("the index failed to load; checks will answer 503 (treat as HOLD)")
             return
+        try:
+            with self.lock:
+                self.plan_followed()
+        except Exception:  # the follower retries; checks need not wait for it
+            log.exception("planning other processes' writes failed; retrying")
         self.load_seconds = time.perf_counter() - started
         log.info("index loaded in %.2f s", self.load_seconds)
 
@@ -180,6 +208,7 @@ class Service:
                 try:
                     with self.lock:
                         follow.catch_up(self)
+                        self.plan_followed()
                 except Exception:
                     log.exception("following the event log failed; retrying")
 

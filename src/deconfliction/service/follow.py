@@ -2,7 +2,9 @@
 
 The service's own writes advance ``applied_seq`` inside their transaction, so
 under the write lock every followed event after it was written by someone else
-(the CLI's ``import`` or ``demo`` on the same store). Check and token events
+(the CLI's ``import`` or ``demo`` on the same store). The movements, areas, units
+and report batches among them are queued on ``svc.unplanned`` for the write hooks
+(:meth:`Service.plan_followed`: notifications). Check and token events
 change nothing in the engine and are not even read when the source can filter:
 ``store.events(kinds=...)`` when the store offers it, else (SQLite) a read-only
 query of the events table, else every event.
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from deconfliction.domain.model import PositionReport
+from deconfliction.domain.model import Model, PositionReport
 from deconfliction.service import docs
 from deconfliction.service.kinds import BY_NAME
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from deconfliction.store import Store
 
 _PAGE = 1000
+#: What a followed event wrote: an object, or a batch of position reports.
+Followed = Model | list[PositionReport]
 #: The event kinds that change the engine (checks and tokens do not).
 FOLLOWED_KINDS: tuple[str, ...] = (
     "party",
@@ -39,6 +43,8 @@ FOLLOWED_KINDS: tuple[str, ...] = (
     "site",
     "report",
 )
+#: The followed kinds the write hooks plan (notifications).
+PLANNED_KINDS = frozenset({"movement", "area", "unit", "report"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,9 @@ def catch_up(svc: Service) -> int:
         events = svc.events.after(svc.applied_seq)
         for event in events:
             if svc.engine.ready:
-                _apply(svc, event.kind, event.action, event.object_id, event.payload)
+                written = _apply(svc, event.kind, event.action, event.object_id, event.payload)
+                if written is not None and event.kind in PLANNED_KINDS:
+                    svc.unplanned.append(written)
             svc.applied_seq = event.seq
             applied += 1
         if len(events) < _PAGE:
@@ -109,23 +117,54 @@ def catch_up(svc: Service) -> int:
             return applied
 
 
-def _apply(svc: Service, kind: str, action: str, obj_id: str | None, payload: Any) -> None:
+def replay(svc: Service, after_seq: int, upto: int) -> int:
+    """Queue the plannable writes of events ``after_seq < seq <= upto`` on
+    ``svc.unplanned`` without applying them (the engine was loaded with them)."""
+    queued = 0
+    seq = after_seq
+    while seq < upto:
+        events = svc.events.after(seq)
+        for event in events:
+            if event.seq > upto:
+                return queued
+            seq = event.seq
+            written = _decode(event.kind, event.action, event.object_id, event.payload)
+            if written is not None and event.kind in PLANNED_KINDS:
+                svc.unplanned.append(written)
+                queued += 1
+        if len(events) < _PAGE:
+            return queued
+    return queued
+
+
+def _decode(kind: str, action: str, obj_id: str | None, payload: Any) -> Followed | None:
+    """The model (or report batch) an event wrote; ``None`` for a delete, check or token."""
     if kind == "report" and action == "add":
         fields = payload["fields"]
-        reports: list[PositionReport] = [
+        return [
             docs.report_from_row(dict(zip(fields, row, strict=True))) for row in payload["rows"]
         ]
-        svc.engine.put_reports(reports)
-        return
     kind_of = BY_NAME.get(kind)
-    if kind_of is None or obj_id is None:
-        return  # checks, tokens
-    if action == "delete":
-        svc.engine.remove(kind, obj_id)
-        if kind == "asset" and svc.asset_party is not None:
-            svc.asset_party.pop(obj_id, None)
-        return
-    model = docs.from_doc(kind_of, payload["data"])
-    svc.engine.put(model)  # type: ignore[arg-type]
-    if kind == "asset" and svc.asset_party is not None and payload.get("party_id"):
+    if kind_of is None or obj_id is None or action == "delete":
+        return None
+    model: Model = docs.from_doc(kind_of, payload["data"])
+    return model
+
+
+def _apply(
+    svc: Service, kind: str, action: str, obj_id: str | None, payload: Any
+) -> Followed | None:
+    written = _decode(kind, action, obj_id, payload)
+    if isinstance(written, list):
+        svc.engine.put_reports(written)
+        return written
+    if written is None:
+        if action == "delete" and obj_id is not None and kind in BY_NAME:
+            svc.engine.remove(kind, obj_id)
+            if kind == "asset" and svc.asset_party is not None:
+                svc.asset_party.pop(obj_id, None)
+        return None
+    svc.engine.put(written)  # type: ignore[arg-type]
+    if kind == "asset" and svc.asset_party is not None and obj_id and payload.get("party_id"):
         svc.asset_party[obj_id] = payload["party_id"]
+    return written

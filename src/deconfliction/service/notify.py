@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -125,6 +126,8 @@ class Planner:
         #: (unit, type) → the unanswered briefing.
         self.pending_briefing: dict[tuple[str, str], str] = {}
         self.ready = False
+        #: Planning another process's write (:meth:`followed`): idempotent, see _told.
+        self._replaying = False
 
     # -- state from stored rows ------------------------------------------------------------
     def loaded(self) -> None:
@@ -186,6 +189,21 @@ class Planner:
                 self._flush(pending)
 
     # -- the write hooks --------------------------------------------------------------------
+    def followed(self, written: Sequence[Model | list[PositionReport]]) -> None:
+        """Another process's writes (``deconfliction import``, ``demo``, ``serve --demo``),
+        planned after they committed, in a transaction of their own. At least once: a
+        subject already announced to a unit with the same content is not told again."""
+        with self._lock:
+            self._replaying = True
+            try:
+                for item in written:
+                    if isinstance(item, list):
+                        self.reports_written(item)  # idempotent: older reports change nothing
+                    else:
+                        self.object_written("", item, None)
+            finally:
+                self._replaying = False
+
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         pending = _Pending()
         with self._lock:
@@ -484,6 +502,9 @@ class Planner:
             "acknowledgement": ACKNOWLEDGEMENT_MEANS,
             "_escalate_to": sorted({unit.party_id, asset.party_id}),
         }
+        if self._replaying and self._told(unit.id, subject_key, asset.id, payload, already_inside):
+            self.announced.add((unit.id, asset.id))
+            return  # planned before (a replayed write): nothing new to tell
         # A changed subject updates its unanswered announcement in place (re-delivered).
         earlier = self.store.find_notifications(
             unit_id=unit.id,
@@ -520,6 +541,29 @@ class Planner:
             pending.rows.append(row)
         self.announced.add((unit.id, asset.id))
         self._brief(pending, unit, asset, kind, card, deadline, arrival_id)
+
+    def _told(
+        self,
+        unit_id: str,
+        subject_key: str,
+        asset_id: str,
+        payload: dict[str, Any],
+        already_inside: bool,
+    ) -> bool:
+        """Whether the latest announcement of the subject to the unit (answered or not)
+        says the same (its message and deadline aside, which move with ``now``; and for an
+        asset already inside, its window and entry, which are ``now``)."""
+        rows = self.store.find_notifications(
+            unit_id=unit_id, cause="announced_arrival", subject=subject_key, asset_id=asset_id
+        )
+        if not rows:
+            return False
+        skip = {"message", "window", "entry"} if already_inside else {"message"}
+
+        def same(value: dict[str, Any]) -> Any:
+            return orjson.loads(orjson.dumps({k: v for k, v in value.items() if k not in skip}))
+
+        return bool(same(rows[-1]["payload"]) == same(payload))
 
     # -- recognition briefings ------------------------------------------------------------
     def _brief(
