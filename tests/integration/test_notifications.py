@@ -289,6 +289,7 @@ def test_briefings_repeat_without_duplicates_until_briefed(world: World) -> None
     assert len(of(items, "announced_arrival")) == 2
     (briefing,) = of(items, "recognition_briefing")  # one pending per unit and type
     assert len(briefing["arrivals"]) == 2  # repeated with the second arrival
+    assert briefing["arrival_count"] == 2
     # An acknowledgement is not a briefing: the wrong answer names `response`.
     r = world.answer(briefing["id"], ACK, world.op_a)
     assert r.status_code == 422 and r.json()["error"]["field"] == "response"

@@ -51,6 +51,10 @@ from deconfliction.store.times import format_time, parse_time
 
 log = logging.getLogger("deconfliction.notify")
 
+#: A pending briefing names at most this many of the arrivals it stands for (newest first
+#: kept); ``arrival_count`` counts them all.
+MAX_BRIEFING_ARRIVALS = 20
+
 _UNIT_PAGE = 500
 #: An asset leaves an AOR (ends its entry episode) only once it reports this much
 #: beyond the boundary, plus its 99 % radius: a report hugging the border does not
@@ -128,6 +132,8 @@ class Planner:
         self.ready = False
         #: Planning another process's write (:meth:`followed`): idempotent, see _told.
         self._replaying = False
+        #: Documents read during one report batch (see ``reports_written``); None otherwise.
+        self._memo: dict[tuple[str, str], Any] | None = None
 
     # -- state from stored rows ------------------------------------------------------------
     def loaded(self) -> None:
@@ -220,11 +226,17 @@ class Planner:
             return  # the loader, still to run, rebuilds the episodes from the stored reports
         pending = _Pending()
         with self._lock:
-            for report in sorted(reports, key=lambda r: r.time):
-                if report.source != "authenticated":
-                    continue  # a plain-port report only widens where an asset could be
-                self._report(pending, report)
-            self._flush(pending)
+            # Within one batch (one transaction) a unit, type or party read once stays
+            # the same: validating a unit's AOR again for every report was most of the cost.
+            self._memo = {}
+            try:
+                for report in sorted(reports, key=lambda r: r.time):
+                    if report.source != "authenticated":
+                        continue  # a plain-port report only widens where an asset could be
+                    self._report(pending, report)
+                self._flush(pending)
+            finally:
+                self._memo = None
 
     def _flush(self, pending: _Pending) -> None:
         if pending.rows:
@@ -239,8 +251,14 @@ class Planner:
     def _get(self, kind: str, obj_id: str | None, model: type[Any]) -> Any:
         if obj_id is None:
             return None
+        memo = self._memo
+        if memo is not None and (kind, obj_id) in memo:
+            return memo[(kind, obj_id)]
         stored = self.store.get(kind, obj_id)
-        return None if stored is None else model.model_validate(stored.data)
+        value = None if stored is None else model.model_validate(stored.data)
+        if memo is not None and kind != "asset":
+            memo[(kind, obj_id)] = value
+        return value
 
     def _catalogue(self, kind: EquipmentType | None) -> dict[str, EquipmentType]:
         out: dict[str, EquipmentType] = {}
@@ -591,9 +609,15 @@ class Planner:
             if current is not None and current["response"] is None:
                 payload = dict(current["payload"])
                 arrivals = list(payload.get("arrivals") or [])
+                count = int(payload.get("arrival_count") or len(arrivals))
                 if arrival_id not in arrivals:
                     arrivals.append(arrival_id)
-                payload["arrivals"] = arrivals
+                    count += 1
+                # Only the newest arrivals are kept (and the count of all): the briefing
+                # is rewritten, and logged, with every arrival, so an unbounded list would
+                # grow the store quadratically while a unit stays unbriefed.
+                payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
+                payload["arrival_count"] = count
                 old = current["deadline"]
                 new = format_time(deadline)
                 self.store.update_notification(
@@ -618,6 +642,7 @@ class Planner:
                 "message": message,
                 "card": card,
                 "arrivals": [arrival_id],
+                "arrival_count": 1,
                 "acknowledgement": ACKNOWLEDGEMENT_MEANS,
                 "_escalate_to": sorted({unit.party_id, asset.party_id}),
             },
