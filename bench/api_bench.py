@@ -245,6 +245,8 @@ def main() -> None:
     ap.add_argument("--report-batches", type=int, default=10)
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     args = ap.parse_args()
+    # A SIGTERM (e.g. from `timeout`) must still stop the server and remove the data.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rng = random.Random(SEED)
     data_dir = Path(tempfile.mkdtemp(prefix="dcf-bench-"))
     proc: subprocess.Popen[bytes] | None = None
