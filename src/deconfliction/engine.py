@@ -327,27 +327,25 @@ class Engine:
         return self._rel_codes(frozenset(releasable_to or ()) | {owner})
 
     def _put_asset(self, asset: Asset) -> None:
-        table = self.assets
         type_code = self._type_codes(asset.type_id)
-        slot = table.upsert(
+        # One upsert with the real speed: the asset's own limit, else its type's.
+        v_mps = (
+            asset.max_speed_kmh / 3.6
+            if asset.max_speed_kmh is not None
+            else self._type_speed_mps(type_code)
+        )
+        slot = self.assets.upsert(
             asset.id,
             self._party_codes(asset.party_id),
             type_code,
             self._rel_code(asset.party_id, asset.releasable_to),
-            0.0,
+            v_mps,
         )
         self._ensure_slot_lists(slot + 1)
         self._callsign[slot] = asset.callsign
         self._contact[slot] = asset.contact
         self._speed_override[slot] = (
             asset.max_speed_kmh if asset.max_speed_kmh is not None else math.nan
-        )
-        table.upsert(
-            asset.id,
-            int(table.party[slot]),
-            type_code,
-            int(table.rel_code[slot]),
-            self._speed_mps(slot, type_code),
         )
 
     def _ensure_slot_lists(self, n: int) -> None:

@@ -372,3 +372,16 @@ def test_removed_asset_no_longer_matches() -> None:
 def test_check_before_load_raises_not_ready() -> None:
     with pytest.raises(IndexNotReady):
         Engine().check(observe(LAT, LON), "a", NOW)
+
+
+def test_asset_speed_override_sets_the_reach_and_reputting_keeps_it() -> None:
+    # 12 km away, 10 min old: the type's 60 km/h reaches 10 km (no), a 90 km/h override 15 km.
+    r = report("blue-7", LAT + 12 * KM_LAT, LON, timedelta(minutes=10))
+    slow = engine(asset(), reports=(r,))
+    assert slow.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    fast = engine(asset(max_speed_kmh=90), reports=(r,))
+    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    fast.put(asset(max_speed_kmh=90))  # an unchanged re-put keeps the position and speed
+    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    fast.put(asset())  # back to the type's speed
+    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"

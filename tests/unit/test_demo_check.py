@@ -22,6 +22,7 @@ from deconfliction.domain.result import CheckResult, Match
 from deconfliction.engine import Engine
 from deconfliction.scenarios import DemoScenario, build_demo
 from deconfliction.scenarios import demo as demo_module
+from deconfliction.service.demo import engine_for
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CALLSIGN = "Bastion-2"
@@ -34,18 +35,7 @@ def scenario() -> DemoScenario:
 
 @pytest.fixture(scope="module")
 def engine(scenario: DemoScenario) -> Engine:
-    e = Engine()
-    e.load(
-        parties=scenario.parties,
-        units=scenario.units,
-        equipment_types=scenario.equipment_types,
-        assets=scenario.assets,
-        reports=scenario.reports,
-        movements=scenario.movements,
-        areas=scenario.areas,
-        sites=scenario.sites,
-    )
-    return e
+    return engine_for(scenario)
 
 
 def party_of_unit(scenario: DemoScenario, unit_id: str) -> str:

@@ -467,9 +467,6 @@ class AssetTable:
             and (haversine_m(lat, lon, self.lat[fresh], self.lon[fresh]) <= radius_m).any()
         )
 
-    def slots_of_party(self, party: int) -> Iterable[int]:
-        return np.flatnonzero(self.party[: len(self.ids)] == party).tolist()
-
 
 def radius_query(table: AssetTable, lat: float, lon: float, radius_m: float) -> IntArray:
     """Slots whose latest report lies within ``radius_m`` of the point (no time rule)."""

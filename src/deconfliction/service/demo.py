@@ -70,8 +70,8 @@ def drone_team_unit() -> str:
     return DRONE_TEAM
 
 
-def replay_check(scenario: DemoScenario) -> CheckResult:
-    """The incident's check, run by the real engine over the scenario alone."""
+def engine_for(scenario: DemoScenario) -> Engine:
+    """A ready engine holding the scenario alone."""
     engine = Engine()
     engine.load(
         parties=scenario.parties,
@@ -83,5 +83,11 @@ def replay_check(scenario: DemoScenario) -> CheckResult:
         areas=scenario.areas,
         sites=scenario.sites,
     )
+    return engine
+
+
+def replay_check(scenario: DemoScenario) -> CheckResult:
+    """The incident's check, run by the real engine over the scenario alone."""
+    engine = engine_for(scenario)
     asker = next(u.party_id for u in scenario.units if u.id == scenario.incident_check.unit_id)
     return engine.check(scenario.incident_check, asker, now=scenario.narrative.incident_at)
