@@ -36,7 +36,7 @@ from deconfliction.domain.model import (
 )
 from deconfliction.domain.result import CheckResult, CoverageGap, Match
 from deconfliction.index.assets import AssetTable
-from deconfliction.index.shapes import Shape, ShapeIndex, geometry_shape, site_shape
+from deconfliction.index.shapes import AorRef, Shape, ShapeIndex, geometry_shape, site_shape
 
 #: Speed assumed for an asset whose type is not (yet) in the catalogue: fail toward HOLD.
 UNKNOWN_TYPE_SPEED_KMH = 1000.0
@@ -178,7 +178,7 @@ class Engine:
                         0.0,
                         _ts(obj.aor_start) if obj.aor_start else -math.inf,
                         _ts(obj.aor_end) if obj.aor_end else math.inf,
-                        obj.id,
+                        AorRef(obj.id, obj.party_id, obj.name),
                     )
                 )
             elif isinstance(obj, Movement):

@@ -381,6 +381,35 @@ def test_hold_on_your_asset_reaches_the_owner_and_its_answer_shows_on_the_check(
     assert match["owner_response"]["at"] == r.json()["at"]
 
 
+def test_one_hold_notice_per_owner_cell_names_all_its_matched_assets(world: World) -> None:
+    """Two Bravo assets at the point, one the asker may see and one withheld: Bravo's cell
+    gets one notice naming both, and its answer shows on both matches of the check."""
+    world.post("/v1/assets", asset("b-seen", "bravo", releasable_to=["alpha"]))
+    world.post("/v1/assets", asset("b-hidden", "bravo"))
+    world.post(
+        "/v1/reports",
+        [report("b-seen", 48.5, 35.5), report("b-hidden", 48.5001, 35.5001)],
+        world.coord_b,
+    )
+    body = {"unit_id": "a-drones", "position": {"lat": 48.5, "lon": 35.5}, "cep_m": 20}
+    r = world.http.post("/v1/checks", json=body, headers=bearer(world.op_a))
+    assert r.status_code == 201, r.text
+    check = r.json()
+    assert check["verdict"] == "HOLD" and check["match_count"] == 2
+    (hold,) = of(world.inbox("b-cell", world.coord_b), "hold_on_your_asset")
+    assert sorted(a["id"] for a in hold["assets"]) == ["b-hidden", "b-seen"]
+    assert "b-hidden" in hold["message"] and "b-seen" in hold["message"]
+    r = world.answer(hold["id"], {"by": "Lt. Owner", "response": "confirmed_ours"}, world.op_b)
+    assert r.status_code == 201, r.text
+    seen = world.http.get(f"/v1/checks/{check['id']}", headers=bearer(world.op_a)).json()
+    assert len(seen["matches"]) == 2
+    for match in seen["matches"]:
+        assert match["owner_response"]["response"] == "confirmed_ours"
+    # The withheld match still says nothing of the asset.
+    (withheld,) = [m for m in seen["matches"] if m.get("details_withheld")]
+    assert "b-hidden" not in str(withheld)
+
+
 def test_deadline_escalates_to_both_cells_then_out_of_band_then_silence(
     clocked: Server, data_dir: Path
 ) -> None:

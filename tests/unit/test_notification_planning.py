@@ -157,3 +157,56 @@ def test_near_is_unchanged_by_touching() -> None:
     index, polygons = _aor_index(random.Random(3), 50)
     lon, lat = polygons["u0"].centroid.x, polygons["u0"].centroid.y
     assert "u0" in {s.id for s, d in index.near(lat, lon, 0.0) if d == 0.0}
+
+
+def _entry_without_pruning(
+    route: shapely.LineString, corridor_m: float, aor: shapely.Polygon
+) -> planning.RouteEntry | None:
+    """The reference: every segment of the route projected and tested, none skipped."""
+    import numpy as np
+
+    from deconfliction.domain import geo
+
+    plan = planning.RoutePlan.of(route, corridor_m)
+    centre = aor.representative_point()
+    lat0, lon0 = float(centre.y), float(centre.x)
+    zone = planning._project_polygon(aor, lat0, lon0)
+    if corridor_m > 0:
+        zone = zone.buffer(geo.widen(corridor_m), quad_segs=16)
+    for k in range(len(plan.length_m)):
+        a = geo.local_xy(lat0, lon0, plan.lat0[k : k + 1], plan.lon0[k : k + 1])
+        b = geo.local_xy(lat0, lon0, plan.lat1[k : k + 1], plan.lon1[k : k + 1])
+        segment = shapely.LineString(np.vstack((a, b)))
+        if shapely.intersects(zone, segment):
+            hit = shapely.intersection(segment, zone)
+            points = shapely.points(shapely.get_coordinates(hit))
+            fraction = 0.0
+            if segment.length > 0:
+                located = np.min(shapely.line_locate_point(segment, points))
+                fraction = min(1.0, float(located) / segment.length)
+            along = float(plan.before_m[k]) + fraction * float(plan.length_m[k])
+            return planning.RouteEntry(along, 0.0, 0.0)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_segments_find_the_same_entry_as_testing_every_segment(seed: int) -> None:
+    """The box pre-filter of RoutePlan drops only segments that cannot be within the
+    corridor: the entry (its distance along the route) is the unpruned one, or both none."""
+    rng = random.Random(seed)
+    lat_band = rng.choice((0.0, 50.0, 70.0, 84.0))
+    for _ in range(40):
+        pts = [
+            (rng.uniform(-3, 3) + 20.0, lat_band + rng.uniform(-2, 2))
+            for _ in range(rng.randint(2, 5))
+        ]
+        route = shapely.LineString(pts)
+        lon, lat = rng.uniform(17, 23), lat_band + rng.uniform(-2, 2)
+        half = rng.uniform(0.005, 0.2)
+        aor = shapely.box(lon - half, lat - half, lon + half, lat + half)
+        corridor = rng.choice((0.0, 100.0, 2000.0, 20_000.0))
+        got = planning.route_entry(route, corridor, aor)
+        want = _entry_without_pruning(route, corridor, aor)
+        assert (got is None) == (want is None)
+        if got is not None and want is not None:
+            assert got.along_m == pytest.approx(want.along_m, abs=1e-6)

@@ -20,12 +20,15 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from deconfliction.domain import geo
 
 _GEOD = Geod(ellps="WGS84")
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,40 +67,114 @@ def _project_polygon(geom: BaseGeometry, lat0: float, lon0: float) -> BaseGeomet
     return shapely.union_all(out) if len(out) > 1 else out[0]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RoutePlan:
+    """A route prepared once for testing many AORs (a movement's fan-out).
+
+    The route densified to ``geo.DENSIFY_DEG`` chords, every part's segments in one
+    array, in route order: their end points, their boxes (degrees), their WGS 84 geodesic
+    lengths and the distance travelled before each (the along-route distance).
+    """
+
+    corridor_m: float
+    lat0: FloatArray
+    lon0: FloatArray
+    lat1: FloatArray
+    lon1: FloatArray
+    before_m: FloatArray
+    length_m: FloatArray
+
+    @classmethod
+    def of(cls, route: BaseGeometry, corridor_m: float) -> RoutePlan:
+        lat0, lon0, lat1, lon1, lengths = [], [], [], [], []
+        for line in _parts(route):
+            coords = np.asarray(shapely.segmentize(line, geo.DENSIFY_DEG).coords)
+            lons, lats = coords[:, 0], coords[:, 1]
+            _, _, seg_m = _GEOD.inv(lons[:-1], lats[:-1], lons[1:], lats[1:])
+            lat0.append(lats[:-1])
+            lon0.append(lons[:-1])
+            lat1.append(lats[1:])
+            lon1.append(lons[1:])
+            lengths.append(np.asarray(seg_m, dtype=float))
+        length_m = np.concatenate(lengths) if lengths else np.zeros(0)
+        before_m = np.concatenate(([0.0], np.cumsum(length_m)[:-1])) if len(length_m) else length_m
+        return cls(
+            corridor_m,
+            np.concatenate(lat0) if lat0 else np.zeros(0),
+            np.concatenate(lon0) if lon0 else np.zeros(0),
+            np.concatenate(lat1) if lat1 else np.zeros(0),
+            np.concatenate(lon1) if lon1 else np.zeros(0),
+            before_m,
+            length_m,
+        )
+
+    def candidates(self, aor: BaseGeometry) -> IntArray:
+        """The segments that may come within the corridor of the AOR: a superset, by
+        boxes. Every point within ``d`` of the AOR is within ``d / R`` radians of latitude
+        of its box and, below latitude phi, within ``2 asin(sin(d / 2R) / cos phi)`` of
+        longitude (the haversine bound); near a pole or the antimeridian, all segments."""
+        everything = np.arange(len(self.length_m))
+        west, south, east, north = aor.bounds
+        d = geo.widen(self.corridor_m) + _SEGMENT_SLACK_M
+        dlat = math.degrees(d / geo.EARTH_RADIUS_M)
+        s, n = south - dlat, north + dlat
+        poleward = max(abs(s), abs(n))
+        if poleward >= 89.0:
+            return everything
+        ratio = math.sin(d / (2 * geo.EARTH_RADIUS_M)) / math.cos(math.radians(poleward))
+        if ratio >= 1.0:
+            return everything
+        dlon = math.degrees(2 * math.asin(ratio))
+        w, e = west - dlon, east + dlon
+        if w < -180.0 or e > 180.0:
+            return everything
+        lat_lo = np.minimum(self.lat0, self.lat1)
+        lat_hi = np.maximum(self.lat0, self.lat1)
+        lon_lo = np.minimum(self.lon0, self.lon1)
+        lon_hi = np.maximum(self.lon0, self.lon1)
+        keep = (lat_hi >= s) & (lat_lo <= n) & (lon_hi >= w) & (lon_lo <= e)
+        return np.flatnonzero(keep)
+
+
+#: Slack for a chord drawn straight in the AOR's local frame rather than in lon/lat.
+_SEGMENT_SLACK_M = 10.0
+
+
 def route_entry(route: BaseGeometry, corridor_m: float, aor: BaseGeometry) -> RouteEntry | None:
     """The first point of ``route`` within ``corridor_m`` of ``aor``, or None if it never is."""
+    return planned_route_entry(RoutePlan.of(route, corridor_m), aor)
+
+
+def planned_route_entry(plan: RoutePlan, aor: BaseGeometry) -> RouteEntry | None:
+    """:func:`route_entry` with the route prepared once (:class:`RoutePlan`)."""
+    k_all = plan.candidates(aor)
+    if len(k_all) == 0:
+        return None
     centre = aor.representative_point()
     lat0, lon0 = float(centre.y), float(centre.x)
     zone = _project_polygon(aor, lat0, lon0)
-    if corridor_m > 0:
-        zone = zone.buffer(geo.widen(corridor_m), quad_segs=16)
+    if plan.corridor_m > 0:
+        zone = zone.buffer(geo.widen(plan.corridor_m), quad_segs=16)
     shapely.prepare(zone)
-    travelled = 0.0
-    for line in _parts(route):
-        coords = np.asarray(shapely.segmentize(line, geo.DENSIFY_DEG).coords)
-        lons, lats = coords[:, 0], coords[:, 1]
-        _, _, seg_m = _GEOD.inv(lons[:-1], lats[:-1], lons[1:], lats[1:])
-        seg_m = np.asarray(seg_m, dtype=float)
-        xy = geo.local_xy(lat0, lon0, lats, lons)
-        segments = shapely.linestrings(np.stack((xy[:-1], xy[1:]), axis=1))
-        hits = shapely.intersects(zone, segments)
-        if hits.any():
-            k = int(np.argmax(hits))
-            segment = segments[k]
-            hit = shapely.intersection(segment, zone)
-            length = segment.length
-            fraction = 0.0
-            if length > 0:
-                points = shapely.points(shapely.get_coordinates(hit))
-                fraction = min(
-                    1.0, float(np.min(shapely.line_locate_point(segment, points))) / length
-                )
-            lon = float(lons[k] + (lons[k + 1] - lons[k]) * fraction)
-            lat = float(lats[k] + (lats[k + 1] - lats[k]) * fraction)
-            along = travelled + float(seg_m[:k].sum()) + fraction * float(seg_m[k])
-            return RouteEntry(along, lat, lon)
-        travelled += float(seg_m.sum())
-    return None
+    a = geo.local_xy(lat0, lon0, plan.lat0[k_all], plan.lon0[k_all])
+    b = geo.local_xy(lat0, lon0, plan.lat1[k_all], plan.lon1[k_all])
+    segments = shapely.linestrings(np.stack((a, b), axis=1))
+    hits = shapely.intersects(zone, segments)
+    if not hits.any():
+        return None
+    i = int(np.argmax(hits))
+    k = int(k_all[i])
+    segment = segments[i]
+    hit = shapely.intersection(segment, zone)
+    length = segment.length
+    fraction = 0.0
+    if length > 0:
+        points = shapely.points(shapely.get_coordinates(hit))
+        fraction = min(1.0, float(np.min(shapely.line_locate_point(segment, points))) / length)
+    lon = float(plan.lon0[k] + (plan.lon1[k] - plan.lon0[k]) * fraction)
+    lat = float(plan.lat0[k] + (plan.lat1[k] - plan.lat0[k]) * fraction)
+    along = float(plan.before_m[k]) + fraction * float(plan.length_m[k])
+    return RouteEntry(along, lat, lon)
 
 
 def route_length_m(route: BaseGeometry) -> float:

@@ -26,6 +26,16 @@ _M_PER_DEG = geo.EARTH_RADIUS_M * math.pi / 180.0
 _POLYGONAL = frozenset({"area", "aor"})
 
 
+@dataclass(frozen=True, slots=True)
+class AorRef:
+    """What an AOR's shape carries: its unit, the unit's party and name (enough to plan
+    a fan-out to thousands of AORs without reading each unit from the store)."""
+
+    unit_id: str
+    party_id: str
+    name: str
+
+
 @dataclass(slots=True, eq=False)
 class Shape:
     """One indexed shape. ``margin_m`` is added to the observer's radius."""
@@ -250,7 +260,12 @@ class ShapeIndex:
         self._polygon[handle] = None
 
     def touching(
-        self, geom: BaseGeometry, margin_m: float = 0.0, kind: str | None = "aor"
+        self,
+        geom: BaseGeometry,
+        margin_m: float = 0.0,
+        kind: str | None = "aor",
+        *,
+        exact: bool = True,
     ) -> list[Shape]:
         """Every shape (of ``kind``) that a line or polygon comes within ``margin_m`` plus the
         shape's own margin of, without testing every shape.
@@ -258,8 +273,11 @@ class ShapeIndex:
         The cells come from the grid: for a line, the cells around each vertex of the
         densified line (every point of a chord is within half a chord of a vertex); for a
         polygon, the cells of its margin-widened bounding boxes. An exact test follows
-        (:func:`deconfliction.domain.planning.geometries_within`). A polygon too big for
-        the grid (more than ``max_cells`` times 50 cells) falls back to every shape.
+        (:func:`deconfliction.domain.planning.geometries_within`) unless ``exact`` is
+        false: then the grid's superset is returned for a caller whose own test is exact
+        (a movement's fan-out, :func:`deconfliction.domain.planning.planned_route_entry`).
+        A polygon too big for the grid (more than ``max_cells`` times 50 cells) falls back
+        to every shape.
         """
         from deconfliction.domain.planning import geometries_within
 
@@ -303,6 +321,9 @@ class ShapeIndex:
         for handle in sorted(handles):
             shape = self._by_handle[handle]
             if kind is not None and shape.kind != kind:
+                continue
+            if not exact:
+                out.append(shape)
                 continue
             target = shape.geom
             if target is None:

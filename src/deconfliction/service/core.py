@@ -56,6 +56,13 @@ class WriteHook(Protocol):
     def reports_written(self, reports: Sequence[PositionReport]) -> None:
         """Position reports were stored: inside their write transaction."""
 
+    def object_removed(self, kind: str, obj_id: str) -> None:
+        """A registered object was deleted (by this process or, followed, another)."""
+
+    def after_loaded(self) -> int:
+        """Work the load left (told in chunks, taking the write lock for each): after
+        the service is ready, so that it never holds checks and writes off for long."""
+
     def followed(self, written: Sequence[follow.Followed]) -> None:
         """Objects and report batches another process wrote (applied to the engine by the
         follower, or loaded with it): inside a transaction of their own, after theirs
@@ -100,6 +107,11 @@ class Service:
         """Tell the hooks about stored reports; call inside :meth:`writing`."""
         for hook in self.hooks:
             hook.reports_written(reports)
+
+    def object_removed(self, kind: str, obj_id: str) -> None:
+        """Tell the hooks a registered object was deleted."""
+        for hook in self.hooks:
+            hook.object_removed(kind, obj_id)
 
     def plan_followed(self) -> None:
         """Give the queued writes of other processes to the hooks, each batch in a
@@ -180,6 +192,11 @@ class Service:
                 self.plan_followed()
         except Exception:  # the follower retries; checks need not wait for it
             log.exception("planning other processes' writes failed; retrying")
+        for hook in self.hooks:
+            try:
+                hook.after_loaded()
+            except Exception:  # told again at the next start (nothing is lost)
+                log.exception("finishing the load's work failed")
         self.load_seconds = time.perf_counter() - started
         log.info("index loaded in %.2f s", self.load_seconds)
 

@@ -161,6 +161,7 @@ def _apply(
     if written is None:
         if action == "delete" and obj_id is not None and kind in BY_NAME:
             svc.engine.remove(kind, obj_id)
+            svc.object_removed(kind, obj_id)
             if kind == "asset" and svc.asset_party is not None:
                 svc.asset_party.pop(obj_id, None)
         return None

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from deconfliction.domain.notifications import (
     unannounced_message,
 )
 from deconfliction.domain.result import CheckResult
+from deconfliction.index.shapes import AorRef, Shape
 from deconfliction.service.core import Service
 from deconfliction.service.ids import time_ordered_hex
 from deconfliction.store.times import format_time, parse_time
@@ -56,6 +58,8 @@ log = logging.getLogger("deconfliction.notify")
 MAX_BRIEFING_ARRIVALS = 20
 
 _UNIT_PAGE = 500
+#: Entries found at start-up are told this many per transaction (see ``after_loaded``).
+BACKLOG_CHUNK = 500
 #: An asset leaves an AOR (ends its entry episode) only once it reports this much
 #: beyond the boundary, plus its 99 % radius: a report hugging the border does not
 #: start a new episode each time.
@@ -74,6 +78,31 @@ class _AssetRef:
     party_id: str
     callsign: str
     type_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _AorUnit:
+    """A unit as its AOR's shape in the index knows it: what planning a fan-out needs,
+    without reading and validating each unit from the store."""
+
+    id: str
+    party_id: str
+    name: str
+    aor_shape: BaseGeometry
+    aor_start: datetime | None
+    aor_end: datetime | None
+
+    @classmethod
+    def of(cls, shape: Shape) -> _AorUnit:
+        ref: AorRef = shape.payload
+        return cls(
+            ref.unit_id,
+            ref.party_id,
+            ref.name,
+            shape.geom,
+            None if math.isinf(shape.start) else datetime.fromtimestamp(shape.start, UTC),
+            None if math.isinf(shape.end) else datetime.fromtimestamp(shape.end, UTC),
+        )
 
 
 class Bell:
@@ -132,6 +161,11 @@ class Planner:
         self.ready = False
         #: Planning another process's write (:meth:`followed`): idempotent, see _told.
         self._replaying = False
+        #: Entries found by :meth:`loaded`, still to tell: (asset, unit, lat, lon, time).
+        self._backlog: list[tuple[str, str, float, float, float]] = []
+        #: party → its coordination cells (cleared whenever a unit is written or removed).
+        self._cells: dict[str, list[str]] = {}
+        self._cells_generation = 0
         #: Documents read during one report batch (see ``reports_written``); None otherwise.
         self._memo: dict[tuple[str, str], Any] | None = None
 
@@ -162,11 +196,12 @@ class Planner:
                         self.pending_briefing[key] = row["id"]
             # Open episodes: assets whose latest report is inside an AOR. One that is
             # inside with neither an announcement nor an entry notification (its report
-            # arrived while the index was loading) is told now.
+            # arrived while the index was loading) is told by :meth:`after_loaded`, in
+            # chunks; its episode is open from now, so a report meanwhile tells nothing twice.
             self.inside.clear()
             self.last_seen.clear()
+            self._backlog.clear()
             table = self.svc.engine.assets
-            reports = []
             for slot, asset_id in enumerate(table.ids):
                 if asset_id is None or not table.has[slot]:
                     continue
@@ -174,25 +209,45 @@ class Planner:
                 for unit_id in self._aors_containing(
                     float(table.lat[slot]), float(table.lon[slot]), float(table.t0[slot])
                 ):
-                    if (unit_id, asset_id) in self.announced or (unit_id, asset_id) in entered:
-                        self.inside.setdefault(asset_id, set()).add(unit_id)
-                    else:
-                        reports.append((asset_id, unit_id, slot))
-            self.ready = True
-        if reports:
-            with self.svc.writing():
-                pending = _Pending()
-                for asset_id, unit_id, slot in reports:
                     self.inside.setdefault(asset_id, set()).add(unit_id)
-                    self._unannounced(
-                        pending,
+                    if (unit_id, asset_id) not in self.announced and (
                         unit_id,
                         asset_id,
-                        float(table.lat[slot]),
-                        float(table.lon[slot]),
-                        float(table.t0[slot]),
-                    )
-                self._flush(pending)
+                    ) not in entered:
+                        self._backlog.append(
+                            (
+                                asset_id,
+                                unit_id,
+                                float(table.lat[slot]),
+                                float(table.lon[slot]),
+                                float(table.t0[slot]),
+                            )
+                        )
+            self.ready = True
+
+    def after_loaded(self, chunk: int = BACKLOG_CHUNK) -> int:
+        """Tell the entries found while loading, ``chunk`` at a time, each chunk in its own
+        transaction with the write lock released between them: writes, reports and checks
+        go on meanwhile (a large backlog once held them off for minutes). How many told.
+        A crash midway loses nothing: the next load finds the rest untold again."""
+        told = 0
+        while True:
+            with self.svc.lock, self._lock:
+                if not self._backlog:
+                    return told
+                batch = self._backlog[:chunk]
+                with self.svc.writing():
+                    pending = _Pending()
+                    self._memo = {}
+                    try:
+                        for asset_id, unit_id, lat, lon, t in batch:
+                            if (unit_id, asset_id) not in self.announced:
+                                self._unannounced(pending, unit_id, asset_id, lat, lon, t)
+                        self._flush(pending)
+                    finally:
+                        self._memo = None
+                del self._backlog[: len(batch)]  # only once committed
+                told += len(batch)
 
     # -- the write hooks --------------------------------------------------------------------
     def followed(self, written: Sequence[Model | list[PositionReport]]) -> None:
@@ -213,13 +268,20 @@ class Planner:
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         pending = _Pending()
         with self._lock:
-            if isinstance(model, Movement):
-                self._plan_movement(pending, model, None)
-            elif isinstance(model, Area) and model.kind == "operating":
-                self._plan_area(pending, model, None)
-            elif isinstance(model, Unit):
-                self._plan_unit(pending, model)
-            self._flush(pending)
+            if isinstance(model, Unit):
+                self._forget_cells()
+            # One write's fan-out reads the asset's type, catalogue and party once.
+            outer, self._memo = self._memo, self._memo if self._memo is not None else {}
+            try:
+                if isinstance(model, Movement):
+                    self._plan_movement(pending, model, None)
+                elif isinstance(model, Area) and model.kind == "operating":
+                    self._plan_area(pending, model, None)
+                elif isinstance(model, Unit):
+                    self._plan_unit(pending, model)
+                self._flush(pending)
+            finally:
+                self._memo = outer
 
     def reports_written(self, reports: Sequence[PositionReport]) -> None:
         if not self.svc.engine.ready:
@@ -275,7 +337,16 @@ class Planner:
         return out
 
     def _card(self, kind: EquipmentType | None) -> dict[str, Any] | None:
-        return None if kind is None else recognition_card(kind, self._catalogue(kind))
+        if kind is None:
+            return None
+        memo = self._memo
+        if memo is not None and ("card", kind.id) in memo:
+            card: dict[str, Any] = memo[("card", kind.id)]
+            return card
+        card = recognition_card(kind, self._catalogue(kind))
+        if memo is not None:
+            memo[("card", kind.id)] = card
+        return card
 
     def _speed_kmh(self, asset: Asset, kind: EquipmentType | None) -> float:
         if asset.max_speed_kmh is not None:
@@ -291,7 +362,7 @@ class Planner:
         engine = self.svc.engine
         ids: Iterable[str]
         if engine.ready:
-            ids = [str(s.payload) for s in engine.shapes.touching(geom, margin_m, "aor")]
+            ids = [s.payload.unit_id for s in engine.shapes.touching(geom, margin_m, "aor")]
         else:  # the index is loading: every unit (rare, and correct)
             ids = [s.id for s in self.store.iter_all("unit")]
         out = []
@@ -301,11 +372,21 @@ class Planner:
                 out.append(unit)
         return out
 
+    def _aor_candidates(self, geom: BaseGeometry, margin_m: float) -> list[_AorUnit] | list[Unit]:
+        """Units whose AOR may come within ``margin_m`` of a line: a superset, from the
+        index's cells, for a caller whose own test is exact (the route entry)."""
+        engine = self.svc.engine
+        if engine.ready:
+            shapes = engine.shapes.touching(geom, margin_m, "aor", exact=False)
+            return [_AorUnit.of(shape) for shape in shapes]
+        units = (self._get("unit", s.id, Unit) for s in self.store.iter_all("unit"))
+        return [u for u in units if u is not None]
+
     def _aors_containing(self, lat: float, lon: float, t: float) -> list[str]:
         out = []
         for shape, d in self.svc.engine.shapes.near(lat, lon, 0.0):
             if shape.kind == "aor" and d <= 0.0 and shape.start <= t <= shape.end:
-                out.append(str(shape.payload))
+                out.append(shape.payload.unit_id)
         return out
 
     def _row(
@@ -351,11 +432,26 @@ class Planner:
         kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
         speed = self._speed_kmh(asset, kind)
         route = movement.route_shape
-        units = [only] if only is not None else self._units_touching(route, movement.corridor_m)
+        plan = planning.RoutePlan.of(route, movement.corridor_m)
+        units = [only] if only is not None else self._aor_candidates(route, movement.corridor_m)
+        subject_key = f"movement:{movement.id}"
+        # The unanswered announcements of this movement, read once for the whole fan-out.
+        earlier: dict[str, str] | None = None
+        if only is None:
+            earlier = {
+                str(row["unit_id"]): str(row["id"])
+                for row in self.store.find_notifications(
+                    cause="announced_arrival",
+                    subject=subject_key,
+                    asset_id=asset.id,
+                    answered=False,
+                    limit=10**9,
+                )
+            }
         for unit in units:
             if unit.party_id == asset.party_id:
                 continue  # a party tells its own units (docs/design/notifications.md)
-            hit = planning.route_entry(route, movement.corridor_m, unit.aor_shape)
+            hit = planning.planned_route_entry(plan, unit.aor_shape)
             if hit is None:
                 continue
             entry = planning.entry_for_window(
@@ -381,6 +477,7 @@ class Planner:
                 where={"lat": round(hit.lat, 6), "lon": round(hit.lon, 6)},
                 geometry=movement.route if releasable else None,
                 releasable=releasable,
+                earlier=earlier,
             )
 
     def _plan_area(self, pending: _Pending, area: Area, only: Unit | None) -> None:
@@ -476,7 +573,7 @@ class Planner:
     def _announce(
         self,
         pending: _Pending,
-        unit: Unit,
+        unit: Unit | _AorUnit,
         asset: Asset,
         kind: EquipmentType | None,
         *,
@@ -487,7 +584,10 @@ class Planner:
         geometry: dict[str, Any] | None,
         releasable: bool,
         already_inside: bool = False,
+        earlier: dict[str, str] | None = None,
     ) -> None:
+        """``earlier``: the subject's unanswered announcement per unit, when the caller
+        read them all at once (else one query here)."""
         now = self.now()
         lead = timedelta(seconds=self.settings.announcement_lead_s)
         deadline = deadline_for(entry, now, lead)
@@ -524,17 +624,21 @@ class Planner:
             self.announced.add((unit.id, asset.id))
             return  # planned before (a replayed write): nothing new to tell
         # A changed subject updates its unanswered announcement in place (re-delivered).
-        earlier = self.store.find_notifications(
-            unit_id=unit.id,
-            cause="announced_arrival",
-            subject=subject_key,
-            asset_id=asset.id,
-            answered=False,
-            limit=1,
-        )
+        if earlier is not None:
+            earlier_id = earlier.get(unit.id)
+        else:
+            found = self.store.find_notifications(
+                unit_id=unit.id,
+                cause="announced_arrival",
+                subject=subject_key,
+                asset_id=asset.id,
+                answered=False,
+                limit=1,
+            )
+            earlier_id = found[0]["id"] if found else None
         arrival_id: str
-        if earlier:
-            arrival_id = earlier[0]["id"]
+        if earlier_id is not None:
+            arrival_id = earlier_id
             self.store.update_notification(
                 arrival_id,
                 at=format_time(now),
@@ -587,7 +691,7 @@ class Planner:
     def _brief(
         self,
         pending: _Pending,
-        unit: Unit,
+        unit: Unit | _AorUnit,
         asset: Asset,
         kind: EquipmentType | None,
         card: dict[str, Any] | None,
@@ -756,8 +860,9 @@ class Planner:
         result: CheckResult,
         asset_ids: list[str],
     ) -> None:
-        """Tell each matched asset's coordination cells who looked, where and when;
-        call inside the transaction that records the check."""
+        """Tell each owner party's coordination cells who looked, where and when: one
+        notice per cell for all of its party's assets the check matched; call inside the
+        transaction that records the check."""
         now = self.now()
         deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
         movements_of: dict[str, list[str]] = {}
@@ -770,54 +875,58 @@ class Planner:
         # read the few fields needed rather than re-validate (and re-parse an AOR).
         asker = self.store.get("unit", unit_id)
         asker_name = str(asker.data.get("name") or unit_id) if asker else unit_id
-        cells_of: dict[str, list[str]] = {}
-        rows = []
+        by_party: dict[str, list[_AssetRef]] = {}
         for asset_id in asset_ids:
             stored = self.store.get("asset", asset_id)
             if stored is None:
                 continue
             data = stored.data
-            asset = _AssetRef(
+            ref = _AssetRef(
                 str(data["id"]), str(data["party_id"]), str(data["callsign"]), str(data["type_id"])
             )
-            position = request.get("position")
+            by_party.setdefault(ref.party_id, []).append(ref)
+        check = {
+            "id": check_id,
+            "unit_id": unit_id,
+            "party_id": asker_party,
+            "time": request.get("time") or result.evaluated_at,
+            "evaluated_at": result.evaluated_at,
+            "position": request.get("position"),
+            "cep_m": request.get("cep_m"),
+            "observed": request.get("observed"),
+            "note": request.get("note"),
+        }
+        rows = []
+        for party_id, assets in by_party.items():
+            callsigns = ", ".join(a.callsign for a in assets)
+            noun = "asset" if len(assets) == 1 else "assets"
             payload = {
                 "message": (
-                    f"{asker_name} ({asker_party}) checked a point where your asset "
-                    f"{asset.callsign} could be, and got HOLD. Answer 'confirmed_ours' if it "
-                    "is yours, else 'acknowledged'. "
-                    f"{ACKNOWLEDGEMENT_MEANS}"
+                    f"{asker_name} ({asker_party}) checked a point where your {noun} "
+                    f"{callsigns} could be, and got HOLD. Answer 'confirmed_ours' if it is "
+                    f"yours, else 'acknowledged'. {ACKNOWLEDGEMENT_MEANS}"
                 ),
-                "check": {
-                    "id": check_id,
-                    "unit_id": unit_id,
-                    "party_id": asker_party,
-                    "time": request.get("time") or result.evaluated_at,
-                    "evaluated_at": result.evaluated_at,
-                    "position": position,
-                    "cep_m": request.get("cep_m"),
-                    "observed": request.get("observed"),
-                    "note": request.get("note"),
-                },
-                "asset": {"id": asset.id, "callsign": asset.callsign},
+                "check": check,
+                "asset": {"id": assets[0].id, "callsign": assets[0].callsign},
+                "assets": [{"id": a.id, "callsign": a.callsign} for a in assets],
                 "acknowledgement": ACKNOWLEDGEMENT_MEANS,
-                "_movement_ids": movements_of.get(asset_id, []),
-                "_escalate_to": sorted({asset.party_id, *([asker_party] if asker_party else [])}),
+                "_asset_ids": [a.id for a in assets],
+                "_movement_ids": [m for a in assets for m in movements_of.get(a.id, [])],
+                "_escalate_to": sorted({party_id, *([asker_party] if asker_party else [])}),
             }
-            cells = cells_of.get(asset.party_id)
-            if cells is None:
-                cells = cells_of[asset.party_id] = self.coordination_cells(asset.party_id)
+            single = assets[0] if len(assets) == 1 else None
+            cells = self.coordination_cells(party_id)
             addressees: list[str | None] = list(cells) if cells else [None]
             for cell in addressees:
                 rows.append(
                     self._row(
                         unit_id=cell,
-                        party_id=asset.party_id,
+                        party_id=party_id,
                         cause="hold_on_your_asset",
                         payload=payload,
                         deadline=deadline if cell is not None else None,
-                        asset_id=asset.id,
-                        type_id=asset.type_id,
+                        asset_id=single.id if single else None,
+                        type_id=single.type_id if single else None,
                         subject=f"check:{check_id}",
                         urgent=True,
                     )
@@ -826,14 +935,30 @@ class Planner:
             self.store.add_notifications(rows, "service:notifications")
 
     def coordination_cells(self, party_id: str) -> list[str]:
+        """The party's coordination cells (cached until a unit is written or removed)."""
+        cached = self._cells.get(party_id)
+        if cached is not None:
+            return cached
+        generation = self._cells_generation
         cells: list[str] = []
         after: str | None = None
         while True:
             page = self.store.list("unit", party_ids=[party_id], after_id=after, limit=_UNIT_PAGE)
             cells.extend(u.id for u in page if u.data.get("coordination_cell"))
             if len(page) < _UNIT_PAGE:
-                return cells
+                break
             after = page[-1].id
+        if generation == self._cells_generation:  # no unit written while this was read
+            self._cells[party_id] = cells
+        return cells
+
+    def _forget_cells(self) -> None:
+        self._cells_generation += 1
+        self._cells.clear()
+
+    def object_removed(self, kind: str, obj_id: str) -> None:
+        if kind == "unit":
+            self._forget_cells()
 
     def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]:
         """The check's answer with each owner's answer (``owner_response``) filled in."""
@@ -851,11 +976,12 @@ class Planner:
                 "at": row["responded_at"],
             }
             movements = set(row["payload"].get("_movement_ids") or [])
+            assets = set(row["payload"].get("_asset_ids") or [row["asset_id"]])
             for match in matches:
                 if match.get("owner_response") is not None:
                     continue
                 mine = (
-                    (match.get("kind") == "asset" and match.get("id") == row["asset_id"])
+                    (match.get("kind") == "asset" and match.get("id") in assets)
                     or (match.get("kind") == "movement" and match.get("id") in movements)
                     or (match.get("details_withheld") and match.get("party_id") == row["party_id"])
                 )

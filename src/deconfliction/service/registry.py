@@ -154,6 +154,7 @@ class Registry:
                 raise _not_found(kind, obj_id) from None
             if self.svc.engine.ready:  # else the loader reads it from the store
                 self.svc.engine.remove(kind.name, obj_id)
+            self.svc.object_removed(kind.name, obj_id)
             if kind is ASSET and self.svc.asset_party is not None:
                 self.svc.asset_party.pop(obj_id, None)
 

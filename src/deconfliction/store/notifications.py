@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from deconfliction.store.audit import EventEntry
 from deconfliction.store.errors import NotFound
 from deconfliction.store.jsontext import dumps, loads
 
@@ -90,34 +91,54 @@ class NotificationSQL:
         """Run one statement; the new row's id for an INSERT, else the rows changed."""
         raise NotImplementedError
 
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _append_events(self, entries: Sequence[EventEntry]) -> builtins.list[int]:
+        raise NotImplementedError  # pragma: no cover
+
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError  # pragma: no cover
 
     # -- writes ------------------------------------------------------------
     def add_notifications(self, rows: Sequence[dict[str, Any]], actor: str) -> builtins.list[int]:
         """Store notifications (each with its event and, if addressed to a unit, an outbox
-        row); returns each one's stream position (0 when it has no unit)."""
-        positions: list[int] = []
+        row); returns each one's stream position (0 when it has no unit). Three statements
+        for the whole batch: a fan-out to thousands of units is one transaction."""
         if not rows:
-            return positions
+            return []
         with self.transaction():
-            for row in rows:
-                values = _values(row)
-                event_seq = self._append_event(
-                    row["created_at"], "notification", "create", row["id"], actor, dumps(row)
+            before = self._fetch("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0]
+            event_seqs = self._append_events(
+                [
+                    (row["created_at"], "notification", "create", row["id"], actor, dumps(row))
+                    for row in rows
+                ]
+            )
+            marks = ", ".join("?" * (len(NOTIFICATION_FIELDS) + 1))
+            self._execute_many(
+                f"INSERT INTO notifications ({_COLUMNS}, event_seq) VALUES ({marks})",
+                [(*_values(row), seq) for row, seq in zip(rows, event_seqs, strict=True)],
+            )
+            self._execute_many(
+                "INSERT INTO outbox (unit_id, notification_id, event, at, event_seq) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (row["unit_id"], row["id"], "created", row["created_at"], seq)
+                    for row, seq in zip(rows, event_seqs, strict=True)
+                    if row.get("unit_id")
+                ],
+            )
+            # Writers are serialised (SQLite's lock, PostgreSQL's advisory lock): every
+            # outbox row after ``before`` is one of these.
+            position = dict(
+                (str(n), int(seq))
+                for seq, n in self._fetch(
+                    "SELECT seq, notification_id FROM outbox WHERE seq > ? ORDER BY seq",
+                    (before,),
                 )
-                marks = ", ".join("?" * (len(values) + 1))
-                self._execute(
-                    f"INSERT INTO notifications ({_COLUMNS}, event_seq) VALUES ({marks})",
-                    (*values, event_seq),
-                )
-                position = 0
-                if row.get("unit_id"):
-                    position = self._outbox(
-                        row["unit_id"], row["id"], "created", row["created_at"], event_seq
-                    )
-                positions.append(position)
-        return positions
+            )
+        return [position.get(row["id"], 0) if row.get("unit_id") else 0 for row in rows]
 
     def _outbox(self, unit_id: str, notification_id: str, event: str, at: str, seq: int) -> int:
         return self._execute(

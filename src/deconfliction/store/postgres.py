@@ -60,7 +60,7 @@ from psycopg import IsolationLevel, errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from deconfliction.store.audit import AuditLogSQL
+from deconfliction.store.audit import AuditLogSQL, EventEntry
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -410,6 +410,9 @@ class PostgresStore(AuditLogSQL, NotificationSQL):
         # With its payload digest, chain hash and signature (``store/audit.py``).
         return self._append_chained(at, kind, action, object_id, actor, payload)
 
+    def _append_events(self, entries: Sequence[EventEntry]) -> builtins.list[int]:
+        return self._append_chained_many(entries)
+
     def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[_Row]:
         """Rows of one query, streamed by a server-side cursor on a connection of its own."""
         self._check_open()
@@ -437,6 +440,13 @@ class PostgresStore(AuditLogSQL, NotificationSQL):
                 assert row is not None
                 return int(row[0])
             return int(cursor.rowcount)
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One qmark statement for many rows, inside a transaction (pipelined)."""
+        if not rows:
+            return
+        with _translated(), self._conn().cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
         with self._read() as conn:

@@ -48,7 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from deconfliction.store.audit import AuditLogSQL
+from deconfliction.store.audit import AuditLogSQL, EventEntry
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -334,6 +334,11 @@ class SQLiteStore(AuditLogSQL, NotificationSQL):
                 return rowid
             return cursor.rowcount
 
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows, inside a transaction."""
+        with self._lock, _translated():
+            self._conn.executemany(sql, rows)
+
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
         with self._read():
             return [tuple(r) for r in self._conn.execute(sql, params).fetchall()]
@@ -349,6 +354,9 @@ class SQLiteStore(AuditLogSQL, NotificationSQL):
     ) -> int:
         # With its payload digest, chain hash and signature (``store/audit.py``).
         return self._append_chained(at, kind, action, object_id, actor, payload)
+
+    def _append_events(self, entries: Sequence[EventEntry]) -> builtins.list[int]:
+        return self._append_chained_many(entries)
 
     def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[_Row]:
         """Rows of one query, streamed from a private read-only connection."""
