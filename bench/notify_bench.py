@@ -213,7 +213,8 @@ def fanout_in_process(n_aors: int) -> None:
             started.wait()
             time.sleep(0.05)
             t = time.perf_counter()
-            uc.reports.write(batch, "bench")
+            with uc.core.lock:  # as the HTTP and CoT report paths do
+                uc.reports.write(batch, "bench")
             waited.append(time.perf_counter() - t)
 
         thread = threading.Thread(target=ingest)
@@ -393,7 +394,8 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
         first = [report(f"a{i:06d}", now, *pos[i]) for i in range(n_assets)]
         t0 = time.perf_counter()
         for k in range(0, len(first), BATCH):
-            uc.reports.write(first[k : k + BATCH], "bench")
+            with uc.core.lock:
+                uc.reports.write(first[k : k + BATCH], "bench")
         placed_s = time.perf_counter() - t0
         told = len(uc.core.store.find_notifications(cause="unannounced_entry", limit=10**7))
         emit(
@@ -417,7 +419,8 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
                 pos[i] = (lat, lon)
                 batch.append(report(f"a{i:06d}", at, lat, lon))
             t = time.perf_counter()
-            uc.reports.write(batch, "bench")
+            with uc.core.lock:
+                uc.reports.write(batch, "bench")
             elapsed += time.perf_counter() - t
             total += len(batch)
         after = len(uc.core.store.find_notifications(cause="unannounced_entry", limit=10**7))

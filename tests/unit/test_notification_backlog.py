@@ -71,13 +71,14 @@ def test_the_load_backlog_is_told_in_chunks_once_each(
     planner = uc.notifications.planner
     try:
         # Hold the backlog back at load, to see what happens before it is told.
-        monkeypatch.setattr(planner, "after_loaded", lambda: 0)
+        monkeypatch.setattr(planner, "drain", lambda: 0)
         uc.core.load_now()
         monkeypatch.undo()
         store = uc.core.store
         assert store.find_notifications(cause="unannounced_entry") == []
         # A report meanwhile, still inside: its episode is already open, nothing twice.
-        uc.reports.write([_report("b-0", 48.51, 35.5, at + timedelta(seconds=30))], "t")
+        with uc.core.lock:
+            uc.reports.write([_report("b-0", 48.51, 35.5, at + timedelta(seconds=30))], "t")
         assert store.find_notifications(cause="unannounced_entry") == []
         transactions = []
         writing = uc.core.writing
@@ -87,14 +88,14 @@ def test_the_load_backlog_is_told_in_chunks_once_each(
             return writing()
 
         monkeypatch.setattr(uc.core, "writing", counted)
-        assert planner.after_loaded(chunk=3) == len(ASSETS)
+        assert planner.drain(chunk=3) == len(ASSETS)
         monkeypatch.undo()
         # Three transactions (3 + 3 + 1), the write lock taken for each one.
         assert transactions == [True, True, True]
         rows = store.find_notifications(cause="unannounced_entry")
         assert sorted(r["asset_id"] for r in rows) == ASSETS
         assert {r["unit_id"] for r in rows} == {"a-drones"}
-        assert planner.after_loaded(chunk=3) == 0
+        assert planner.drain(chunk=3) == 0
     finally:
         uc.core.close()
     # A restart finds everything told: nothing again.

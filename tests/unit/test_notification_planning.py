@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 import shapely
 
@@ -172,7 +173,7 @@ def _entry_without_pruning(
     lat0, lon0 = float(centre.y), float(centre.x)
     zone = planning._project_polygon(aor, lat0, lon0)
     if corridor_m > 0:
-        zone = zone.buffer(geo.widen(corridor_m), quad_segs=16)
+        zone = zone.buffer(geo.widen(corridor_m) / planning._CHORD_INSIDE, quad_segs=16)
     for k in range(len(plan.length_m)):
         a = geo.local_xy(lat0, lon0, plan.lat0[k : k + 1], plan.lon0[k : k + 1])
         b = geo.local_xy(lat0, lon0, plan.lat1[k : k + 1], plan.lon1[k : k + 1])
@@ -210,3 +211,68 @@ def test_pruned_segments_find_the_same_entry_as_testing_every_segment(seed: int)
         assert (got is None) == (want is None)
         if got is not None and want is not None:
             assert got.along_m == pytest.approx(want.along_m, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_batched_fanout_matches_one_by_one_and_is_never_later(seed: int) -> None:
+    """route_entries (numpy, exact capsules) against planned_route_entry (shapely buffers):
+    it finds every AOR the other finds; its entry point is within the corridor of the AOR,
+    and no earlier point of the route is (never late). The batch mixes
+    polygons with holes, multipolygons and AORs by the antimeridian (one-by-one there)."""
+    rng = random.Random(100 + seed)
+    lat_band = rng.choice((0.0, 48.0, 75.0))
+    for _ in range(4):
+        lon_c = rng.choice((20.0, 179.0))
+        pts = [
+            (min(180.0, lon_c + rng.uniform(-0.9, 0.9)), lat_band + rng.uniform(-0.5, 0.5))
+            for _ in range(rng.randint(2, 6))
+        ]
+        route = shapely.LineString(pts)
+        corridor = rng.choice((0.0, 50.0, 500.0, 5000.0))
+        plan = planning.RoutePlan.of(route, corridor)
+        aors = []
+        for _ in range(60):
+            lon = min(179.99, lon_c + rng.uniform(-1, 1))
+            lat = lat_band + rng.uniform(-0.6, 0.6)
+            half = rng.uniform(0.002, 0.1)
+            box = shapely.box(max(-180, lon - half), lat - half, min(180, lon + half), lat + half)
+            shape = rng.random()
+            if shape < 0.1:
+                box = box.difference(box.centroid.buffer(half / 2))  # a hole
+            elif shape < 0.15:
+                box = shapely.MultiPolygon(
+                    [box, shapely.box(lon + 2 * half, lat, lon + 3 * half, lat + half)]
+                )
+            aors.append(box)
+        batch = planning.route_entries(plan, aors)
+        for aor, got in zip(aors, batch, strict=True):
+            want = planning.planned_route_entry(plan, aor)
+            if want is not None:
+                assert got is not None
+            if got is not None:
+                # The entry is within the corridor (one by one, for holes and
+                # multipolygons, buffers circumscribe their circles: 0.12 % more) ...
+                point = shapely.Point(got.lon, got.lat)
+                assert planning.geometries_within(point, aor, corridor * 1.002 + 1.0)
+                # ... and never late: the route up to half a metre before it stays out
+                # of (a hair less than) the corridor.
+                before = _route_before(plan, got.along_m - 0.5)
+                if before is not None:
+                    inner = max(0.0, corridor * 0.998 - 2.0)
+                    assert not planning.geometries_within(before, aor, inner)
+
+
+def _route_before(plan: planning.RoutePlan, along_m: float) -> shapely.LineString | None:
+    """The route's first ``along_m`` metres (one part), or None if that is a point."""
+    if along_m <= 0:
+        return None
+    j = int(np.searchsorted(plan.before_m, along_m, side="right")) - 1
+    fraction = min(1.0, (along_m - float(plan.before_m[j])) / float(plan.length_m[j]))
+    points = [(float(plan.lon0[i]), float(plan.lat0[i])) for i in range(j + 1)]
+    points.append(
+        (
+            float(plan.lon0[j] + (plan.lon1[j] - plan.lon0[j]) * fraction),
+            float(plan.lat0[j] + (plan.lat1[j] - plan.lat0[j]) * fraction),
+        )
+    )
+    return shapely.LineString(points) if len(points) > 1 else None

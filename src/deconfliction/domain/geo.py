@@ -94,22 +94,24 @@ def geodesic_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return float(dist)
 
 
-def local_xy(lat0: float, lon0: float, lats: FloatArray, lons: FloatArray) -> FloatArray:
+def local_xy(
+    lat0: float | FloatArray, lon0: float | FloatArray, lats: FloatArray, lons: FloatArray
+) -> FloatArray:
     """Spherical azimuthal-equidistant coordinates (metres) around (lat0, lon0).
 
     The distance of every projected vertex from the origin is its exact
     great-circle distance, at any latitude and across the antimeridian.
+    ``lat0``/``lon0`` may be arrays too (each point in a frame of its own).
     Returns an (n, 2) array of (east, north).
     """
-    p0 = lat0 * _RAD
+    p0 = np.radians(lat0)
     p = np.radians(lats)
     dl = np.radians(lons - lon0)
     cos_p = np.cos(p)
-    a = np.sin((p - p0) * 0.5) ** 2 + math.cos(p0) * cos_p * np.sin(dl * 0.5) ** 2
+    cos_p0 = np.cos(p0)
+    a = np.sin((p - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
     dist = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-    bearing = np.arctan2(
-        np.sin(dl) * cos_p, math.cos(p0) * np.sin(p) - math.sin(p0) * cos_p * np.cos(dl)
-    )
+    bearing = np.arctan2(np.sin(dl) * cos_p, cos_p0 * np.sin(p) - np.sin(p0) * cos_p * np.cos(dl))
     return np.column_stack((dist * np.sin(bearing), dist * np.cos(bearing)))
 
 

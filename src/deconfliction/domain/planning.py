@@ -15,20 +15,21 @@ the spherical metric's error so that the entry is never late. An operating area
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import shapely
-from numpy.typing import NDArray
 from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from deconfliction.domain import geo
 
 _GEOD = Geod(ellps="WGS84")
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,9 @@ class RoutePlan:
         return np.flatnonzero(keep)
 
 
+_QUAD_SEGS = 16
+#: How far inside its circle a buffer's chord comes (cos of half a chord's angle).
+_CHORD_INSIDE = math.cos(math.pi / (4 * _QUAD_SEGS))
 #: Slack for a chord drawn straight in the AOR's local frame rather than in lon/lat.
 _SEGMENT_SLACK_M = 10.0
 
@@ -154,7 +158,9 @@ def planned_route_entry(plan: RoutePlan, aor: BaseGeometry) -> RouteEntry | None
     lat0, lon0 = float(centre.y), float(centre.x)
     zone = _project_polygon(aor, lat0, lon0)
     if plan.corridor_m > 0:
-        zone = zone.buffer(geo.widen(plan.corridor_m), quad_segs=16)
+        # A buffer's arcs are chords inside the true circle: widened so that they lie
+        # outside it instead, or a route grazing the corridor would enter late.
+        zone = zone.buffer(geo.widen(plan.corridor_m) / _CHORD_INSIDE, quad_segs=_QUAD_SEGS)
     shapely.prepare(zone)
     a = geo.local_xy(lat0, lon0, plan.lat0[k_all], plan.lon0[k_all])
     b = geo.local_xy(lat0, lon0, plan.lat1[k_all], plan.lon1[k_all])
@@ -175,6 +181,163 @@ def planned_route_entry(plan: RoutePlan, aor: BaseGeometry) -> RouteEntry | None
     lat = float(plan.lat0[k] + (plan.lat1[k] - plan.lat0[k]) * fraction)
     along = float(plan.before_m[k]) + fraction * float(plan.length_m[k])
     return RouteEntry(along, lat, lon)
+
+
+def route_entries(plan: RoutePlan, aors: Sequence[BaseGeometry]) -> list[RouteEntry | None]:
+    """:func:`planned_route_entry` for many AORs at once (a movement's fan-out).
+
+    Simple polygons away from the poles and the antimeridian (nearly every AOR) are done
+    together in numpy, in chunks: the candidate (AOR, segment) pairs come from an R-tree of
+    the segments' boxes; each pair's segment and the AOR's densified edges are projected
+    into the AOR's own azimuthal frame; the first point of the segment within the corridor
+    of the AOR is where it first enters the capsule of an edge (or its start, if inside) —
+    exact, where the one-by-one path buffers with polygons and is a little later at worst.
+    Anything else goes the one-by-one way.
+    """
+    out: list[RouteEntry | None] = [None] * len(aors)
+    if not aors or len(plan.length_m) == 0:
+        return out
+    geoms = np.empty(len(aors), dtype=object)
+    geoms[:] = list(aors)
+    d = geo.widen(plan.corridor_m) + _SEGMENT_SLACK_M
+    bounds = shapely.bounds(geoms)
+    dlat = math.degrees(d / geo.EARTH_RADIUS_M)
+    south, north = bounds[:, 1] - dlat, bounds[:, 3] + dlat
+    poleward = np.maximum(np.abs(south), np.abs(north))
+    ratio = math.sin(d / (2 * geo.EARTH_RADIUS_M)) / np.cos(np.radians(np.minimum(poleward, 89.0)))
+    dlon = np.degrees(2 * np.arcsin(np.minimum(ratio, 1.0)))
+    west, east = bounds[:, 0] - dlon, bounds[:, 2] + dlon
+    fast = (
+        (shapely.get_type_id(geoms) == 3)
+        & (shapely.get_num_interior_rings(geoms) == 0)
+        & (poleward < 89.0)
+        & (ratio < 1.0)
+        & (west >= -180.0)
+        & (east <= 180.0)
+    )
+    for i in np.flatnonzero(~fast).tolist():
+        out[i] = planned_route_entry(plan, aors[i])
+    fast_ids = np.flatnonzero(fast)
+    if len(fast_ids) == 0:
+        return out
+    tree = shapely.STRtree(
+        shapely.box(
+            np.minimum(plan.lon0, plan.lon1),
+            np.minimum(plan.lat0, plan.lat1),
+            np.maximum(plan.lon0, plan.lon1),
+            np.maximum(plan.lat0, plan.lat1),
+        )
+    )
+    for start in range(0, len(fast_ids), _FANOUT_CHUNK):
+        ids = fast_ids[start : start + _FANOUT_CHUNK]
+        boxes = shapely.box(west[ids], south[ids], east[ids], north[ids])
+        pairs = tree.query(boxes, predicate="intersects")
+        found = _first_entries(plan, geoms[ids], pairs, geo.widen(plan.corridor_m))
+        for local, entry in found.items():
+            out[int(ids[local])] = entry
+    return out
+
+
+#: AORs per numpy pass of :func:`route_entries` (bounds the temporary arrays).
+_FANOUT_CHUNK = 1000
+#: Metres added to the corridor in the capsule test, so rounding never drops a hit.
+_CAPSULE_SLACK_M = 0.01
+
+
+def _first_entries(
+    plan: RoutePlan, polygons: npt.NDArray[np.object_], pairs: IntArray, d: float
+) -> dict[int, RouteEntry]:
+    """The entries of simple polygons, given their candidate (polygon, segment) pairs."""
+    if pairs.shape[1] == 0:
+        return {}
+    order = np.lexsort((pairs[1], pairs[0]))
+    qi, qk = pairs[0][order], pairs[1][order]
+    centres = shapely.get_coordinates(shapely.point_on_surface(polygons))
+    clon, clat = centres[:, 0], centres[:, 1]
+    rings = shapely.get_exterior_ring(shapely.segmentize(polygons, geo.DENSIFY_DEG))
+    coords, owner = shapely.get_coordinates(rings, return_index=True)
+    same = owner[:-1] == owner[1:]
+    e_owner = owner[:-1][same]
+    c0, c1 = coords[:-1][same], coords[1:][same]
+    p0 = geo.local_xy(clat[e_owner], clon[e_owner], c0[:, 1], c0[:, 0])
+    p1 = geo.local_xy(clat[e_owner], clon[e_owner], c1[:, 1], c1[:, 0])
+    count = np.bincount(e_owner, minlength=len(polygons))
+    first_edge = np.concatenate(([0], np.cumsum(count)[:-1]))
+    a = geo.local_xy(clat[qi], clon[qi], plan.lat0[qk], plan.lon0[qk])
+    b = geo.local_xy(clat[qi], clon[qi], plan.lat1[qk], plan.lon1[qk])
+    reps = count[qi]
+    pair_of = np.repeat(np.arange(len(qi)), reps)
+    offsets = np.arange(len(pair_of)) - np.repeat(np.cumsum(reps) - reps, reps)
+    edge = np.repeat(first_edge[qi], reps) + offsets
+    ax, ay = a[pair_of, 0], a[pair_of, 1]
+    vx, vy = b[pair_of, 0] - ax, b[pair_of, 1] - ay
+    t_edge = _capsule_entry(ax, ay, vx, vy, p0[edge], p1[edge], d + _CAPSULE_SLACK_M)
+    t_pair = np.full(len(qi), np.inf)
+    np.minimum.at(t_pair, pair_of, t_edge)
+    # The segment's start inside the polygon (odd crossings of a ray to the east).
+    ey0, ey1 = p0[edge, 1], p1[edge, 1]
+    straddles = (ey0 > ay) != (ey1 > ay)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = p0[edge, 0] + (ay - ey0) * (p1[edge, 0] - p0[edge, 0]) / (ey1 - ey0)
+    crossings = np.bincount(pair_of, weights=straddles & (ax < x_cross), minlength=len(qi))
+    t_pair[crossings % 2 == 1] = 0.0
+    hit = np.flatnonzero(np.isfinite(t_pair))
+    out: dict[int, RouteEntry] = {}
+    if len(hit) == 0:
+        return out
+    _, first = np.unique(qi[hit], return_index=True)
+    for p in hit[first].tolist():
+        k = int(qk[p])
+        fraction = min(1.0, max(0.0, float(t_pair[p])))
+        lon = float(plan.lon0[k] + (plan.lon1[k] - plan.lon0[k]) * fraction)
+        lat = float(plan.lat0[k] + (plan.lat1[k] - plan.lat0[k]) * fraction)
+        along = float(plan.before_m[k]) + fraction * float(plan.length_m[k])
+        out[int(qi[p])] = RouteEntry(along, lat, lon)
+    return out
+
+
+def _capsule_entry(
+    ax: FloatArray,
+    ay: FloatArray,
+    vx: FloatArray,
+    vy: FloatArray,
+    p0: FloatArray,
+    p1: FloatArray,
+    d: float,
+) -> FloatArray:
+    """For each segment ``A + t·v`` (t in [0, 1]) and edge ``p0→p1``: the least t at which
+    the segment is within ``d`` of the edge (inf if never). The points within ``d`` of an
+    edge are the union of two discs at its ends and a rectangle along it."""
+    t = np.full(len(ax), np.inf)
+    a2 = vx * vx + vy * vy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for qx, qy in ((p0[:, 0], p0[:, 1]), (p1[:, 0], p1[:, 1])):
+            fx, fy = ax - qx, ay - qy
+            c = fx * fx + fy * fy - d * d
+            b = 2.0 * (vx * fx + vy * fy)
+            disc = b * b - 4.0 * a2 * c
+            t1 = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * a2)
+            entering = (c > 0) & (a2 > 0) & (disc >= 0) & (t1 >= 0) & (t1 <= 1)
+            t = np.minimum(t, np.where(c <= 0, 0.0, np.where(entering, t1, np.inf)))
+        ex, ey = p1[:, 0] - p0[:, 0], p1[:, 1] - p0[:, 1]
+        length = np.hypot(ex, ey)
+        ux, uy = ex / length, ey / length
+        rx, ry = ax - p0[:, 0], ay - p0[:, 1]
+        lo = np.zeros(len(ax))
+        hi = np.ones(len(ax))
+        for start, rate, low, high in (
+            (rx * ux + ry * uy, vx * ux + vy * uy, 0.0, length),
+            (ry * ux - rx * uy, vy * ux - vx * uy, -d, d),
+        ):
+            still = rate == 0
+            outside = still & ((start < low) | (start > high))
+            ta = (low - start) / rate
+            tb = (high - start) / rate
+            lo = np.where(still, lo, np.maximum(lo, np.minimum(ta, tb)))
+            hi = np.where(still, np.where(outside, -np.inf, hi), np.minimum(hi, np.maximum(ta, tb)))
+        slab = (length > 0) & (lo <= hi)
+        t = np.minimum(t, np.where(slab, lo, np.inf))
+    return np.asarray(t, dtype=np.float64)
 
 
 def route_length_m(route: BaseGeometry) -> float:

@@ -59,9 +59,10 @@ class WriteHook(Protocol):
     def object_removed(self, kind: str, obj_id: str) -> None:
         """A registered object was deleted (by this process or, followed, another)."""
 
-    def after_loaded(self) -> int:
-        """Work the load left (told in chunks, taking the write lock for each): after
-        the service is ready, so that it never holds checks and writes off for long."""
+    def drain(self) -> int:
+        """Work deferred by a load or a write, done in chunks that each take the write
+        lock (call without holding it): so that nothing holds checks and writes off
+        for long."""
 
     def followed(self, written: Sequence[follow.Followed]) -> None:
         """Objects and report batches another process wrote (applied to the engine by the
@@ -192,13 +193,18 @@ class Service:
                 self.plan_followed()
         except Exception:  # the follower retries; checks need not wait for it
             log.exception("planning other processes' writes failed; retrying")
-        for hook in self.hooks:
-            try:
-                hook.after_loaded()
-            except Exception:  # told again at the next start (nothing is lost)
-                log.exception("finishing the load's work failed")
         self.load_seconds = time.perf_counter() - started
         log.info("index loaded in %.2f s", self.load_seconds)
+        self.drain()
+
+    def drain(self) -> None:
+        """Let the hooks do their deferred work (see ``WriteHook.drain``); call without
+        holding the write lock. A failure is logged: the next load does it again."""
+        for hook in self.hooks:
+            try:
+                hook.drain()
+            except Exception:
+                log.exception("deferred work failed; the next start does it again")
 
     # -- writes ---------------------------------------------------------------
     @contextmanager
@@ -226,6 +232,7 @@ class Service:
                     with self.lock:
                         follow.catch_up(self)
                         self.plan_followed()
+                    self.drain()
                 except Exception:
                     log.exception("following the event log failed; retrying")
 

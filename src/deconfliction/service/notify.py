@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,8 +59,8 @@ log = logging.getLogger("deconfliction.notify")
 MAX_BRIEFING_ARRIVALS = 20
 
 _UNIT_PAGE = 500
-#: Entries found at start-up are told this many per transaction (see ``after_loaded``).
-BACKLOG_CHUNK = 500
+#: Deferred work is done this many entries or units per transaction (see ``drain``).
+CHUNK = 500
 #: An asset leaves an AOR (ends its entry episode) only once it reports this much
 #: beyond the boundary, plus its 99 % radius: a report hugging the border does not
 #: start a new episode each time.
@@ -103,6 +104,23 @@ class _AorUnit:
             None if math.isinf(shape.start) else datetime.fromtimestamp(shape.start, UTC),
             None if math.isinf(shape.end) else datetime.fromtimestamp(shape.end, UTC),
         )
+
+
+@dataclass(eq=False)
+class _FanOut:
+    """A movement's fan-out, done a chunk of units at a time (``Planner.drain``)."""
+
+    movement: Movement
+    #: The movement's stored version when planned: another version stops this one.
+    version: int
+    #: Planning another process's write or re-planning at start-up (see ``_told``).
+    replay: bool = False
+    #: The candidate units still to plan (None: not yet found).
+    units: list[Unit | _AorUnit] | None = None
+    #: The movement's unanswered announcements per unit, read once.
+    earlier: dict[str, str] | None = None
+    #: Replays: the movement's latest announcement per unit, read once.
+    latest: dict[str, dict[str, Any]] | None = None
 
 
 class Bell:
@@ -161,6 +179,8 @@ class Planner:
         self.ready = False
         #: Planning another process's write (:meth:`followed`): idempotent, see _told.
         self._replaying = False
+        #: Movement fan-outs still to finish (see ``drain``), oldest first.
+        self._fanouts: deque[_FanOut] = deque()
         #: Entries found by :meth:`loaded`, still to tell: (asset, unit, lat, lon, time).
         self._backlog: list[tuple[str, str, float, float, float]] = []
         #: party → its coordination cells (cleared whenever a unit is written or removed).
@@ -196,7 +216,7 @@ class Planner:
                         self.pending_briefing[key] = row["id"]
             # Open episodes: assets whose latest report is inside an AOR. One that is
             # inside with neither an announcement nor an entry notification (its report
-            # arrived while the index was loading) is told by :meth:`after_loaded`, in
+            # arrived while the index was loading) is told by :meth:`drain`, in
             # chunks; its episode is open from now, so a report meanwhile tells nothing twice.
             self.inside.clear()
             self.last_seen.clear()
@@ -223,31 +243,68 @@ class Planner:
                                 float(table.t0[slot]),
                             )
                         )
+            # Every movement still to come is planned again (idempotently: what was told
+            # is not told twice), so that a fan-out a crash cut short is completed.
+            self._fanouts.clear()
+            now = self.now()
+            for stored in self.store.iter_all("movement"):
+                movement = Movement.model_validate(stored.data)
+                if movement.end >= now:
+                    self._fanouts.append(_FanOut(movement, stored.version, replay=True))
             self.ready = True
 
-    def after_loaded(self, chunk: int = BACKLOG_CHUNK) -> int:
-        """Tell the entries found while loading, ``chunk`` at a time, each chunk in its own
-        transaction with the write lock released between them: writes, reports and checks
-        go on meanwhile (a large backlog once held them off for minutes). How many told.
-        A crash midway loses nothing: the next load finds the rest untold again."""
-        told = 0
+    def drain(self, chunk: int = CHUNK) -> int:
+        """Do the deferred work — entries found while loading, the rest of large fan-outs —
+        ``chunk`` at a time, each chunk in its own transaction under the write lock, which
+        is released between chunks: reports, writes and checks go on meanwhile (one large
+        transaction once held them off for minutes). How many entries and units were done.
+        Nothing is lost to a crash midway: the next load finds untold entries again and
+        re-plans every movement (idempotently, see ``loaded``)."""
+        done = 0
         while True:
             with self.svc.lock, self._lock:
-                if not self._backlog:
-                    return told
-                batch = self._backlog[:chunk]
-                with self.svc.writing():
-                    pending = _Pending()
-                    self._memo = {}
-                    try:
-                        for asset_id, unit_id, lat, lon, t in batch:
-                            if (unit_id, asset_id) not in self.announced:
-                                self._unannounced(pending, unit_id, asset_id, lat, lon, t)
-                        self._flush(pending)
-                    finally:
-                        self._memo = None
-                del self._backlog[: len(batch)]  # only once committed
-                told += len(batch)
+                if self._backlog:
+                    done += self._tell_backlog(chunk)
+                elif self._fanouts:
+                    done += self._continue_fanout(self._fanouts[0], chunk)
+                else:
+                    return done
+
+    def _tell_backlog(self, chunk: int) -> int:
+        batch = self._backlog[:chunk]
+        with self.svc.writing():
+            pending = _Pending()
+            self._memo = {}
+            try:
+                for asset_id, unit_id, lat, lon, t in batch:
+                    if (unit_id, asset_id) not in self.announced:
+                        self._unannounced(pending, unit_id, asset_id, lat, lon, t)
+                self._flush(pending)
+            finally:
+                self._memo = None
+        del self._backlog[: len(batch)]  # only once committed
+        return len(batch)
+
+    def _continue_fanout(self, job: _FanOut, chunk: int) -> int:
+        """One chunk of a movement's fan-out, unless the movement changed since (its
+        newer write plans it afresh) or its write never committed."""
+        stored = self.store.get("movement", job.movement.id)
+        if stored is None or stored.version != job.version:
+            self._fanouts.popleft()
+            return 0
+        with self.svc.writing():
+            pending = _Pending()
+            self._memo = {}
+            replaying, self._replaying = self._replaying, job.replay
+            try:
+                done = self._fanout_chunk(pending, job, chunk)
+                self._flush(pending)
+            finally:
+                self._memo = None
+                self._replaying = replaying
+        if job.units is not None and not job.units:
+            self._fanouts.popleft()
+        return done
 
     # -- the write hooks --------------------------------------------------------------------
     def followed(self, written: Sequence[Model | list[PositionReport]]) -> None:
@@ -274,7 +331,7 @@ class Planner:
             outer, self._memo = self._memo, self._memo if self._memo is not None else {}
             try:
                 if isinstance(model, Movement):
-                    self._plan_movement(pending, model, None)
+                    self._start_fanout(pending, model)
                 elif isinstance(model, Area) and model.kind == "operating":
                     self._plan_area(pending, model, None)
                 elif isinstance(model, Unit):
@@ -372,7 +429,7 @@ class Planner:
                 out.append(unit)
         return out
 
-    def _aor_candidates(self, geom: BaseGeometry, margin_m: float) -> list[_AorUnit] | list[Unit]:
+    def _aor_candidates(self, geom: BaseGeometry, margin_m: float) -> list[Unit | _AorUnit]:
         """Units whose AOR may come within ``margin_m`` of a line: a superset, from the
         index's cells, for a caller whose own test is exact (the route entry)."""
         engine = self.svc.engine
@@ -422,36 +479,65 @@ class Planner:
         }
 
     # -- announced arrivals -------------------------------------------------------------------
-    def _plan_movement(self, pending: _Pending, movement: Movement, only: Unit | None) -> None:
-        now = self.now()
-        if movement.end < now:
-            return  # a past movement enters nothing any more
-        asset: Asset | None = self._get("asset", movement.asset_id, Asset)
-        if asset is None:
+    def _start_fanout(self, pending: _Pending, movement: Movement) -> None:
+        """Plan a written movement: its first chunk of units in the write's own
+        transaction, the rest (a movement across thousands of AORs) by :meth:`drain`."""
+        stored = self.store.get("movement", movement.id)
+        if stored is None:
             return
+        job = _FanOut(movement, stored.version, replay=self._replaying)
+        self._fanout_chunk(pending, job, CHUNK)
+        if job.units:
+            self._fanouts.append(job)
+
+    def _fanout_chunk(self, pending: _Pending, job: _FanOut, chunk: int) -> int:
+        """Plan the next ``chunk`` candidate units of a fan-out; how many were planned."""
+        movement = job.movement
+        asset: Asset | None = self._get("asset", movement.asset_id, Asset)
+        if movement.end < self.now() or asset is None:
+            job.units = []  # a past movement enters nothing any more
+            return 0
+        if job.units is None:
+            candidates = self._aor_candidates(movement.route_shape, movement.corridor_m)
+            # A party tells its own units (docs/design/notifications.md).
+            job.units = [u for u in candidates if u.party_id != asset.party_id]
+            job.earlier = self._announcements(movement, asset, answered=False)
+            if job.replay:
+                job.latest = self._announcements(movement, asset, answered=None)
+        units, job.units = job.units[:chunk], job.units[chunk:]
+        self._plan_movement(pending, movement, asset, units, job.earlier, job.latest)
+        return len(units)
+
+    def _announcements(
+        self, movement: Movement, asset: Asset, answered: bool | None
+    ) -> dict[str, Any]:
+        """The movement's announcements per unit (the latest of each), read at once."""
+        rows = self.store.find_notifications(
+            cause="announced_arrival",
+            subject=f"movement:{movement.id}",
+            asset_id=asset.id,
+            answered=answered,
+            limit=10**9,
+        )
+        if answered is False:
+            return {str(r["unit_id"]): str(r["id"]) for r in rows}
+        return {str(r["unit_id"]): r for r in rows}
+
+    def _plan_movement(
+        self,
+        pending: _Pending,
+        movement: Movement,
+        asset: Asset,
+        units: Sequence[Unit | _AorUnit],
+        earlier: dict[str, str] | None,
+        latest: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        """Announce a movement to the units whose AOR its corridor enters."""
         kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
         speed = self._speed_kmh(asset, kind)
-        route = movement.route_shape
-        plan = planning.RoutePlan.of(route, movement.corridor_m)
-        units = [only] if only is not None else self._aor_candidates(route, movement.corridor_m)
-        subject_key = f"movement:{movement.id}"
-        # The unanswered announcements of this movement, read once for the whole fan-out.
-        earlier: dict[str, str] | None = None
-        if only is None:
-            earlier = {
-                str(row["unit_id"]): str(row["id"])
-                for row in self.store.find_notifications(
-                    cause="announced_arrival",
-                    subject=subject_key,
-                    asset_id=asset.id,
-                    answered=False,
-                    limit=10**9,
-                )
-            }
-        for unit in units:
-            if unit.party_id == asset.party_id:
-                continue  # a party tells its own units (docs/design/notifications.md)
-            hit = planning.planned_route_entry(plan, unit.aor_shape)
+        plan = planning.RoutePlan.of(movement.route_shape, movement.corridor_m)
+        hits = planning.route_entries(plan, [u.aor_shape for u in units])
+        for unit, hit in zip(units, hits, strict=True):
             if hit is None:
                 continue
             entry = planning.entry_for_window(
@@ -478,6 +564,7 @@ class Planner:
                 geometry=movement.route if releasable else None,
                 releasable=releasable,
                 earlier=earlier,
+                latest=latest,
             )
 
     def _plan_area(self, pending: _Pending, area: Area, only: Unit | None) -> None:
@@ -523,10 +610,14 @@ class Planner:
         else:
             movements = [s.id for s in self.store.iter_all("movement")]
             areas = [s.id for s in self.store.iter_all("area")]
+        now = self.now()
         for movement_id in movements:
             movement = self._get("movement", movement_id, Movement)
-            if movement is not None:
-                self._plan_movement(pending, movement, unit)
+            if movement is None or movement.end < now:
+                continue  # a past movement enters nothing any more
+            asset: Asset | None = self._get("asset", movement.asset_id, Asset)
+            if asset is not None and asset.party_id != unit.party_id:
+                self._plan_movement(pending, movement, asset, [unit], None, None)
         for area_id in areas:
             area = self._get("area", area_id, Area)
             if area is not None and area.kind == "operating":
@@ -585,9 +676,10 @@ class Planner:
         releasable: bool,
         already_inside: bool = False,
         earlier: dict[str, str] | None = None,
+        latest: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """``earlier``: the subject's unanswered announcement per unit, when the caller
-        read them all at once (else one query here)."""
+        """``earlier`` (``latest``): the subject's unanswered (latest) announcement per
+        unit, when the caller read them all at once; else one query here."""
         now = self.now()
         lead = timedelta(seconds=self.settings.announcement_lead_s)
         deadline = deadline_for(entry, now, lead)
@@ -620,7 +712,9 @@ class Planner:
             "acknowledgement": ACKNOWLEDGEMENT_MEANS,
             "_escalate_to": sorted({unit.party_id, asset.party_id}),
         }
-        if self._replaying and self._told(unit.id, subject_key, asset.id, payload, already_inside):
+        if self._replaying and self._told(
+            unit.id, subject_key, asset.id, payload, already_inside, latest
+        ):
             self.announced.add((unit.id, asset.id))
             return  # planned before (a replayed write): nothing new to tell
         # A changed subject updates its unanswered announcement in place (re-delivered).
@@ -671,13 +765,17 @@ class Planner:
         asset_id: str,
         payload: dict[str, Any],
         already_inside: bool,
+        latest: dict[str, dict[str, Any]] | None = None,
     ) -> bool:
         """Whether the latest announcement of the subject to the unit (answered or not)
         says the same (its message and deadline aside, which move with ``now``; and for an
         asset already inside, its window and entry, which are ``now``)."""
-        rows = self.store.find_notifications(
-            unit_id=unit_id, cause="announced_arrival", subject=subject_key, asset_id=asset_id
-        )
+        if latest is not None:
+            rows = [latest[unit_id]] if unit_id in latest else []
+        else:
+            rows = self.store.find_notifications(
+                unit_id=unit_id, cause="announced_arrival", subject=subject_key, asset_id=asset_id
+            )
         if not rows:
             return False
         skip = {"message", "window", "entry"} if already_inside else {"message"}

@@ -103,6 +103,7 @@ class Registry:
                     code="already_exists",
                 ) from None
             self._apply(kind, model, owner)
+        self.svc.drain()  # the rest of a large fan-out, in chunks, before answering
         return doc
 
     def replace(self, who: Principal, kind: Kind, obj_id: str, data: Any) -> dict[str, Any]:
@@ -134,6 +135,7 @@ class Registry:
             except StoreNotFound:
                 raise _not_found(kind, obj_id) from None
             self._apply(kind, model, owner)
+        self.svc.drain()  # the rest of a large fan-out, in chunks, before answering
         return doc
 
     def delete(self, who: Principal, kind: Kind, obj_id: str) -> None:
