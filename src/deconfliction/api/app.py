@@ -16,6 +16,7 @@ from deconfliction.api import (
     routes_meta,
     routes_notifications,
     routes_registry,
+    routes_webhooks,
     web,
 )
 from deconfliction.api.fastpath import CheckFastPath
@@ -33,11 +34,13 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
             usecases.core.start_loading()
             usecases.core.start_following()
             usecases.notifications.escalator.start()
+            usecases.webhooks.dispatcher.start()
         try:
             yield
         finally:
             if load_on_startup:
                 usecases.notifications.escalator.stop()
+                usecases.webhooks.dispatcher.stop()
                 usecases.core.close()
 
     app = FastAPI(
@@ -54,6 +57,7 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
     for router in routes_registry.routers():
         app.include_router(router)
     app.include_router(routes_notifications.router)
+    app.include_router(routes_webhooks.router)
     web.install(app)  # GET /v1/map, the web UI at / and /web
     openapi.install(app)
     app.add_middleware(

@@ -39,6 +39,15 @@ class Settings:
     escalation_interval_s: float = 30 * 60.0
     #: How often the escalation scheduler looks for passed deadlines.
     escalation_tick_s: float = 1.0
+    #: Webhooks (service/webhooks.py): a failed delivery is retried after base × 2^(n-1)
+    #: seconds, at most max; each POST waits this long for an answer; without a wake-up
+    #: the dispatcher looks for due deliveries this often.
+    webhook_retry_base_s: float = field(
+        default_factory=lambda: _float_env("DECONFLICTION_WEBHOOK_RETRY_BASE_S") or 2.0
+    )
+    webhook_retry_max_s: float = 300.0
+    webhook_timeout_s: float = 5.0
+    webhook_poll_s: float = 1.0
     #: Test hook (``DECONFLICTION_TEST_CLOCK=1``): ``POST /v1/test/clock`` moves the clock.
     test_clock: bool = field(default_factory=lambda: _float_env("DECONFLICTION_TEST_CLOCK") > 0)
 

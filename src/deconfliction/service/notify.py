@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,11 +124,18 @@ class _FanOut:
 
 
 class Bell:
-    """Wakes the server-sent-event streams (on their event loops) when the outbox grows."""
+    """Wakes the server-sent-event streams (on their event loops), and any other reader of
+    the outbox that asked (``on_ring``: the webhook dispatcher), when the outbox grows."""
 
     def __init__(self) -> None:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+
+    def on_ring(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (quick, thread-safe, never raising) on every ring."""
+        with self._lock:
+            self._callbacks.append(callback)
 
     def waiter(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
         entry = (asyncio.get_running_loop(), asyncio.Event())
@@ -143,6 +150,9 @@ class Bell:
     def ring(self) -> None:
         with self._lock:
             waiters = list(self._waiters)
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
         for loop, event in waiters:
             try:
                 loop.call_soon_threadsafe(event.set)

@@ -11,6 +11,7 @@ from deconfliction.service.core import Service
 from deconfliction.service.notifications import Notifications
 from deconfliction.service.registry import Registry
 from deconfliction.service.reports import Reports
+from deconfliction.service.webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class UseCases:
     checks: Checks
     auth: Authenticator
     notifications: Notifications
+    webhooks: Webhooks
 
     @classmethod
     def around(cls, core: Service) -> UseCases:
@@ -34,6 +36,7 @@ class UseCases:
             checks=checks,
             auth=Authenticator(core.store),
             notifications=notifications,
+            webhooks=Webhooks(core, notifications),
         )
 
     @classmethod

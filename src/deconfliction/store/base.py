@@ -335,6 +335,29 @@ class Store(Protocol):
 
     def last_outbox_seq(self) -> int: ...
 
+    # -- webhooks (store/webhooks.py) ------------------------------------------------------
+    def add_webhook(self, webhook: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Store a webhook subscription (its event carries no secret)."""
+        ...
+
+    def get_webhook(self, webhook_id: str) -> dict[str, Any] | None: ...
+
+    def list_webhooks(self, unit_id: str | None = None) -> builtins.list[dict[str, Any]]: ...
+
+    def delete_webhook(self, webhook_id: str, at: str, actor: str) -> None:
+        """Remove a webhook (``NotFound``); audited."""
+        ...
+
+    def webhook_delivered(self, webhook_id: str, position: int, at: str) -> None:
+        """The endpoint acknowledged the stream up to ``position``."""
+        ...
+
+    def webhook_failed(
+        self, webhook_id: str, attempts: int, next_attempt_at: str, error: str
+    ) -> None:
+        """A delivery failed: count it and schedule the next attempt."""
+        ...
+
 
 def check_kind(kind: str) -> str:
     """``kind`` if it is an object kind, else ``ValueError`` naming the allowed ones."""

@@ -276,8 +276,37 @@ _AUDIT_CHAIN = Migration(
     ),
 )
 
+_WEBHOOKS = Migration(
+    4,
+    "webhooks: a unit's notification stream delivered to an HTTP endpoint",
+    (
+        # ``delivered_seq``: the last outbox position the endpoint acknowledged;
+        # ``attempts``/``next_attempt_at``: the back-off of the next delivery, so that
+        # it survives a restart. ``secret`` signs each body (HMAC-SHA256); it is shown
+        # once, when the webhook is created, and never enters the event log.
+        """
+        CREATE TABLE webhooks (
+            seq {serial_pk},
+            id {key_text} NOT NULL UNIQUE,
+            unit_id {key_text} NOT NULL,
+            party_id {key_text} NOT NULL,
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created_at {key_text} NOT NULL,
+            created_by TEXT NOT NULL,
+            delivered_seq BIGINT NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at {key_text},
+            last_error TEXT,
+            last_delivered_at {key_text}
+        )
+        """,
+        "CREATE INDEX webhooks_by_unit ON webhooks (unit_id)",
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN, _WEBHOOKS)
 
 
 def _check_order(migrations: tuple[Migration, ...]) -> None:

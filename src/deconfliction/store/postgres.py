@@ -76,6 +76,7 @@ from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
 from deconfliction.store.notifications import NotificationSQL
 from deconfliction.store.reports import latest_rows, to_rows
 from deconfliction.store.times import format_time, parse_time
+from deconfliction.store.webhooks import WebhookSQL
 
 _Row = tuple[Any, ...]
 _Conn = psycopg.Connection[_Row]
@@ -216,7 +217,7 @@ class _Local(threading.local):
     conn: _Conn | None = None
 
 
-class PostgresStore(AuditLogSQL, NotificationSQL):
+class PostgresStore(AuditLogSQL, NotificationSQL, WebhookSQL):
     """The ``Store`` on a PostgreSQL database; see the module docstring for its guarantees."""
 
     def __init__(

@@ -64,6 +64,7 @@ from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
 from deconfliction.store.notifications import NotificationSQL
 from deconfliction.store.reports import latest_rows, to_rows
 from deconfliction.store.times import format_time, parse_time
+from deconfliction.store.webhooks import WebhookSQL
 
 #: The file name of the database inside a data directory.
 DATABASE_FILE = "deconfliction.sqlite3"
@@ -136,7 +137,7 @@ def _translated() -> Iterator[None]:
         raise StoreError(f"SQLite: {exc}") from exc
 
 
-class SQLiteStore(AuditLogSQL, NotificationSQL):
+class SQLiteStore(AuditLogSQL, NotificationSQL, WebhookSQL):
     """The ``Store`` on one SQLite file; see the module docstring for its guarantees."""
 
     def __init__(

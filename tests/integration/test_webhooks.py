@@ -1,0 +1,164 @@
+"""Webhooks over the real server and a real HTTP endpoint: signed, in order, retried with
+back-off, at least once, resumed after a restart from the stored cursor; access rules."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.integration.live import Server
+from tests.integration.test_notifications import INTO_A, World, bearer
+from tests.integration.world import asset
+
+SECRET = "a-test-secret-of-enough-length"
+
+
+class Endpoint:
+    """A real HTTP endpoint that records every POST and answers from a script."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.failures = failures
+        self.lock = threading.Lock()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with endpoint.lock:
+                    endpoint.received.append((dict(self.headers), body))
+                    fail = endpoint.failures > 0
+                    if fail:
+                        endpoint.failures -= 1
+                self.send_response(500 if fail else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/hook"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def delivered(self) -> dict[str, dict[str, Any]]:
+        """Each delivery id once (the receiver's de-duplication), with its parsed body."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.lock:
+            for headers, body in self.received:
+                out.setdefault(headers["X-Deconfliction-Delivery"], orjson.loads(body))
+        return out
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> dict[str, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.delivered()
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.delivered())} deliveries, wanted {count}")
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    e = Endpoint(failures=2)
+    yield e
+    e.http.shutdown()
+
+
+@pytest.fixture
+def fast_retry(data_dir: Path) -> Iterator[Server]:
+    srv = Server(data_dir, env={"DECONFLICTION_WEBHOOK_RETRY_BASE_S": "0.05"})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _signed(headers: dict[str, str], body: bytes) -> bool:
+    mac = hmac.new(
+        SECRET.encode(),
+        headers["X-Deconfliction-Timestamp"].encode() + b"." + body,
+        hashlib.sha256,
+    ).hexdigest()
+    return hmac.compare_digest(headers["X-Deconfliction-Signature"], "sha256=" + mac)
+
+
+def test_a_units_notifications_reach_its_endpoint_signed_in_order_despite_failures(
+    fast_retry: Server, data_dir: Path, endpoint: Endpoint
+) -> None:
+    world = World(fast_retry, data_dir)
+    r = world.http.post(
+        "/v1/units/a-drones/webhooks",
+        json={"url": endpoint.url, "secret": SECRET},
+        headers=bearer(world.coord_a),
+    )
+    assert r.status_code == 201, r.text
+    hook = r.json()
+    assert hook["secret"] == SECRET and hook["unit_id"] == "a-drones"
+    world.post("/v1/assets", asset("b-sam", "bravo", releasable_to=["alpha"]))
+    world.movement("b-move", "b-sam", INTO_A)
+    got = endpoint.wait_for(2)
+    causes = sorted(d["notification"]["cause"] for d in got.values())
+    assert causes == ["announced_arrival", "recognition_briefing"]
+    positions = [d["position"] for d in got.values()]
+    assert positions == sorted(positions)
+    # The endpoint failed twice: the first event came three times, same delivery id.
+    first = min(got, key=lambda k: got[k]["position"])
+    tries = [h for h, _ in endpoint.received if h["X-Deconfliction-Delivery"] == first]
+    assert len(tries) == 3
+    for headers, body in endpoint.received:
+        assert _signed(headers, body)
+        assert orjson.loads(body)["webhook_id"] == hook["id"]
+    listed = world.http.get("/v1/units/a-drones/webhooks", headers=bearer(world.coord_a))
+    (state,) = listed.json()["items"]
+    assert "secret" not in state
+    assert state["delivered_seq"] == max(positions) and state["attempts"] == 0
+
+    # A restart resumes from the stored cursor: nothing acknowledged is sent again.
+    fast_retry.stop()
+    fast_retry.start()
+    before = len(endpoint.received)
+    acknowledged = set(endpoint.delivered())
+    world.http.close()
+    world.http = fast_retry.client(world.admin)
+    world.movement("b-move-2", "b-sam", INTO_A)
+    got = endpoint.wait_for(len(acknowledged) + 2)  # its arrival; the briefing again
+    later = {h["X-Deconfliction-Delivery"] for h, _ in endpoint.received[before:]}
+    assert later and not later & acknowledged
+    assert any(got[k]["notification"].get("subject", {}).get("id") == "b-move-2" for k in later)
+    world.http.close()
+
+
+def test_only_the_units_coordinators_manage_its_webhooks(
+    server: Server, data_dir: Path, endpoint: Endpoint
+) -> None:
+    world = World(server, data_dir)
+    url = "/v1/units/a-drones/webhooks"
+    body = {"url": endpoint.url}
+    assert world.http.post(url, json=body, headers=bearer(world.op_a)).status_code == 403
+    assert world.http.post(url, json=body, headers=bearer(world.coord_b)).status_code == 404
+    bad = world.http.post(url, json={"url": "ftp://x"}, headers=bearer(world.coord_a))
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "url"
+    short = world.http.post(
+        url, json={"url": endpoint.url, "secret": "short"}, headers=bearer(world.coord_a)
+    )
+    assert short.status_code == 422 and short.json()["error"]["field"] == "secret"
+    assert world.http.get(url, headers=bearer(world.coord_a)).json()["items"] == []
+    made = world.http.post(url, json=body, headers=bearer(world.coord_a)).json()
+    assert len(made["secret"]) >= 16  # generated, shown once
+    gone = world.http.delete(f"/v1/webhooks/{made['id']}", headers=bearer(world.coord_b))
+    assert gone.status_code == 404
+    ok = world.http.delete(f"/v1/webhooks/{made['id']}", headers=bearer(world.coord_a))
+    assert ok.status_code == 204
+    assert world.http.get(url, headers=bearer(world.coord_a)).json()["items"] == []
+    world.http.close()
