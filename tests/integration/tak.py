@@ -104,12 +104,26 @@ def tls_connect(port: int, context: ssl.SSLContext) -> ssl.SSLSocket:
 def send_and_close(sock: socket.socket, data: bytes) -> None:
     sock.sendall(data)
     if isinstance(sock, ssl.SSLSocket):
-        sock = sock.unwrap()
+        sock = _unwrap(sock)
     sock.shutdown(socket.SHUT_WR)
     sock.settimeout(10)
     while sock.recv(4096):  # the server closes when it has read everything
         pass
     sock.close()
+
+
+def _unwrap(sock: ssl.SSLSocket) -> socket.socket:
+    """TLS close_notify; if the server is sending meanwhile (a TLS client of a unit is sent
+    its picture and notifications, issue 6), a TCP half-close instead: the server reads
+    what was sent, then sees the end of the stream."""
+    sock.settimeout(10)
+    try:
+        return sock.unwrap()
+    except ssl.SSLError as exc:
+        if exc.reason != "APPLICATION_DATA_AFTER_CLOSE_NOTIFY":
+            raise
+    raw = socket.socket(fileno=sock.detach())
+    return raw
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:

@@ -320,7 +320,8 @@ def test_an_idle_connection_is_closed(tak: Tak) -> None:
     port = sock.getsockname()[1]
     sock.settimeout(IDLE_S + 10)
     try:
-        assert sock.recv(1024) == b""  # closed by the server
+        while sock.recv(65536):  # the unit's picture (issue 6), then closed by the server
+            pass
     except (ssl.SSLEOFError, ConnectionResetError):
         pass  # closed without close_notify: closed all the same
     finally:

@@ -38,10 +38,26 @@ PICTURE_BURST = 2000.0
 MAX_MESSAGES = 10_000
 
 
+#: Recently encoded events: the same marker goes to every client of a party, so it is
+#: rendered once per encoding, not once per client. Keyed by identity; the event is kept
+#: with its bytes so that its id cannot be reused while cached.
+_ENCODED: dict[tuple[int, Framing | None], tuple[CotEvent, bytes]] = {}
+MAX_ENCODED = 4096
+
+
 def encode(event: CotEvent, protocol: Framing | None) -> bytes:
+    key = (id(event), protocol)
+    cached = _ENCODED.get(key)
+    if cached is not None and cached[0] is event:
+        return cached[1]
     if protocol is Framing.STREAM:
-        return encode_stream(event)
-    return render_event(event, xml_declaration=True)
+        data = encode_stream(event)
+    else:
+        data = render_event(event, xml_declaration=True)
+    if len(_ENCODED) >= MAX_ENCODED:
+        _ENCODED.clear()
+    _ENCODED[key] = (event, data)
+    return data
 
 
 @dataclass
