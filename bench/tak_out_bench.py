@@ -45,6 +45,7 @@ from deconfliction.service import auth
 from deconfliction.store import open_store
 
 SEED = 42
+CLI = (sys.executable, "-m", "deconfliction")
 UNITS = ("rx-1", "rx-2", "rx-3", "rx-4")
 BOX = [[35.0, 48.0], [36.0, 48.0], [36.0, 49.0], [35.0, 49.0], [35.0, 48.0]]
 ASSET = "bench-asset"
@@ -75,8 +76,17 @@ def percentiles(lat: list[float]) -> dict[str, float]:
 
 def issue_client(data_dir: Path, unit: str, out: Path) -> ssl.SSLContext:
     result = subprocess.run(
-        [sys.executable, "-m", "deconfliction", "tak", "issue-client", "--unit", unit]
-        + ["--out", str(out), "--data-dir", str(data_dir)],
+        [
+            *CLI,
+            "tak",
+            "issue-client",
+            "--unit",
+            unit,
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -114,7 +124,7 @@ class Receivers:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _one(self, index: int, context: ssl.SSLContext) -> None:
-        reader, writer = await asyncio.open_connection(
+        reader, _ = await asyncio.open_connection(
             "127.0.0.1", self.port, ssl=context, server_hostname="127.0.0.1"
         )
         self._count += 1
@@ -177,9 +187,18 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "deconfliction", "serve", "--port", str(port)]
-                + ["--data-dir", str(data_dir), "--cot-tls-port", str(tls_port)]
-                + ["--check-rate-limit", "0"],
+                [
+                    *CLI,
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(data_dir),
+                    "--cot-tls-port",
+                    str(tls_port),
+                    "--check-rate-limit",
+                    "0",
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -324,8 +343,7 @@ def main() -> None:
 
 def auth_token(data_dir: Path, role: str, unit: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "deconfliction", "token", "issue", "--role", role]
-        + ["--unit", unit, "--data-dir", str(data_dir)],
+        [*CLI, "token", "issue", "--role", role, "--unit", unit, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=True,
