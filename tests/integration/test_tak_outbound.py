@@ -245,9 +245,12 @@ def test_the_picture_shows_only_what_the_party_may_see(world: World) -> None:
         # ... and alpha's receiver got it too (releasable to alpha), with the announcement;
         alpha_rx.wait(lambda e: e.uid == "deconfliction.movement.b-move-2")
         alpha_rx.wait(lambda e: is_chat(e, "ANNOUNCED ARRIVAL", "b-sam-2"))
-        # but not b-move-1's route, which bravo keeps to itself (its arrival was announced).
-        assert not any("b-move-1" in e.uid for e in alpha_rx.received())
-        assert any(e.uid == "deconfliction.movement.b-move-1" for e in bravo_rx.received())
+        # A movement bravo keeps to itself: its route goes to bravo's clients only, while
+        # alpha's drone team is still told of the arrival.
+        world.bravo_movement("b-sam-5", "b-move-5")
+        bravo_rx.wait(lambda e: e.uid == "deconfliction.movement.b-move-5")
+        alpha_rx.wait(lambda e: is_chat(e, "ANNOUNCED ARRIVAL", "b-sam-5"))
+        assert not any("b-move-5" in e.uid for e in alpha_rx.received())
         # Everything bravo got: nothing of alpha's that bravo may not see.
         for event in bravo_rx.received():
             assert "alpha-secret" not in event.raw.decode(), event.raw

@@ -167,7 +167,7 @@ class ClientFeed:
         if count:
             await self.writer.drain()
         if self._picture:
-            self.counters.sent["rate_limited"] += 1 if count == 0 else 0
+            self.counters.sent["rate_limited"] += 1  # a pause: the rest waits for tokens
             return max(0.0, (1.0 - self._tokens) / self._rate)
         return 0.0
 
