@@ -147,6 +147,8 @@ class Publisher:
         by_party = self._by_party()
         if objects or time.monotonic() >= self._next_resync:
             self._next_resync = time.monotonic() + self.resync_s
+            await self._cut_off_strays()
+            by_party = self._by_party()
             for party, feeds in by_party.items():
                 await self._resync(party, feeds)
             return
@@ -158,6 +160,20 @@ class Publisher:
             for event in events:
                 shown[event.uid] = _Shown(signature(event), event)
             _push(by_party.get(party, ()), events)
+
+    async def _cut_off_strays(self) -> None:
+        """Close the connections of certificates whose unit was deleted or moved party."""
+        identities = {(f.client.unit_id, f.client.party_id) for f in self.feeds}
+        for unit_id, party_id in identities:
+            problem = await self._run(self.outbound.identify, unit_id, party_id)
+            if problem is None:
+                continue
+            for feed in list(self.feeds):
+                if (feed.client.unit_id, feed.client.party_id) == (unit_id, party_id):
+                    log.warning("TAK client of unit %s cut off: %s", unit_id, problem)
+                    feed.counters.sent["cut_off"] += 1
+                    feed.close()
+                    self.detach(feed)
 
     async def _resync(self, party: str, feeds: list[ClientFeed]) -> None:
         old = self._pictures.get(party, {})

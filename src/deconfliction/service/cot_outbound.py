@@ -46,7 +46,7 @@ from deconfliction.cot.picture import Picture
 from deconfliction.domain.model import Model, PositionReport
 from deconfliction.service import follow
 from deconfliction.service.access import Principal
-from deconfliction.service.errors import ServiceError
+from deconfliction.service.errors import Forbidden, ServiceError
 from deconfliction.service.kinds import ASSET
 from deconfliction.service.map import FRESH_S, MapView
 from deconfliction.service.notifications import UNANSWERED, view
@@ -64,7 +64,7 @@ DEFAULT_CHAT_CEP_M = 100.0
 #: Most answers a chat reply lists before "… n more".
 MAX_REPLY_MATCHES = 10
 #: Object kinds whose writes change the picture.
-PICTURE_KINDS = frozenset({"asset", "movement", "area", "site", "party", "equipment_type"})
+PICTURE_KINDS = frozenset({"asset", "movement", "area", "site", "party", "equipment_type", "unit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +177,17 @@ class CotOutbound:
     @staticmethod
     def client(unit_id: str, party_id: str, cert_id: str, subject: str) -> Client:
         return Client(unit_id=unit_id, party_id=party_id, cert_id=cert_id, subject=subject)
+
+    def identify(self, unit_id: str, party_id: str) -> str | None:
+        """``None`` while a certificate's unit exists in its party, else why not: a unit
+        deleted or moved to another party is sent nothing more and may not answer."""
+        with self.svc.lock:
+            stored = self.store.get("unit", unit_id)
+        if stored is None:
+            return f"unit {unit_id!r} is not registered"
+        if stored.party_id != party_id:
+            return f"unit {unit_id!r} no longer belongs to party {party_id!r}"
+        return None
 
     # -- notifications ---------------------------------------------------------------------
     def cursor(self, client: Client) -> int | None:
@@ -326,6 +337,10 @@ class CotOutbound:
         client = replace(client, uid=to_uid, callsign=to_callsign)
         kind = "error"
         try:
+            problem = self.identify(client.unit_id, client.party_id)
+            if problem is not None:
+                kind = "refused"
+                raise Forbidden(problem)
             command = parse_chat_command(message.text)
             if isinstance(command, AnswerCommand):
                 text = self._answer(client, command)
