@@ -213,6 +213,7 @@ class CotOutbound:
                 unit_id=client.unit_id, states=UNANSWERED, answered=False, limit=MAX_UNANSWERED
             )
             kinds = self._kinds()
+        rows.sort(key=lambda r: (r["deadline"] is None, r["deadline"] or "", r["created_at"]))
         now = self.now()
         entries = [(end, self._render(client, view(r), "created", now, kinds)) for r in rows]
         return Delivery(entries, end)
