@@ -9,6 +9,7 @@ assets of its own, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import warnings
@@ -141,7 +142,10 @@ def _pytak_send(tak: Tak, issued: Issued, events: list[bytes], *, proto: bool = 
             await worker.handle_data(event)
         await writer.drain()
         writer.close()  # TLS close_notify after the data; the server reads everything first
-        await writer.wait_closed()
+        # The server may be sending this unit's picture meanwhile (issue 6): OpenSSL then
+        # reports application data after our close_notify, which only ends our side sooner.
+        with contextlib.suppress(ssl.SSLError):
+            await writer.wait_closed()
 
     asyncio.run(main())
 

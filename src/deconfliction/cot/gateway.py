@@ -203,6 +203,7 @@ class Gateway:
             else None
         )
         self._open: dict[int, ConnectionStats] = {}
+        self._publisher_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -251,9 +252,8 @@ class Gateway:
             )
             self._servers.append(server)
             self.ports["tls"] = server.sockets[0].getsockname()[1]
-            if self.publisher is not None:
-                task = asyncio.get_running_loop().create_task(self._publish())
-                self._tasks.add(task)
+            if self.publisher is not None:  # not a connection: kept out of ``_tasks``
+                self._publisher_task = asyncio.get_running_loop().create_task(self._publish())
         if cfg.tcp_port:
             server = await asyncio.start_server(
                 self._accept_tcp, cfg.host, cfg.tcp_port, limit=cfg.read_size
@@ -269,6 +269,9 @@ class Gateway:
             self.ports["udp"] = transport.get_extra_info("sockname")[1]
 
     async def _close(self) -> None:
+        if self._publisher_task is not None:
+            self._publisher_task.cancel()
+            await asyncio.gather(self._publisher_task, return_exceptions=True)
         for server in self._servers:
             server.close()
         if self._udp is not None:
