@@ -127,7 +127,13 @@ class ClientFeed:
 
     # -- writing ----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Write whatever is queued, forever (cancelled when the connection ends)."""
+        """Write whatever is queued, until the connection ends (or it is cancelled)."""
+        try:
+            await self._run()
+        except (ConnectionError, OSError):
+            self.closed = True  # the reader sees the end too and closes the connection
+
+    async def _run(self) -> None:
         while not self.closed:
             await self._wake.wait()
             self._wake.clear()

@@ -140,6 +140,12 @@ class GatewayStats:
         }
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A client's writer task that failed (a bug, or a hostile type refused): say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a TAK client's outbound feed stopped", exc_info=task.exception())
+
+
 def _peer(address: Any) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
@@ -373,8 +379,14 @@ class Gateway:
         try:
             if sender.authenticated and self.publisher is not None:
                 stats.feed = self._feed(writer, sender)
-                await self.publisher.attach(stats.feed)
+                try:
+                    await self.publisher.attach(stats.feed)
+                except Exception:  # the store is away: the client reconnects and catches up
+                    log.exception("%s: cannot read what to send; closing", sender.actor)
+                    end = "store unavailable"
+                    return
                 feed_task = loop.create_task(stats.feed.run())
+                feed_task.add_done_callback(_log_failure)
             while True:
                 try:
                     chunk = await asyncio.wait_for(reader.read(cfg.read_size), cfg.idle_timeout_s)
