@@ -19,11 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import takproto  # type: ignore[import-untyped]
 
+from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point
+from deconfliction.cot.framing import Protocol as Framing
+from deconfliction.cot.framing import StreamFramer, decode_frame
 from deconfliction.cot.mapping import chat_event
+from deconfliction.cot.proto import encode_stream
 from deconfliction.cot.xml import render_event
 from tests.integration.live import Server, free_port, issue
-from tests.integration.tak import Issued, Received, Receiver, issue_client, wait_for
+from tests.integration.tak import (
+    Issued,
+    Received,
+    Receiver,
+    issue_client,
+    tls_connect,
+    validate,
+    wait_for,
+)
 from tests.integration.world import asset, report, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytak's TLS options
@@ -309,3 +322,44 @@ def test_a_client_that_reconnects_gets_what_it_missed(world: World) -> None:
         again.close()
     summaries = [line for line in world.server.log().splitlines() if "cot connection ended" in line]
     assert any('"sent": {' in line and '"notification":' in line for line in summaries)
+
+
+def test_a_client_that_negotiates_tak_protocol_is_sent_protobuf(world: World) -> None:
+    now = datetime.now(UTC)
+    query = CotEvent(
+        uid="takp-query",
+        type="t-x-takp-q",
+        how="m-g",
+        time=now,
+        start=now,
+        stale=now + timedelta(minutes=1),
+        point=Point(0.0, 0.0, UNKNOWN, UNKNOWN, UNKNOWN),
+        detail=Detail(extra_xml='<TakControl><TakRequest version="1"/></TakControl>'),
+    )
+    sock = tls_connect(world.tls_port, world.drones.context())
+    sock.settimeout(15)
+    try:
+        sock.sendall(render_event(query))
+        data = b""
+        while True:
+            data += sock.recv(65536)  # the picture in XML, then the answer
+            cut = data.find(b"t-x-takp-r")
+            if cut >= 0 and b"</event>" in data[cut:]:
+                end = data.index(b"</event>", cut) + len(b"</event>")
+                data, rest = data[:end], data[end:]
+                break
+        world.post(world.coord_a, "/v1/assets", asset("alpha-proto-out", "alpha"))
+        world.post(world.coord_a, "/v1/reports", [report("alpha-proto-out", 48.31, 35.31)])
+        framer = StreamFramer(Framing.STREAM)
+        events = [decode_frame(Framing.STREAM, f) for f in framer.feed(rest)]
+        while not any(e.uid == "deconfliction.asset.alpha-proto-out" for e in events):
+            events += [decode_frame(Framing.STREAM, f) for f in framer.feed(sock.recv(65536))]
+        assert framer.rejected == []  # after the answer, only TAK Protocol frames
+        marker = next(e for e in events if e.uid == "deconfliction.asset.alpha-proto-out")
+        assert marker.type == "a-f-G" and marker.point.lat == pytest.approx(48.31)
+        for event in events:  # and each is an event takproto reads, by the CoT rules
+            validate(render_event(event))
+            message = takproto.parse_proto(bytearray(encode_stream(event)))
+            assert message.cotEvent.uid == event.uid
+    finally:
+        sock.close()

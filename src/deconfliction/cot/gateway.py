@@ -398,12 +398,13 @@ class Gateway:
                 stats.bytes += len(chunk)
                 framer.push(chunk)
                 events, replies = self._frames(framer, stats, sender)
+                if stats.feed is not None:  # before the reply: after it, only TAK Protocol
+                    stats.feed.protocol = framer.protocol
                 for reply in replies:
                     writer.write(reply)
                 if replies:
                     await writer.drain()
                 if stats.feed is not None:
-                    stats.feed.protocol = framer.protocol
                     events = await self._chats(stats, stats.feed, events)
                 if events:
                     outcome = await loop.run_in_executor(
