@@ -132,7 +132,9 @@ def arrival_marker(
     if view.get("cause") != "announced_arrival":
         return None
     entry = view.get("entry")
-    where = entry.get("position") if isinstance(entry, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return None
+    where = entry.get("position")
     if not isinstance(where, Mapping):
         return None
     window = view.get("window") or {}
@@ -159,7 +161,7 @@ def arrival_marker(
         detail=Detail(
             callsign=callsign,
             remarks=Remarks(
-                text=f"Expected entry [{code}] from {entry.get('at')}: {kind}. "  # type: ignore[union-attr]
+                text=f"Expected entry [{code}] from {entry.get('at')}: {kind}. "
                 "Registered friendly or protected: a warning, never a target."
             ),
         ),

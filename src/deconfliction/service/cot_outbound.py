@@ -394,19 +394,19 @@ class CotOutbound:
             if command.mgrs is not None
             else {"lat": command.position.lat, "lon": command.position.lon}
         )
+        observed: dict[str, Any] = {
+            "features": list(command.features),
+            "certainty": command.certainty,
+        }
+        if command.mobility is not None:
+            observed["mobility"] = command.mobility
         data = {
             "unit_id": client.unit_id,
             "position": position,
             "cep_m": DEFAULT_CHAT_CEP_M if command.cep_m is None else command.cep_m,
-            "observed": {
-                "mobility": command.mobility,
-                "features": list(command.features),
-                "certainty": command.certainty,
-            },
+            "observed": observed,
             "note": "asked over TAK chat",
         }
-        if command.mobility is None:
-            del data["observed"]["mobility"]  # type: ignore[attr-defined]
         checks = self.uc.checks
         body = orjson.dumps(data)
         obs, parsed, party = checks.prepare(client.principal, body)
