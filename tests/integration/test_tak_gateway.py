@@ -9,6 +9,7 @@ assets of its own, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import warnings
@@ -141,7 +142,10 @@ def _pytak_send(tak: Tak, issued: Issued, events: list[bytes], *, proto: bool = 
             await worker.handle_data(event)
         await writer.drain()
         writer.close()  # TLS close_notify after the data; the server reads everything first
-        await writer.wait_closed()
+        # The server may be sending this unit's picture meanwhile (issue 6): OpenSSL then
+        # reports application data after our close_notify, which only ends our side sooner.
+        with contextlib.suppress(ssl.SSLError):
+            await writer.wait_closed()
 
     asyncio.run(main())
 
@@ -320,7 +324,8 @@ def test_an_idle_connection_is_closed(tak: Tak) -> None:
     port = sock.getsockname()[1]
     sock.settimeout(IDLE_S + 10)
     try:
-        assert sock.recv(1024) == b""  # closed by the server
+        while sock.recv(65536):  # the unit's picture (issue 6), then closed by the server
+            pass
     except (ssl.SSLEOFError, ConnectionResetError):
         pass  # closed without close_notify: closed all the same
     finally:

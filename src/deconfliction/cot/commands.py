@@ -62,6 +62,8 @@ class CheckCommand:
     features: tuple[str, ...] = ()
     certainty: Literal["probable", "certain"] = "probable"
     cep_m: float | None = None
+    #: The MGRS reference as typed (spaces removed), when the position was one.
+    mgrs: str | None = None
 
     def observation(
         self,
@@ -117,7 +119,7 @@ def _answer(verb: str, tokens: list[str]) -> AnswerCommand:
 def _check(args: list[str]) -> CheckCommand:
     if not args:
         raise ChatCommandError("CHECK", "CHECK needs a position: CHECK <lat> <lon> or CHECK <MGRS>")
-    position, rest = _position(args)
+    position, rest, mgrs = _position(args)
     vocab = vocabulary.current()
     mobility: str | None = None
     features: list[str] = []
@@ -157,14 +159,14 @@ def _check(args: list[str]) -> CheckCommand:
             )
     if len(features) > 32:
         raise ChatCommandError(rest[-1], "at most 32 features")
-    return CheckCommand(position, mobility, tuple(features), certainty, cep_m)
+    return CheckCommand(position, mobility, tuple(features), certainty, cep_m, mgrs)
 
 
-def _position(args: list[str]) -> tuple[geo.GeoPoint, list[str]]:
+def _position(args: list[str]) -> tuple[geo.GeoPoint, list[str], str | None]:
     first = args[0].rstrip(",")
     if "," in first and all(_NUMBER.match(part) for part in first.split(",", 1)):
         lat_text, lon_text = first.split(",", 1)
-        return _lat_lon(lat_text, lon_text, args[0]), args[1:]
+        return _lat_lon(lat_text, lon_text, args[0]), args[1:], None
     if _NUMBER.match(first):
         if len(args) < 2 or not _NUMBER.match(args[1].rstrip(",")):
             got = args[1] if len(args) > 1 else "nothing"
@@ -172,12 +174,12 @@ def _position(args: list[str]) -> tuple[geo.GeoPoint, list[str]]:
                 args[1] if len(args) > 1 else first,
                 f"expected a longitude after latitude {first}, got {got!r}",
             )
-        return _lat_lon(first, args[1].rstrip(","), f"{args[0]} {args[1]}"), args[2:]
+        return _lat_lon(first, args[1].rstrip(","), f"{args[0]} {args[1]}"), args[2:], None
     for count in range(min(4, len(args)), 0, -1):
         reference = "".join(args[:count]).upper()
         if _MGRS.match(reference):
             try:
-                return geo.point_from_mgrs(reference), args[count:]
+                return geo.point_from_mgrs(reference), args[count:], reference
             except DomainError as exc:
                 raise ChatCommandError(" ".join(args[:count]), exc.message) from None
     raise ChatCommandError(

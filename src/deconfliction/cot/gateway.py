@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import logging
 import ssl
@@ -37,15 +38,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deconfliction.cot.errors import CotError, CotTooLarge
 from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point
+from deconfliction.cot.feed import ClientFeed
 from deconfliction.cot.framing import Protocol as Framing
 from deconfliction.cot.framing import StreamFramer, decode_datagram, decode_frame
+from deconfliction.cot.mapping import CHAT_TYPE, chat_message
+from deconfliction.cot.publisher import Publisher
 from deconfliction.cot.xml import MAX_EVENT_BYTES, render_event
 from deconfliction.service.cot_ingest import Outcome, Sender, Transport
 from deconfliction.tak.pki import peer_identity
+
+if TYPE_CHECKING:
+    from deconfliction.service.cot_outbound import CotOutbound
 
 log = logging.getLogger("deconfliction.cot.gateway")
 
@@ -88,9 +95,15 @@ class ConnectionStats:
     events: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     logged: int = 0
+    #: Chat commands received (``answer``, ``check``, ``error``) on a TLS connection.
+    commands: Counter[str] = field(default_factory=Counter)
+    feed: ClientFeed | None = None
 
     def summary(self) -> dict[str, Any]:
         taken = self.counts.get("taken", 0)
+        outbound: dict[str, Any] = {}
+        if self.feed is not None:
+            outbound = {"sent": self.feed.counters.summary(), "commands": dict(self.commands)}
         return {
             "transport": self.transport,
             "peer": self.peer,
@@ -100,6 +113,7 @@ class ConnectionStats:
             "events": self.events,
             "reports": taken,
             "rejected": {k: v for k, v in sorted(self.counts.items()) if k != "taken"},
+            **outbound,
         }
 
 
@@ -111,6 +125,9 @@ class GatewayStats:
     refused: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     counts: Counter[str] = field(default_factory=Counter)
+    #: What closed connections were sent, and their chat commands.
+    sent: Counter[str] = field(default_factory=Counter)
+    commands: Counter[str] = field(default_factory=Counter)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -118,7 +135,15 @@ class GatewayStats:
             "refused": dict(self.refused),
             "events": dict(self.events),
             "counts": dict(self.counts),
+            "sent": dict(self.sent),
+            "commands": dict(self.commands),
         }
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A client's writer task that failed (a bug, or a hostile type refused): say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a TAK client's outbound feed stopped", exc_info=task.exception())
 
 
 def _peer(address: Any) -> str:
@@ -150,7 +175,11 @@ class Gateway:
     """The listeners; :meth:`start` binds them (raising ``OSError`` if it cannot)."""
 
     def __init__(
-        self, sink: Sink, config: GatewayConfig, tls_context: ssl.SSLContext | None = None
+        self,
+        sink: Sink,
+        config: GatewayConfig,
+        tls_context: ssl.SSLContext | None = None,
+        outbound: CotOutbound | None = None,
     ) -> None:
         if config.tls_port and tls_context is None:
             raise ValueError("a TLS port needs a TLS context")
@@ -171,6 +200,16 @@ class Gateway:
         self._stopped = False
         self._udp_queue: list[tuple[Sender, CotEvent]] = []
         self._udp_flushing = False
+        #: Notifications and the picture to TLS clients (issue 6); none without a service.
+        self.outbound = outbound
+        self.publisher: Publisher | None
+        self.publisher = (
+            Publisher(outbound, self._executor)
+            if outbound is not None and config.tls_port
+            else None
+        )
+        self._open: dict[int, ConnectionStats] = {}
+        self._publisher_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -219,6 +258,8 @@ class Gateway:
             )
             self._servers.append(server)
             self.ports["tls"] = server.sockets[0].getsockname()[1]
+            if self.publisher is not None:  # not a connection: kept out of ``_tasks``
+                self._publisher_task = asyncio.get_running_loop().create_task(self._publish())
         if cfg.tcp_port:
             server = await asyncio.start_server(
                 self._accept_tcp, cfg.host, cfg.tcp_port, limit=cfg.read_size
@@ -234,6 +275,9 @@ class Gateway:
             self.ports["udp"] = transport.get_extra_info("sockname")[1]
 
     async def _close(self) -> None:
+        if self._publisher_task is not None:
+            self._publisher_task.cancel()
+            await asyncio.gather(self._publisher_task, return_exceptions=True)
         for server in self._servers:
             server.close()
         if self._udp is not None:
@@ -246,6 +290,15 @@ class Gateway:
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    async def _publish(self) -> None:
+        assert self.publisher is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.publisher.run()
+
+    def clients(self) -> list[dict[str, Any]]:
+        """Counters of every open connection (TLS ones with what they were sent)."""
+        return [stats.summary() for stats in list(self._open.values())]
 
     # -- streams -------------------------------------------------------------------------
 
@@ -308,7 +361,10 @@ class Gateway:
             log.warning("tls %s (%s) refused: %s", peer, identity.subject, problem)
             return None
         log.info("tls %s connected as unit %s (%s)", peer, identity.unit_id, identity.party_id)
-        return Sender("tls", peer, identity.unit_id, identity.party_id)
+        serial = (writer.get_extra_info("peercert") or {}).get("serialNumber")
+        return Sender(
+            "tls", peer, identity.unit_id, identity.party_id, str(serial or ""), identity.subject
+        )
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: Sender
@@ -318,7 +374,19 @@ class Gateway:
         framer = StreamFramer(None, max_bytes=cfg.max_event_bytes)
         loop = asyncio.get_running_loop()
         end = "closed by the client"
+        feed_task: asyncio.Task[None] | None = None
+        self._open[id(stats)] = stats
         try:
+            if sender.authenticated and self.publisher is not None:
+                stats.feed = self._feed(writer, sender)
+                try:
+                    await self.publisher.attach(stats.feed)
+                except Exception:  # the store is away: the client reconnects and catches up
+                    log.exception("%s: cannot read what to send; closing", sender.actor)
+                    end = "store unavailable"
+                    return
+                feed_task = loop.create_task(stats.feed.run())
+                feed_task.add_done_callback(_log_failure)
             while True:
                 try:
                     chunk = await asyncio.wait_for(reader.read(cfg.read_size), cfg.idle_timeout_s)
@@ -330,10 +398,14 @@ class Gateway:
                 stats.bytes += len(chunk)
                 framer.push(chunk)
                 events, replies = self._frames(framer, stats, sender)
+                if stats.feed is not None:  # before the reply: after it, only TAK Protocol
+                    stats.feed.protocol = framer.protocol
                 for reply in replies:
                     writer.write(reply)
                 if replies:
                     await writer.drain()
+                if stats.feed is not None:
+                    events = await self._chats(stats, stats.feed, events)
                 if events:
                     outcome = await loop.run_in_executor(
                         self._executor, self.sink.ingest, sender, events
@@ -344,9 +416,57 @@ class Gateway:
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             end = f"connection error: {exc}"
         finally:
+            self._open.pop(id(stats), None)
+            if stats.feed is not None:
+                if self.publisher is not None:
+                    self.publisher.detach(stats.feed)
+                if feed_task is not None:
+                    feed_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await feed_task
+                self.stats.sent.update(stats.feed.counters.sent)
+                self.stats.commands.update(stats.commands)
             self.stats.events[sender.transport] += stats.events
             self.stats.counts.update(stats.counts)
             log.info("cot connection ended (%s): %s", end, json.dumps(stats.summary()))
+
+    def _feed(self, writer: asyncio.StreamWriter, sender: Sender) -> ClientFeed:
+        assert self.outbound is not None and sender.unit_id and sender.party_id
+        client = self.outbound.client(
+            sender.unit_id, sender.party_id, sender.cert_id or sender.peer, sender.subject or ""
+        )
+        return ClientFeed(writer, client, delivered=self.outbound.delivered)
+
+    async def _chats(
+        self, stats: ConnectionStats, feed: ClientFeed, events: list[CotEvent]
+    ) -> list[CotEvent]:
+        """Answer the chat commands among a TLS client's events; the others go on to ingest.
+
+        The client's own uid and callsign (from anything it sends) address its chats.
+        """
+        assert self.outbound is not None
+        rest: list[CotEvent] = []
+        loop = asyncio.get_running_loop()
+        for event in events:
+            if event.type != CHAT_TYPE:
+                if feed.client.uid is None and event.detail.callsign:
+                    feed.client = dataclasses.replace(
+                        feed.client, uid=event.uid, callsign=event.detail.callsign
+                    )
+                rest.append(event)
+                continue
+            if feed.client.uid is None:
+                sender = chat_message(event)
+                if sender is not None and sender.sender_uid:
+                    feed.client = dataclasses.replace(
+                        feed.client, uid=sender.sender_uid, callsign=sender.sender_callsign
+                    )
+            replies, kind = await loop.run_in_executor(
+                self._executor, self.outbound.chat, feed.client, event
+            )
+            stats.commands[kind] += 1
+            feed.push_messages(replies, "reply")
+        return rest
 
     def _frames(
         self, framer: StreamFramer, stats: ConnectionStats, sender: Sender

@@ -62,6 +62,9 @@ class Sender:
     peer: str
     unit_id: str | None = None
     party_id: str | None = None
+    #: The client certificate (TLS): its serial number and subject.
+    cert_id: str | None = None
+    subject: str | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from deconfliction.cot.gateway import Gateway, GatewayConfig
 from deconfliction.service.config import Settings
 from deconfliction.service.cot_ingest import CotIngest
+from deconfliction.service.cot_outbound import CotOutbound
 from deconfliction.service.usecases import UseCases
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
 
@@ -80,6 +81,7 @@ def start_gateway(
                 idle_timeout_s=idle_timeout_s,
             ),
             server_tls_context(pki) if settings.cot_tls_port else None,
+            CotOutbound(usecases) if settings.cot_tls_port else None,
         )
         gateway.start()
     return TakRuntime(pki, ingest, gateway)
