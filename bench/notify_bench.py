@@ -17,10 +17,11 @@ Deterministic (seed 42). Two worlds, each built through the store's bulk path:
      streams connected: ``POST /v1/movements`` until its 201 (the commit), then until
      every stream has received its unit's announcement (``sse_fanout``).
 
-* **detection**: ``--detect-aors`` units of 20 parties with 5-15 km box AORs spread over
-  lat 50.0-54.5, lon 30.0-37.0; ``--detect-assets`` assets of a 21st party. Batches of
-  10,000 authenticated reports (each asset moving up to 2 km from its last report, so
-  entries happen at the rate tracks cross AOR borders) through the service's report
+* **detection**: ``--detect-aors`` units of 20 parties with 1-3 km box AORs spread over
+  lat 50.0-54.5, lon 30.0-37.0 (about 1.6 AORs over any point); ``--detect-assets``
+  assets of a 21st party. Batches of 10,000 authenticated reports (each asset moving up
+  to 2 km from its last report, so entries happen at the rate tracks cross AOR borders)
+  through the service's report
   use case: reports/s with detection on, and how many entries were told
   (``detection``).
 
@@ -380,7 +381,7 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
             _type(store)
             for i in range(n_aors):
                 lat, lon = rng.uniform(LAT0, LAT1), rng.uniform(LON0, LON1)
-                _unit(store, f"u{i:06d}", f"p{i % 20:02d}", box(lat, lon, rng.uniform(2500, 7500)))
+                _unit(store, f"u{i:06d}", f"p{i % 20:02d}", box(lat, lon, rng.uniform(500, 1500)))
             for i in range(n_assets):
                 _asset(store, f"a{i:06d}", "p20")
         store.close()

@@ -271,6 +271,13 @@ def test_the_picture_shows_only_what_the_party_may_see(world: World) -> None:
             assert not (event.type == "b-t-f" and "a-drones" in event.remarks)
             if event.uid.startswith("deconfliction.arrival."):
                 raise AssertionError(f"bravo got an arrival marker: {event.raw!r}")
+        # A deleted site leaves the map on the delete (its write hook), not at a resync.
+        with world.server.client(world.coord_a) as c:
+            r = c.delete("/v1/sites/alpha-site-secret")
+        assert r.status_code == 204, r.text
+        alpha_rx.wait(
+            lambda e: e.type == "t-x-d-d" and e.uid.endswith("deconfliction.site.alpha-site-secret")
+        )
     finally:
         alpha_rx.close()
         bravo_rx.close()

@@ -153,6 +153,16 @@ class PictureChanges:
             self._objects.add(("*", "*"))  # another process wrote: re-read the picture
         self._wake()
 
+    def object_removed(self, kind: str, obj_id: str) -> None:
+        # The change makes the publisher resync at once: the object's delete event goes
+        # out now (not at the periodic resync), and a deleted unit's certificates close.
+        with self._lock:
+            self._objects.add((kind, obj_id))
+        self._wake()
+
+    def drain(self) -> int:
+        return 0  # nothing deferred: the publisher reads after each write
+
 
 class CotOutbound:
     def __init__(self, usecases: UseCases) -> None:
