@@ -268,6 +268,73 @@ def check(
     raise typer.Exit(EXIT_HOLD if answer.get("verdict") == "HOLD" else EXIT_NO_KNOWN_MATCH)
 
 
+@app.command()
+def dashboard(
+    asset: Annotated[str | None, typer.Option(help="An asset id.")] = None,
+    area: Annotated[str | None, typer.Option(help="An operating area id.")] = None,
+    url: Annotated[str, typer.Option(envvar=_env("url"))] = "http://127.0.0.1:8080",
+    token: Annotated[str | None, typer.Option(envvar=_env("token"))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw answer.")] = False,
+) -> None:
+    """Awareness: every unit that should know of an asset (or an area's assets), when it
+    was told, whether it answered, who is still unbriefed; soonest deadline first.
+    For the owner party's coordinators and admins."""
+    if token is None:
+        raise _fail("a token is needed: --token or DECONFLICTION_TOKEN", EXIT_REFUSED)
+    if (asset is None) == (area is None):
+        raise _fail("give exactly one of --asset or --area")
+    params = {"asset": asset} if asset is not None else {"area": area}
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0) as client:
+            response = client.get("/v1/dashboard/awareness", params=params)
+    except httpx.HTTPError as exc:
+        raise _fail(f"could not reach {url}: {exc}") from None
+    if response.status_code != 200:
+        _exit_on_error(response)
+    board = response.json()
+    if as_json:
+        out.print_json(data=board)
+        return
+    render_dashboard(out, board)
+
+
+def render_dashboard(console: Console, board: dict[str, Any]) -> None:
+    """Who knows: one row per unit told, the unanswered ones first to the eye (red)."""
+    subject = f"asset {board['asset']}" if board.get("asset") else f"area {board.get('area')}"
+    table = Table(title=f"Who should know of {subject} (party {board.get('party_id')})")
+    for column in ("unit", "party", "cause", "told", "deadline", "answer", "briefed", "escalated"):
+        table.add_column(column)
+    for row in board.get("told") or []:
+        response = row.get("response")
+        answer = (
+            f"{response['response']} by {response['by']} at {response['at']}"
+            if response
+            else "[bold red]UNANSWERED[/]"
+        )
+        briefed = {True: "yes", False: "[bold red]no[/]", None: "-"}[row.get("briefed")]
+        escalations = ", ".join(
+            f"L{e['level']} {e['unit_id'] or e.get('contact') or e['party_id']}"
+            for e in row.get("escalations") or []
+        )
+        table.add_row(
+            str(row.get("unit_id") or "-"),
+            str(row.get("party_id")),
+            str(row.get("cause")),
+            str(row.get("told_at")),
+            str(row.get("deadline") or "-"),
+            answer,
+            briefed,
+            escalations or "-",
+        )
+    console.print(table)
+    unanswered = board.get("unanswered") or []
+    unbriefed = board.get("unbriefed") or []
+    console.print(f"Unanswered: {', '.join(unanswered) if unanswered else 'none'}")
+    console.print(f"Unbriefed: {', '.join(unbriefed) if unbriefed else 'none'}")
+    console.print("Acknowledgement means received, never approved.")
+
+
 def _exit_on_error(response: httpx.Response) -> None:
     try:
         error = response.json().get("error", {})

@@ -3,6 +3,9 @@ unannounced entries, HOLD on one's asset, escalation (on an injected clock), acc
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -534,3 +537,43 @@ def test_an_operating_area_announces_its_assets_and_the_dashboard_shows_who_know
         "/v1/dashboard/awareness", params={"asset": "b-sam"}, headers=bearer(world.coord_a)
     )
     assert r.status_code == 404
+    # The same from the CLI, as a coordinator at a terminal reads it.
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deconfliction",
+            "dashboard",
+            "--asset",
+            "b-sam",
+            "--url",
+            world.server.url,
+            "--token",
+            world.coord_b,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "a-drones" in shown.stdout and "Sgt. Tester" in shown.stdout
+    assert "Unanswered: a-cell" in shown.stdout and "Unbriefed: a-cell" in shown.stdout
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deconfliction",
+            "dashboard",
+            "--asset",
+            "b-sam",
+            "--url",
+            world.server.url,
+            "--token",
+            world.coord_a,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "404" in refused.stderr
