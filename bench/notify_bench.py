@@ -20,7 +20,7 @@ Deterministic (seed 42). Two worlds, each built through the store's bulk path:
 * **detection**: ``--detect-aors`` units of 20 parties with 1-3 km box AORs spread over
   lat 50.0-54.5, lon 30.0-37.0 (about 1.6 AORs over any point); ``--detect-assets``
   assets of a 21st party. Batches of 10,000 authenticated reports (each asset moving up
-  to 2 km from its last report, so entries happen at the rate tracks cross AOR borders)
+  to 200 m from its last report, so entries happen at the rate tracks cross AOR borders)
   through the service's report
   use case: reports/s with detection on, and how many entries were told
   (``detection``).
@@ -413,7 +413,7 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
             for _ in range(BATCH):
                 i = rng.randrange(n_assets)
                 lat, lon = pos[i]
-                d = rng.uniform(0, 2000) / M_PER_DEG
+                d = rng.uniform(0, 200) / M_PER_DEG
                 ang = rng.uniform(0, 2 * math.pi)
                 lat = min(LAT1, max(LAT0, lat + d * math.cos(ang)))
                 lon = min(LON1, max(LON0, lon + d * math.sin(ang) / math.cos(math.radians(lat))))

@@ -189,6 +189,8 @@ class ShapeIndex:
         self._circle = np.zeros((0, 4))  # centre lat, centre lon, circumradius, margin
         # Polygon geometries by handle (None otherwise), for one vectorised contains test.
         self._polygon = np.empty(0, dtype=object)
+        #: Bumped by every put and remove of a kind (caches built over a kind compare it).
+        self.versions: dict[str, int] = {}
 
     def _ensure(self, handle: int) -> None:
         if handle < len(self._box):
@@ -213,6 +215,7 @@ class ShapeIndex:
 
     def put(self, shape: Shape) -> None:
         self.remove(shape.kind, shape.id)
+        self.versions[shape.kind] = self.versions.get(shape.kind, 0) + 1
         handle = self._next
         self._next += 1
         shape.handle = handle
@@ -249,6 +252,7 @@ class ShapeIndex:
         shape = self._by_id.pop((kind, shape_id), None)
         if shape is None:
             return
+        self.versions[kind] = self.versions.get(kind, 0) + 1
         handle = shape.handle
         for key in self._cells_of.pop(handle, []):
             members = self._cells[key]

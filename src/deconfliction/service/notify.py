@@ -47,6 +47,7 @@ from deconfliction.domain.notifications import (
     unannounced_message,
 )
 from deconfliction.domain.result import CheckResult
+from deconfliction.index.containment import Containment
 from deconfliction.index.shapes import AorRef, Shape
 from deconfliction.service.core import Service
 from deconfliction.service.ids import time_ordered_hex
@@ -165,6 +166,11 @@ class _Pending:
     """Notifications planned inside a transaction, written at the end of the hook call."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Briefings created in this batch, by id (a repeat updates the row before it is stored).
+    briefings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stored unanswered briefings repeated in this batch: id → (arrival ids, earliest
+    #: deadline), applied once per briefing when the batch is written.
+    repeats: dict[str, tuple[list[str], str]] = field(default_factory=dict)
 
 
 class Planner:
@@ -189,6 +195,8 @@ class Planner:
         self.ready = False
         #: Planning another process's write (:meth:`followed`): idempotent, see _told.
         self._replaying = False
+        #: Point-in-AOR for report batches (built over the engine's AOR shapes).
+        self._containment: Containment | None = None
         #: Movement fan-outs still to finish (see ``drain``), oldest first.
         self._fanouts: deque[_FanOut] = deque()
         #: Entries found by :meth:`loaded`, still to tell: (asset, unit, lat, lon, time).
@@ -232,13 +240,19 @@ class Planner:
             self.last_seen.clear()
             self._backlog.clear()
             table = self.svc.engine.assets
-            for slot, asset_id in enumerate(table.ids):
-                if asset_id is None or not table.has[slot]:
-                    continue
+            slots = [
+                slot
+                for slot, asset_id in enumerate(table.ids)
+                if asset_id is not None and table.has[slot]
+            ]
+            inside_of = self._containing(
+                table.lat[slots].tolist(), table.lon[slots].tolist(), table.t0[slots].tolist()
+            )
+            for slot, units in zip(slots, inside_of, strict=True):
+                asset_id = table.ids[slot]
+                assert asset_id is not None
                 self.last_seen[asset_id] = float(table.t0[slot])
-                for unit_id in self._aors_containing(
-                    float(table.lat[slot]), float(table.lon[slot]), float(table.t0[slot])
-                ):
+                for unit_id in units:
                     self.inside.setdefault(asset_id, set()).add(unit_id)
                     if (unit_id, asset_id) not in self.announced and (
                         unit_id,
@@ -359,19 +373,49 @@ class Planner:
             # the same: validating a unit's AOR again for every report was most of the cost.
             self._memo = {}
             try:
-                for report in sorted(reports, key=lambda r: r.time):
-                    if report.source != "authenticated":
-                        continue  # a plain-port report only widens where an asset could be
-                    self._report(pending, report)
+                # A plain-port report only widens where an asset could be: not an entry.
+                batch = sorted(
+                    (r for r in reports if r.source == "authenticated"), key=lambda r: r.time
+                )
+                inside = self._containing(
+                    [r.position.lat for r in batch],
+                    [r.position.lon for r in batch],
+                    [r.time.timestamp() for r in batch],
+                )
+                for report, units in zip(batch, inside, strict=True):
+                    self._report(pending, report, units)
                 self._flush(pending)
             finally:
                 self._memo = None
 
     def _flush(self, pending: _Pending) -> None:
+        """Write the batch: new notifications first, then each repeated briefing once (so
+        the stream carries an arrival before the briefing that names it)."""
+        if not pending.rows and not pending.repeats:
+            return
         if pending.rows:
             self.store.add_notifications(pending.rows, "service:notifications")
-            pending.rows = []
-            self.bell.ring()
+        at = format_time(self.now())
+        for briefing_id, (arrivals, due) in pending.repeats.items():
+            current = self.store.get_notification(briefing_id)
+            if current is None or current["response"] is not None:
+                continue
+            payload = dict(current["payload"])
+            for arrival_id in arrivals:
+                _add_arrival(payload, arrival_id)
+            old = current["deadline"]
+            self.store.update_notification(
+                briefing_id,
+                at=at,
+                actor="service:notifications",
+                deadline=min(old, due) if old else due,
+                payload=payload,
+                outbox_event="repeated",
+            )
+        pending.rows = []
+        pending.briefings = {}
+        pending.repeats = {}
+        self.bell.ring()
 
     # -- helpers ------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -449,12 +493,20 @@ class Planner:
         units = (self._get("unit", s.id, Unit) for s in self.store.iter_all("unit"))
         return [u for u in units if u is not None]
 
-    def _aors_containing(self, lat: float, lon: float, t: float) -> list[str]:
-        out = []
-        for shape, d in self.svc.engine.shapes.near(lat, lon, 0.0):
-            if shape.kind == "aor" and d <= 0.0 and shape.start <= t <= shape.end:
-                out.append(shape.payload.unit_id)
-        return out
+    def _containing(
+        self, lats: Sequence[float], lons: Sequence[float], times: Sequence[float]
+    ) -> list[list[str]]:
+        """For each point, the units whose AOR contains it at its time (one R-tree query
+        for the whole batch; see ``index/containment.py``)."""
+        shapes = self.svc.engine.shapes
+        if self._containment is None or self._containment.index is not shapes:
+            self._containment = Containment(shapes, "aor")
+        found = self._containment.containing(
+            np.asarray(lats, dtype=float),
+            np.asarray(lons, dtype=float),
+            np.asarray(times, dtype=float),
+        )
+        return [[shape.payload.unit_id for shape in inside] for inside in found]
 
     def _row(
         self,
@@ -813,35 +865,18 @@ class Planner:
         key = (unit.id, kind.id)
         if key in self.briefed:
             return
-        now = self.now()
         pending_id = self.pending_briefing.get(key)
         if pending_id is not None:
-            self._flush(pending)  # the arrival first, then the briefing it repeats
-            current = self.store.get_notification(pending_id)
-            if current is not None and current["response"] is None:
-                payload = dict(current["payload"])
-                arrivals = list(payload.get("arrivals") or [])
-                count = int(payload.get("arrival_count") or len(arrivals))
-                if arrival_id not in arrivals:
-                    arrivals.append(arrival_id)
-                    count += 1
-                # Only the newest arrivals are kept (and the count of all): the briefing
-                # is rewritten, and logged, with every arrival, so an unbounded list would
-                # grow the store quadratically while a unit stays unbriefed.
-                payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
-                payload["arrival_count"] = count
-                old = current["deadline"]
-                new = format_time(deadline)
-                self.store.update_notification(
-                    pending_id,
-                    at=format_time(now),
-                    actor="service:notifications",
-                    deadline=min(old, new) if old else new,
-                    payload=payload,
-                    outbox_event="repeated",
-                )
-                self.bell.ring()
+            due = format_time(deadline)
+            row = pending.briefings.get(pending_id)
+            if row is not None:  # created in this very batch: still a row in memory
+                _add_arrival(row["payload"], arrival_id)
+                row["deadline"] = min(row["deadline"], due)
                 return
+            arrivals, earliest = pending.repeats.get(pending_id, ([], due))
+            arrivals.append(arrival_id)
+            pending.repeats[pending_id] = (arrivals, min(earliest, due))
+            return
         message = (
             f"Recognition briefing: {card_summary(card)}. Answer 'briefed' once your team "
             f"knows what it looks like, by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
@@ -864,6 +899,7 @@ class Planner:
             subject=f"type:{kind.id}",
         )
         pending.rows.append(row)
+        pending.briefings[row["id"]] = row
         self.pending_briefing[key] = row["id"]
 
     def answered(self, row: dict[str, Any]) -> None:
@@ -876,14 +912,15 @@ class Planner:
                     del self.pending_briefing[key]
 
     # -- unannounced entries ----------------------------------------------------------------
-    def _report(self, pending: _Pending, report: PositionReport) -> None:
+    def _report(self, pending: _Pending, report: PositionReport, units: list[str]) -> None:
+        """One report against the episodes; ``units``: the AORs containing it."""
         asset_id = report.asset_id
         t = report.time.timestamp()
         if t < self.last_seen.get(asset_id, -1e18):
             return  # an older report changes no episode
         self.last_seen[asset_id] = t
         lat, lon = report.position.lat, report.position.lon
-        now_inside = set(self._aors_containing(lat, lon, t))
+        now_inside = set(units)
         before = self.inside.get(asset_id, set())
         # Hysteresis: still inside an AOR it was in until clearly out.
         for unit_id in before - now_inside:
@@ -1245,6 +1282,19 @@ class Escalator:
                     )
                 )
         self.store.add_notifications(rows, "service:escalation")
+
+
+def _add_arrival(payload: dict[str, Any], arrival_id: str) -> None:
+    """Name one more arrival in a briefing's payload. Only the newest are kept (and the
+    count of all): a briefing is rewritten, and logged, with every arrival, so an unbounded
+    list would grow the store quadratically while a unit stays unbriefed."""
+    arrivals = list(payload.get("arrivals") or [])
+    count = int(payload.get("arrival_count") or len(arrivals))
+    if arrival_id not in arrivals:
+        arrivals.append(arrival_id)
+        count += 1
+    payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
+    payload["arrival_count"] = count
 
 
 def parse_deadline(value: str | None) -> datetime | None:
