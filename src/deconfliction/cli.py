@@ -100,6 +100,15 @@ def serve(
             "--demo", envvar=_env("demo"), help="Load the fictional demo scenario at start."
         ),
     ] = False,
+    retention_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--retention-policy",
+            envvar=_env("retention_policy"),
+            help="A retention policy (JSON) applied now and every interval_s "
+            "(docs/design/audit.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (the store is created and migrated on first start)."""
     import uvicorn
@@ -122,6 +131,14 @@ def serve(
         check_rate_limit=check_rate_limit,
         demo=demo,
     )
+    policy = None
+    if retention_policy is not None:
+        from deconfliction.service.retention import PolicyError, load_policy
+
+        try:
+            policy = load_policy(retention_policy)
+        except PolicyError as exc:
+            raise _fail(f"--retention-policy: {exc}") from None
     try:
         usecases = UseCases.open(settings)
     except (ValueError, NotImplementedError, OSError) as exc:
@@ -164,6 +181,13 @@ def serve(
         say(line)
     if check_rate_limit:
         say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
+    retention = None
+    if policy is not None:
+        from deconfliction.service.retention import RetentionRunner
+
+        retention = RetentionRunner(usecases.core, policy)
+        retention.start()
+        say(f"Retention policy {retention_policy} applied every {policy.interval_s:g} s.")
     sys.stdout.flush()
     loop = "uvloop" if _importable("uvloop") else "auto"
     http = "httptools" if _importable("httptools") else "auto"
@@ -179,6 +203,8 @@ def serve(
             lifespan="on",
         )
     finally:
+        if retention is not None:
+            retention.stop()
         tak.stop()
 
 
@@ -736,6 +762,58 @@ def audit_export(
         f"exported {report.count} entries to {out_file} (head seq {report.head_seq}); "
         f"exporting node key {key.key_id}: {key.public_b64}"
     )
+
+
+# --- retention --------------------------------------------------------------------------------
+
+retention_app = typer.Typer(help="Retention policies: purge old reports and checks (audited).")
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run(
+    policy_file: Annotated[
+        Path, typer.Option("--policy", envvar=_env("retention_policy"), help="The policy (JSON).")
+    ],
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Apply as of this time, RFC 3339 (default: now).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Apply a retention policy once, on the store directly; the purge is audited."""
+    from deconfliction.service.retention import PolicyError, apply_policy, load_policy
+
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        raise _fail(f"--policy: {exc}") from None
+    now = _parse_time_option("--at", at) if at else datetime.now(UTC)
+    with _store(data_dir, database_url) as store:
+        outcome = apply_policy(store, policy, now, actor="cli:retention")
+    if as_json:
+        out.print_json(
+            data={"at": outcome.at, "purged": outcome.counts, "cutoffs": outcome.cutoffs}
+        )
+        return
+    c = outcome.counts
+    out.print(
+        f"retention as of {outcome.at}: {c['report_rows']} reports "
+        f"({c['report_payloads']} report events) and {c['checks']} checks "
+        f"({c['check_payloads']} check events) purged"
+    )
+
+
+def _parse_time_option(flag: str, text: str) -> datetime:
+    """An RFC 3339 time with a zone, or a usage error naming the flag."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"{flag}: not an RFC 3339 time: {text!r}", code=2) from None
+    if value.tzinfo is None:
+        raise _fail(f"{flag}: the time needs a zone (e.g. Z): {text!r}", code=2)
+    return value.astimezone(UTC)
 
 
 # --- version ----------------------------------------------------------------------------------

@@ -276,8 +276,20 @@ _AUDIT_CHAIN = Migration(
     ),
 )
 
+_RETENTION = Migration(
+    4,
+    "retention and review: reports by event and time, checks by time",
+    (
+        # A retention purge finds the report events whose rows are all gone, and the
+        # after-action review reads the reports and checks of a time window.
+        "CREATE INDEX reports_by_event ON reports (event_seq)",
+        "CREATE INDEX reports_by_time ON reports (time)",
+        "CREATE INDEX checks_by_time ON checks (created_at)",
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN)
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN, _RETENTION)
 
 
 def _check_order(migrations: tuple[Migration, ...]) -> None:
