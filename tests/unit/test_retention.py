@@ -205,3 +205,24 @@ def test_cli_retention_run_purges_and_audit_verify_stays_green(
     refused = runner.invoke(app, ["retention", "run", "--policy", str(bad), *where])
     assert refused.exit_code == 1
     assert "parties.a.reports_days" in refused.output
+
+
+def test_the_services_runner_applies_the_policy_on_its_clock(store_factory: Any) -> None:
+    """What ``serve --retention-policy`` runs: one pass under the write lock, its clock
+    injected (no sleeping); the engine's follower steps over the purge event."""
+    from deconfliction.engine import Engine
+    from deconfliction.service.config import Settings
+    from deconfliction.service.core import Service
+    from deconfliction.service.retention import RetentionRunner
+
+    clock = Clock(NOW)
+    store = store_factory(clock=clock)
+    _fill(store, clock)
+    # the engine stays unloaded: these fixtures are bare store documents, not valid models
+    service = Service(store, Engine(), Settings(data_dir=store_factory.data_dir))
+    runner = RetentionRunner(service, parse_policy(POLICY), clock=lambda: NOW)
+    first = runner.run_once()
+    assert first.counts["report_rows"] == 2 and first.counts["checks"] == 1
+    assert service.applied_seq == store.last_event_seq()  # the purge event is applied
+    assert runner.run_once().purged == 0
+    assert verify_store(store).ok
