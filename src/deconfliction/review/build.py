@@ -397,8 +397,6 @@ class ReviewBuilder:
             if not (self.who.is_admin or record["party_id"] == self.who.party_id):
                 continue
             request, result = record["request"], record["result"]
-            if self.planner is not None:
-                result = self.planner.owner_responses(record["id"], result)
             try:
                 point = geo.parse_point(request.get("position"))
             except ValueError:
@@ -407,6 +405,9 @@ class ReviewBuilder:
             d = self._distance_m(point.lat, point.lon)
             if d > self.inc.radius_m + geo.r99(cep) + point.extra_radius_m:
                 continue
+            if self.planner is not None and result.get("verdict") == "HOLD":
+                # one query per check shown (not per check of the window)
+                result = self.planner.owner_responses(record["id"], result)
             matches = result.get("matches") or []
             named = [self._match_name(m) for m in matches]
             verdict = result.get("verdict")
@@ -573,7 +574,8 @@ class ReviewBuilder:
         for check in checks:
             if check["verdict"] != "HOLD":
                 continue
-            for match in check["matches"]:
+            # an asset's own match first: its reasons say what the asset is and where
+            for match in sorted(check["matches"], key=lambda m: m["kind"] != "asset"):
                 asset_id = match["id"] if match["kind"] == "asset" else None
                 if match["kind"] == "movement" and match["id"]:
                     stored_m = self.store.get("movement", match["id"])
@@ -628,7 +630,8 @@ class ReviewBuilder:
         cue_lines = []
         for confusable in type_doc.get("confusable_with") or []:
             other = self._type_name(confusable.get("type_id"))
-            cue_lines.append(f"it looks like a {other} ({confusable.get('cue')})")
+            cue = str(confusable.get("cue") or "").rstrip(".")
+            cue_lines.append(f"it looks like a {other} ({cue})")
         variant = type_doc.get("variant_of")
         familiarity = (
             f"{unit} had been briefed on the {self._type_name(type_id)} before."
