@@ -272,6 +272,8 @@ def to_html(review: dict[str, Any], map_src: str | None = MAP_FILE) -> str:
 def to_png(review: dict[str, Any]) -> bytes:
     """The map: the circle, AORs, routes, areas, sites, report tracks and check points."""
     import matplotlib
+    import shapely
+    import shapely.geometry
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -296,15 +298,35 @@ def to_png(review: dict[str, Any]) -> bytes:
     ax.set_xlim(min(lons) - pad / k, max(lons) + pad / k)
     ax.set_ylim(min(lats) - pad, max(lats) + pad)
 
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    view = shapely.box(x0, y0, x1, y1)
+
+    def label_inside(geometry: dict[str, Any], text: str, color: str) -> None:
+        """Name a polygon where it shows (its first vertex may be far off the map)."""
+        shown = shapely.geometry.shape(geometry).intersection(view)
+        if not shown.is_empty:  # in the top right corner of the part shown
+            _, _, right, top = shown.bounds
+            ax.annotate(
+                text,
+                (right, top),
+                xytext=(-3, -3),
+                textcoords="offset points",
+                fontsize=7,
+                color=color,
+                ha="right",
+                va="top",
+            )
+
     for u in review["units"]:
         for ring in _rings(u["aor"]):
             ax.fill(*zip(*ring, strict=True), color="#4a90d9", alpha=0.08)
             ax.plot(*zip(*ring, strict=True), color="#4a90d9", lw=1, ls="--", label="unit AOR")
-        ax.annotate(f"AOR {u['name']}", _rings(u["aor"])[0][0], fontsize=7, color="#2a5d9f")
+        label_inside(u["aor"], f"AOR {u['name']}", "#2a5d9f")
     for ar in review["areas"]:
         for ring in _rings(ar["geometry"]):
             ax.fill(*zip(*ring, strict=True), color="#2ca02c", alpha=0.25)
-        ax.annotate(f"{ar['kind']} area", _rings(ar["geometry"])[0][0], fontsize=7)
+        label_inside(ar["geometry"], f"{ar['kind']} area", "#1d6b1d")
     for m in review["movements"]:
         for line in _lines_of(m["route"]):
             ax.plot(*zip(*line, strict=True), color="#7f7f7f", lw=2, alpha=0.6, label="route")
