@@ -821,14 +821,12 @@ def review(
     with tempfile.TemporaryDirectory(prefix="deconfliction-review-") as tmp:
         try:
             if demo_story:
-                from deconfliction.review.story import EXAMPLE_RADIUS_M, play
+                from deconfliction.review.story import play
 
                 story = play(Path(tmp))
                 uc = story.usecases
                 when = parse_at(at) if at else story.at
                 lat, lon = parse_near(near) if near else (story.lat, story.lon)
-                if radius == 3000.0:
-                    radius = EXAMPLE_RADIUS_M
             else:
                 if at is None or near is None:
                     raise _fail("--at and --near are needed (or --demo)", code=2)
