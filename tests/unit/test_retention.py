@@ -226,3 +226,10 @@ def test_the_services_runner_applies_the_policy_on_its_clock(store_factory: Any)
     assert service.applied_seq == store.last_event_seq()  # the purge event is applied
     assert runner.run_once().purged == 0
     assert verify_store(store).ok
+    # the follower reads purged report batches as payload-less and skips them
+    from deconfliction.service import follow
+
+    followed = service.events.after(0)
+    purged = [e for e in followed if e.kind == "report" and e.payload is None]
+    assert len(purged) == 1
+    assert follow.replay(service, purged[0].seq - 1, purged[0].seq) == 0
