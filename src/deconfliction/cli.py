@@ -100,6 +100,15 @@ def serve(
             "--demo", envvar=_env("demo"), help="Load the fictional demo scenario at start."
         ),
     ] = False,
+    retention_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--retention-policy",
+            envvar=_env("retention_policy"),
+            help="A retention policy (JSON) applied now and every interval_s "
+            "(docs/design/audit.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (the store is created and migrated on first start)."""
     import uvicorn
@@ -122,6 +131,14 @@ def serve(
         check_rate_limit=check_rate_limit,
         demo=demo,
     )
+    policy = None
+    if retention_policy is not None:
+        from deconfliction.service.retention import PolicyError, load_policy
+
+        try:
+            policy = load_policy(retention_policy)
+        except PolicyError as exc:
+            raise _fail(f"--retention-policy: {exc}") from None
     try:
         usecases = UseCases.open(settings)
     except (ValueError, NotImplementedError, OSError) as exc:
@@ -164,6 +181,13 @@ def serve(
         say(line)
     if check_rate_limit:
         say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
+    retention = None
+    if policy is not None:
+        from deconfliction.service.retention import RetentionRunner
+
+        retention = RetentionRunner(usecases.core, policy)
+        retention.start()
+        say(f"Retention policy {retention_policy} applied every {policy.interval_s:g} s.")
     sys.stdout.flush()
     loop = "uvloop" if _importable("uvloop") else "auto"
     http = "httptools" if _importable("httptools") else "auto"
@@ -179,6 +203,8 @@ def serve(
             lifespan="on",
         )
     finally:
+        if retention is not None:
+            retention.stop()
         tak.stop()
 
 
@@ -803,6 +829,160 @@ def audit_export(
         f"exported {report.count} entries to {out_file} (head seq {report.head_seq}); "
         f"exporting node key {key.key_id}: {key.public_b64}"
     )
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+@app.command()
+def review(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for review.md/.html/.json and the map.")
+    ],
+    at: Annotated[str | None, typer.Option("--at", help="The incident's time, RFC 3339.")] = None,
+    near: Annotated[
+        str | None, typer.Option("--near", help="The incident's point: LAT,LON (degrees).")
+    ] = None,
+    radius: Annotated[float, typer.Option("--radius", help="Radius around the point, m.")] = 3000.0,
+    window: Annotated[
+        str, typer.Option("--window", help="How far before --at to look (90m, 6h, 2d).")
+    ] = "6h",
+    after: Annotated[str, typer.Option("--after", help="How far after --at to look.")] = "1h",
+    as_party: Annotated[
+        str | None, typer.Option("--as-party", help="Only what this party may see.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar=_env("token"), help="Review as this token's holder."),
+    ] = None,
+    demo_story: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Play the demo incident into a fresh store (a temporary directory) at its "
+            "own pace and review it (--at/--near default to the incident's check).",
+        ),
+    ] = False,
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The after-action review of an incident: Markdown, HTML and a map, from the record.
+
+    Without --as-party or --token the review shows the whole record (it runs on the store
+    directly, like audit verify); with either, only what that party may see."""
+    import tempfile
+
+    from deconfliction.engine import Engine
+    from deconfliction.review.build import Incident
+    from deconfliction.review.render import write_review
+    from deconfliction.review.usecase import parse_at, parse_duration, parse_near
+    from deconfliction.review.usecase import review as review_for
+    from deconfliction.service.access import SYSTEM, Principal
+    from deconfliction.service.config import Settings
+    from deconfliction.service.core import Service
+    from deconfliction.service.errors import ServiceError
+    from deconfliction.service.usecases import UseCases
+
+    if as_party and token:
+        raise _fail("--as-party and --token exclude each other", code=2)
+    with tempfile.TemporaryDirectory(prefix="deconfliction-review-") as tmp:
+        try:
+            if demo_story:
+                from deconfliction.review.story import play
+
+                story = play(Path(tmp))
+                uc = story.usecases
+                when = parse_at(at) if at else story.at
+                lat, lon = parse_near(near) if near else (story.lat, story.lon)
+            else:
+                if at is None or near is None:
+                    raise _fail("--at and --near are needed (or --demo)", code=2)
+                when, (lat, lon) = parse_at(at, "--at"), parse_near(near, "--near")
+                store = _store(data_dir, database_url, sign=False).__enter__()  # reads only
+                uc = UseCases.around(
+                    Service(store, Engine(), Settings(data_dir=data_dir, database_url=database_url))
+                )
+            try:
+                who: Principal = SYSTEM
+                if as_party:
+                    if uc.core.store.get("party", as_party) is None:
+                        raise _fail(f"--as-party: no party {as_party!r}")
+                    who = Principal("review", "coordinator", None, as_party)
+                elif token:
+                    who = uc.auth.token(token)
+                incident = Incident(
+                    when,
+                    lat,
+                    lon,
+                    radius,
+                    before=parse_duration(window, "--window"),
+                    after=parse_duration(after, "--after"),
+                )
+                body = review_for(uc, who, incident)
+            finally:
+                uc.core.store.close()
+        except ServiceError as exc:
+            raise _fail(exc.message) from None
+        files = write_review(body, out_dir)
+    findings = len(body["findings"])
+    out.print(
+        f"review of {body['incident']['at']} written to {out_dir}: "
+        + ", ".join(f.name for f in files)
+        + f" ({len(body['timeline'])} timeline entries, {findings} findings; "
+        f"audit log {'intact' if body['record']['intact'] else 'BROKEN'})"
+    )
+
+
+# --- retention --------------------------------------------------------------------------------
+
+retention_app = typer.Typer(help="Retention policies: purge old reports and checks (audited).")
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run(
+    policy_file: Annotated[
+        Path, typer.Option("--policy", envvar=_env("retention_policy"), help="The policy (JSON).")
+    ],
+    data_dir: DataDir = Path("./data"),
+    database_url: DatabaseUrl = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Apply as of this time, RFC 3339 (default: now).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Apply a retention policy once, on the store directly; the purge is audited."""
+    from deconfliction.service.retention import PolicyError, apply_policy, load_policy
+
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        raise _fail(f"--policy: {exc}") from None
+    now = _parse_time_option("--at", at) if at else datetime.now(UTC)
+    with _store(data_dir, database_url) as store:
+        outcome = apply_policy(store, policy, now, actor="cli:retention")
+    if as_json:
+        out.print_json(
+            data={"at": outcome.at, "purged": outcome.counts, "cutoffs": outcome.cutoffs}
+        )
+        return
+    c = outcome.counts
+    out.print(
+        f"retention as of {outcome.at}: {c['report_rows']} reports "
+        f"({c['report_payloads']} report events) and {c['checks']} checks "
+        f"({c['check_payloads']} check events) purged"
+    )
+
+
+def _parse_time_option(flag: str, text: str) -> datetime:
+    """An RFC 3339 time with a zone, or a usage error naming the flag."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"{flag}: not an RFC 3339 time: {text!r}", code=2) from None
+    if value.tzinfo is None:
+        raise _fail(f"{flag}: the time needs a zone (e.g. Z): {text!r}", code=2)
+    return value.astimezone(UTC)
 
 
 # --- version ----------------------------------------------------------------------------------

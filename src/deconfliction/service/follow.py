@@ -84,7 +84,10 @@ class EventSource:
             f"WHERE seq > ? AND kind IN ({marks}) ORDER BY seq LIMIT ?",
             (seq, *FOLLOWED_KINDS, _PAGE),
         ).fetchall()
-        return [_Event(r[0], r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
+        return [
+            _Event(r[0], r[1], r[2], r[3], None if r[4] is None else orjson.loads(r[4]))
+            for r in rows
+        ]
 
     def close(self) -> None:
         if self._conn is not None:
@@ -138,7 +141,11 @@ def replay(svc: Service, after_seq: int, upto: int) -> int:
 
 
 def _decode(kind: str, action: str, obj_id: str | None, payload: Any) -> Followed | None:
-    """The model (or report batch) an event wrote; ``None`` for a delete, check or token."""
+    """The model (or report batch) an event wrote; ``None`` for a delete, check or token,
+    and for an event whose payload a retention policy purged (old reports and checks,
+    which the store no longer holds either)."""
+    if payload is None:
+        return None
     if kind == "report" and action == "add":
         fields = payload["fields"]
         return [

@@ -16,6 +16,8 @@ from typing import Any
 
 from deconfliction.audit.chain import GENESIS, AuditEntry, entry_hash, payload_digest
 from deconfliction.audit.keys import NodeKey
+from deconfliction.store.base import REPORT_FIELDS, PurgeCutoffs
+from deconfliction.store.jsontext import dumps, loads
 
 _INSERT_CHAINED = (
     "INSERT INTO events (seq, at, kind, action, object_id, actor, payload, payload_digest, "
@@ -199,3 +201,149 @@ class AuditLogSQL:
     def audit_keys(self) -> dict[str, str]:
         """``key_id`` → base64 public key of every node that has signed here."""
         return {str(k): str(v) for k, v in self._fetch("SELECT key_id, public_key FROM audit_keys")}
+
+
+class RetentionSQL:
+    """Retention purges (``docs/design/audit.md``, "Retention"): rows of the current state
+    are deleted and the payloads of their events set to NULL; the chain, which covers the
+    payload digests, still verifies. Shared by both backends like ``AuditLogSQL``."""
+
+    #: The placeholder ``_snapshot`` takes (it runs the backend's own SQL, unlike the
+    #: qmark ``_fetch``/``_execute``); PostgreSQL's store sets ``%s``.
+    _snapshot_mark = "?"
+
+    # Provided by the backend (and ``AuditLogSQL``).
+    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _now(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def _append_chained(
+        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
+    ) -> int:
+        raise NotImplementedError  # pragma: no cover
+
+    def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        raise NotImplementedError  # pragma: no cover
+
+    # -- the after-action review's reads ------------------------------------------------
+    def reports_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Every stored report with ``start <= time <= end``, by time."""
+        keys = (*REPORT_FIELDS, "received_at")
+        sql = (
+            f"SELECT {', '.join(keys)} FROM reports WHERE time >= ? AND time <= ? "
+            "ORDER BY time, seq"
+        )
+        for row in self._snapshot(sql.replace("?", self._snapshot_mark), (start, end)):
+            yield dict(zip(keys, row, strict=True))
+
+    def checks_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Every stored check recorded within ``[start, end]``, by time."""
+        sql = (
+            "SELECT id, unit_id, party_id, request, result, created_at FROM checks "
+            "WHERE created_at >= ? AND created_at <= ? ORDER BY created_at, id"
+        )
+        rows = self._snapshot(sql.replace("?", self._snapshot_mark), (start, end))
+        for check_id, unit_id, party_id, request, result, created_at in rows:
+            yield {
+                "id": check_id,
+                "unit_id": unit_id,
+                "party_id": party_id,
+                "request": loads(request),
+                "result": loads(result),
+                "created_at": created_at,
+            }
+
+    # -- purging ---------------------------------------------------------------------------
+    def purge(
+        self,
+        reports: PurgeCutoffs | None,
+        checks: PurgeCutoffs | None,
+        actor: str,
+        note: dict[str, Any],
+    ) -> dict[str, int]:
+        """Purge, in one transaction, the position reports (by report time, of the
+        asset's party) and the checks (by record time, of the asking party) older than
+        their cutoffs, and record what was purged as one ``retention``/``purge`` event
+        (``note`` plus the counts) when anything was. The newest report per asset and
+        source is kept: it is the current state the check relies on."""
+        counts = {"report_rows": 0, "report_payloads": 0, "checks": 0, "check_payloads": 0}
+        with self.transaction():
+            if reports is not None:
+                self._purge_reports(reports, counts)
+            if checks is not None:
+                self._purge_checks(checks, counts)
+            if any(counts.values()):
+                payload = dumps({**note, "purged": counts})
+                self._append_chained(self._now(), "retention", "purge", None, actor, payload)
+        return counts
+
+    def _purge_reports(self, cutoffs: PurgeCutoffs, counts: dict[str, int]) -> None:
+        case, params = _cutoff_case(
+            "(SELECT o.party_id FROM objects o WHERE o.kind = 'asset' AND o.id = r.asset_id)",
+            cutoffs,
+        )
+        rows = self._fetch(
+            f"SELECT r.seq, r.event_seq FROM reports r WHERE r.time < {case} AND NOT EXISTS ("
+            "SELECT 1 FROM latest_reports l WHERE l.asset_id = r.asset_id AND "
+            "l.source = r.source AND l.time = r.time AND l.event_seq = r.event_seq)",
+            params,
+        )
+        events: set[int] = set()
+        for chunk in _chunks([int(seq) for seq, _ in rows]):
+            marks = ", ".join("?" * len(chunk))
+            counts["report_rows"] += self._execute(
+                f"DELETE FROM reports WHERE seq IN ({marks})", chunk
+            )
+        events.update(int(event_seq) for _, event_seq in rows)
+        for chunk in _chunks(sorted(events)):
+            marks = ", ".join("?" * len(chunk))
+            # A batch keeps its payload while any of its rows is kept.
+            counts["report_payloads"] += self._execute(
+                f"UPDATE events SET payload = NULL WHERE seq IN ({marks}) AND kind = 'report' "
+                "AND payload IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM reports r WHERE r.event_seq = events.seq)",
+                chunk,
+            )
+
+    def _purge_checks(self, cutoffs: PurgeCutoffs, counts: dict[str, int]) -> None:
+        case, params = _cutoff_case("c.party_id", cutoffs)
+        rows = self._fetch(
+            f"SELECT c.id, c.event_seq FROM checks c WHERE c.created_at < {case}", params
+        )
+        for chunk in _chunks([str(check_id) for check_id, _ in rows]):
+            marks = ", ".join("?" * len(chunk))
+            counts["checks"] += self._execute(f"DELETE FROM checks WHERE id IN ({marks})", chunk)
+        for chunk in _chunks(sorted({int(event_seq) for _, event_seq in rows})):
+            marks = ", ".join("?" * len(chunk))
+            counts["check_payloads"] += self._execute(
+                f"UPDATE events SET payload = NULL WHERE seq IN ({marks}) AND kind = 'check' "
+                "AND payload IS NOT NULL",
+                chunk,
+            )
+
+
+def _cutoff_case(party_sql: str, cutoffs: PurgeCutoffs) -> tuple[str, list[Any]]:
+    """A SQL expression giving the cutoff for the party ``party_sql`` evaluates to; the
+    empty string (before every stored time) where nothing is to be purged."""
+    params: list[Any] = []
+    whens = ""
+    for party, cutoff in sorted(cutoffs.by_party.items()):
+        whens += " WHEN ? THEN ?"
+        params.extend((party, cutoff or ""))
+    params.append(cutoffs.default or "")
+    if not whens:
+        return "CAST(? AS TEXT)", params
+    return f"(CASE COALESCE({party_sql}, '') {whens} ELSE CAST(? AS TEXT) END)", params
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])

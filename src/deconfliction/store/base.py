@@ -79,7 +79,8 @@ class Event:
 
     ``kind`` is an object kind or ``report``, ``check``, ``token``; ``action``
     is ``create``, ``update``, ``delete``, ``add``, ``issue`` or ``revoke``.
-    ``hash`` is reserved for the audit hash chain (``None`` until it exists).
+    ``hash`` is the audit chain hash. ``payload`` is ``None`` once a retention policy
+    purged it (the entry, its digest and its place in the chain stay).
     """
 
     seq: int
@@ -88,8 +89,20 @@ class Event:
     action: str
     object_id: str | None
     actor: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None
     hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCutoffs:
+    """Retention cutoffs as stored times (``store.times``): what is older is purged.
+
+    ``by_party`` maps a party id to its cutoff (``None``: that party keeps everything);
+    ``default`` applies to every other party, and to data of no known party.
+    """
+
+    by_party: dict[str, str | None]
+    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +231,27 @@ class Store(Protocol):
 
     def last_event_seq(self) -> int:
         """The highest event seq, 0 when the log is empty."""
+        ...
+
+    # -- retention and review (``store/audit.py``, ``docs/design/audit.md``) ---------
+    def purge(
+        self,
+        reports: PurgeCutoffs | None,
+        checks: PurgeCutoffs | None,
+        actor: str,
+        note: dict[str, Any],
+    ) -> dict[str, int]:
+        """Delete reports and checks older than their party's cutoff (the newest report
+        per asset and source stays), set their events' payloads to NULL, and append one
+        ``retention``/``purge`` event (``note`` + counts) when anything was purged."""
+        ...
+
+    def reports_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Every stored report with ``start <= time <= end`` (stored times), by time."""
+        ...
+
+    def checks_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Every stored check recorded within ``[start, end]``, by time (as ``get_check``)."""
         ...
 
     # -- audit chain (``store/audit.py``, ``docs/design/audit.md``) --------------

@@ -276,8 +276,20 @@ _AUDIT_CHAIN = Migration(
     ),
 )
 
-_WEBHOOKS = Migration(
+_RETENTION = Migration(
     4,
+    "retention and review: reports by event and time, checks by time",
+    (
+        # A retention purge finds the report events whose rows are all gone, and the
+        # after-action review reads the reports and checks of a time window.
+        "CREATE INDEX reports_by_event ON reports (event_seq)",
+        "CREATE INDEX reports_by_time ON reports (time)",
+        "CREATE INDEX checks_by_time ON checks (created_at)",
+    ),
+)
+
+_WEBHOOKS = Migration(
+    5,
     "webhooks: a unit's notification stream delivered to an HTTP endpoint",
     (
         # ``delivered_seq``: the last outbox position the endpoint acknowledged;
@@ -306,7 +318,13 @@ _WEBHOOKS = Migration(
 )
 
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _NOTIFICATIONS, _AUDIT_CHAIN, _WEBHOOKS)
+MIGRATIONS: tuple[Migration, ...] = (
+    _INITIAL,
+    _NOTIFICATIONS,
+    _AUDIT_CHAIN,
+    _RETENTION,
+    _WEBHOOKS,
+)
 
 
 def _check_order(migrations: tuple[Migration, ...]) -> None:

@@ -60,7 +60,7 @@ from psycopg import IsolationLevel, errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from deconfliction.store.audit import AuditLogSQL, EventEntry
+from deconfliction.store.audit import AuditLogSQL, EventEntry, RetentionSQL
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -170,7 +170,7 @@ def _event(row: _Row) -> Event:
         action=action,
         object_id=object_id,
         actor=actor,
-        payload=loads(payload),
+        payload=None if payload is None else loads(payload),
         hash=hash_,
     )
 
@@ -217,8 +217,10 @@ class _Local(threading.local):
     conn: _Conn | None = None
 
 
-class PostgresStore(AuditLogSQL, NotificationSQL, WebhookSQL):
+class PostgresStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
     """The ``Store`` on a PostgreSQL database; see the module docstring for its guarantees."""
+
+    _snapshot_mark = "%s"  # ``_snapshot`` runs psycopg's own placeholders
 
     def __init__(
         self,

@@ -48,7 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from deconfliction.store.audit import AuditLogSQL, EventEntry
+from deconfliction.store.audit import AuditLogSQL, EventEntry, RetentionSQL
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,
@@ -137,7 +137,7 @@ def _translated() -> Iterator[None]:
         raise StoreError(f"SQLite: {exc}") from exc
 
 
-class SQLiteStore(AuditLogSQL, NotificationSQL, WebhookSQL):
+class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
     """The ``Store`` on one SQLite file; see the module docstring for its guarantees."""
 
     def __init__(
@@ -579,7 +579,7 @@ class SQLiteStore(AuditLogSQL, NotificationSQL, WebhookSQL):
                 action=action,
                 object_id=object_id,
                 actor=actor,
-                payload=loads(payload),
+                payload=None if payload is None else loads(payload),
                 hash=hash_,
             )
             for seq, at, kind, action, object_id, actor, payload, hash_ in rows
