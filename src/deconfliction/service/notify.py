@@ -942,7 +942,11 @@ class Planner:
         self, pending: _Pending, unit_id: str, asset_id: str, lat: float, lon: float, t: float
     ) -> None:
         asset: Asset | None = self._get("asset", asset_id, Asset)
-        unit: Unit | None = self._get("unit", unit_id, Unit)
+        # The unit as its AOR's shape knows it (no store read and no AOR re-parsed).
+        shape = self.svc.engine.shapes.get("aor", unit_id)
+        unit: Unit | _AorUnit | None = (
+            _AorUnit.of(shape) if shape is not None else self._get("unit", unit_id, Unit)
+        )
         if asset is None or unit is None or asset.party_id == unit.party_id:
             return
         kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
