@@ -267,6 +267,24 @@ def test_an_announced_asset_entering_makes_no_unannounced_entry(world: World) ->
     assert of(items, "unannounced_entry") == []
 
 
+def test_a_partys_own_lead_time_sets_its_units_deadlines(world: World) -> None:
+    """DESIGN.md: lead time 30 min by default, per party configurable (the notified
+    unit's party: it knows how much warning its teams need)."""
+    r = world.http.put(
+        "/v1/parties/alpha", json={**party("alpha", "Alpha"), "announcement_lead_min": 90}
+    )
+    assert r.status_code == 200, r.text
+    world.post("/v1/assets", asset("b-sam", "bravo", releasable_to=["alpha"]))
+    start = datetime.now(UTC) + timedelta(hours=3)
+    world.movement("m-late", "b-sam", INTO_A, start=start.isoformat())
+    (arrival,) = of(world.inbox("a-drones", world.op_a), "announced_arrival")
+    assert t(arrival["deadline"]) == t(arrival["entry"]["at"]) - timedelta(minutes=90)
+    bad = world.http.put(
+        "/v1/parties/alpha", json={**party("alpha", "Alpha"), "announcement_lead_min": -5}
+    )
+    assert bad.status_code == 422 and "announcement_lead_min" in bad.text
+
+
 def test_a_new_aor_drawn_over_a_registered_movement_is_notified(world: World) -> None:
     world.post("/v1/assets", asset("b-sam", "bravo", releasable_to=["alpha"]))
     route = [[36.6, 47.5], [36.6, 47.0]]  # south of both boxes: nobody is told yet

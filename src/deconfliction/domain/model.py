@@ -198,6 +198,16 @@ class Party(Model):
     name: ShortText
     kind: Literal["military", "humanitarian", "civil"]
     contact: ShortText = Field(description="Out-of-band contact: hotline, radio net.")
+    announcement_lead_min: float | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 60,
+        allow_inf_nan=False,
+        description=(
+            "How long before an asset can first enter one of this party's units' areas the "
+            "unit must answer its announcement (minutes); the service's default (30) if unset."
+        ),
+    )
 
 
 class Unit(Windowed):

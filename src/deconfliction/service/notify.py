@@ -464,6 +464,13 @@ class Planner:
             return asset.max_speed_kmh
         return kind.max_speed_kmh if kind is not None else 1000.0  # unknown: fail early
 
+    def _lead(self, party_id: str) -> timedelta:
+        """The notified unit's party's lead time (DESIGN.md: per party configurable)."""
+        party = self._party(party_id)
+        if party is not None and party.announcement_lead_min is not None:
+            return timedelta(minutes=party.announcement_lead_min)
+        return timedelta(seconds=self.settings.announcement_lead_s)
+
     def _party(self, party_id: str) -> Party | None:
         party: Party | None = self._get("party", party_id, Party)
         return party
@@ -743,8 +750,7 @@ class Planner:
         """``earlier`` (``latest``): the subject's unanswered (latest) announcement per
         unit, when the caller read them all at once; else one query here."""
         now = self.now()
-        lead = timedelta(seconds=self.settings.announcement_lead_s)
-        deadline = deadline_for(entry, now, lead)
+        deadline = deadline_for(entry, now, self._lead(unit.party_id))
         card = self._card(kind)
         party = self._party(asset.party_id)
         party_name = party.name if party else asset.party_id
