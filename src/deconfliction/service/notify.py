@@ -602,34 +602,33 @@ class Planner:
         if key in self.briefed:
             return
         now = self.now()
-        pending_id = self.pending_briefing.get(key)
-        if pending_id is not None:
-            self._flush(pending)  # the arrival first, then the briefing it repeats
-            current = self.store.get_notification(pending_id)
-            if current is not None and current["response"] is None:
-                payload = dict(current["payload"])
-                arrivals = list(payload.get("arrivals") or [])
-                count = int(payload.get("arrival_count") or len(arrivals))
-                if arrival_id not in arrivals:
-                    arrivals.append(arrival_id)
-                    count += 1
-                # Only the newest arrivals are kept (and the count of all): the briefing
-                # is rewritten, and logged, with every arrival, so an unbounded list would
-                # grow the store quadratically while a unit stays unbriefed.
-                payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
-                payload["arrival_count"] = count
-                old = current["deadline"]
-                new = format_time(deadline)
-                self.store.update_notification(
-                    pending_id,
-                    at=format_time(now),
-                    actor="service:notifications",
-                    deadline=min(old, new) if old else new,
-                    payload=payload,
-                    outbox_event="repeated",
-                )
-                self.bell.ring()
-                return
+        current = self._open_briefing(pending, key)
+        if key in self.briefed:
+            return  # answered on another node
+        if current is not None:
+            payload = dict(current["payload"])
+            arrivals = list(payload.get("arrivals") or [])
+            count = int(payload.get("arrival_count") or len(arrivals))
+            if arrival_id not in arrivals:
+                arrivals.append(arrival_id)
+                count += 1
+            # Only the newest arrivals are kept (and the count of all): the briefing
+            # is rewritten, and logged, with every arrival, so an unbounded list would
+            # grow the store quadratically while a unit stays unbriefed.
+            payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
+            payload["arrival_count"] = count
+            old = current["deadline"]
+            new = format_time(deadline)
+            self.store.update_notification(
+                current["id"],
+                at=format_time(now),
+                actor="service:notifications",
+                deadline=min(old, new) if old else new,
+                payload=payload,
+                outbox_event="repeated",
+            )
+            self.bell.ring()
+            return
         message = (
             f"Recognition briefing: {card_summary(card)}. Answer 'briefed' once your team "
             f"knows what it looks like, by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
@@ -653,6 +652,35 @@ class Planner:
         )
         pending.rows.append(row)
         self.pending_briefing[key] = row["id"]
+
+    def _open_briefing(self, pending: _Pending, key: tuple[str, str]) -> dict[str, Any] | None:
+        """The unanswered briefing of (unit, type), or ``None``; flushes ``pending`` first
+        (the arrival is stored before the briefing that lists it).
+
+        This process's own, else one another node on the same database opened, or a
+        ``briefed`` another node stored (remembered in :attr:`briefed`): the planner's memory
+        holds only what this process wrote and loaded. Read inside the write transaction,
+        under the database's write lock, so two nodes never both open one. One indexed read
+        per briefing about to be opened, which is rare (once per unit and type)."""
+        pending_id = self.pending_briefing.get(key)
+        if pending_id is not None:
+            self._flush(pending)
+            current = self.store.get_notification(pending_id)
+            if current is not None and current["response"] is None:
+                return current
+        rows = self.store.find_notifications(
+            unit_id=key[0], cause="recognition_briefing", type_id=key[1]
+        )
+        if any(r["response"] == "briefed" for r in rows):
+            self.briefed.add(key)
+            self.pending_briefing.pop(key, None)
+            return None
+        unanswered = [r for r in rows if r["response"] is None]
+        if not unanswered:
+            return None
+        self._flush(pending)
+        self.pending_briefing[key] = unanswered[-1]["id"]
+        return unanswered[-1]
 
     def answered(self, row: dict[str, Any]) -> None:
         """A stored answer: a ``briefed`` ends the type's briefings for the unit."""
@@ -704,6 +732,8 @@ class Planner:
         now = self.now()
         deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
         seen = datetime.fromtimestamp(t, now.tzinfo)
+        if self._replaying and self._entry_told(unit.id, asset.id, asset.type_id, seen):
+            return  # the node that took the report told it (this one only followed it)
         row = self._row(
             unit_id=unit.id,
             party_id=unit.party_id,
@@ -734,6 +764,17 @@ class Planner:
         )
         pending.rows.append(row)
         self._brief(pending, unit, asset, kind, card, deadline, row["id"])
+
+    def _entry_told(self, unit_id: str, asset_id: str, type_id: str, seen: datetime) -> bool:
+        """Whether an entry of the asset into the unit's AOR at ``seen`` or later is stored.
+
+        Episodes live in each process's memory: a report batch another node took (and
+        planned, in its transaction) looks new to this node's follower. Only read while
+        replaying, so the single-node report path pays nothing for it."""
+        rows = self.store.find_notifications(
+            unit_id=unit_id, cause="unannounced_entry", type_id=type_id, asset_id=asset_id
+        )
+        return any(parse_time(r["payload"]["entry"]["at"]) >= seen for r in rows)
 
     # -- HOLD on another party's asset ------------------------------------------------------
     def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:
