@@ -110,6 +110,10 @@ class _Pending:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: The store kind of each object the planner plans.
+_PLANNED_KIND: dict[type[Model], str] = {Movement: "movement", Area: "area", Unit: "unit"}
+
+
 class Planner:
     """The notification planner (a :class:`~deconfliction.service.core.WriteHook`)."""
 
@@ -205,10 +209,19 @@ class Planner:
                 for item in written:
                     if isinstance(item, list):
                         self.reports_written(item)  # idempotent: older reports change nothing
-                    else:
+                    elif self._current(item):
                         self.object_written("", item, None)
             finally:
                 self._replaying = False
+
+    def _current(self, model: Model) -> bool:
+        """Whether a followed object is still as stored. A version replaced since (say, on
+        another node, which planned the replacement itself) is not planned again: its
+        announcements would briefly go back to the old route."""
+        kind = _PLANNED_KIND.get(type(model))
+        if kind is None:
+            return True
+        return bool(self._get(kind, getattr(model, "id", None), type(model)) == model)
 
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         pending = _Pending()
