@@ -80,6 +80,8 @@ class Acknowledged:
     reports: int = 0
     #: movement → its last acknowledged body.
     movements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Movements replaced once after their creation.
+    replaced: set[str] = field(default_factory=set)
     checks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -179,6 +181,7 @@ def run_client(k: int, fleet: Fleet, ack: Acknowledged, start: threading.Barrier
                     again = movement_body(mid, body["asset_id"], pid, 48.25 + 0.05 * k)
                     if ok(coord.put(f"/v1/movements/{mid}", json=again), f"replace {mid}"):
                         ack.movements[mid] = again
+                        ack.replaced.add(mid)
             # Checks: at the other party's intruders' area (HOLD on their assets) and at home.
             for lat, lon in (
                 (lat0 + rng.uniform(-0.2, 0.2), lon0 + rng.uniform(-0.2, 0.2)),
@@ -258,12 +261,21 @@ def expected_holds(
     return pairs
 
 
+def unit_stream(store: Any, unit_id: str) -> list[dict[str, Any]]:
+    """A unit's whole delivery stream (outbox), oldest first."""
+    items: list[dict[str, Any]] = []
+    while page := store.outbox_after(unit_id, items[-1]["seq"] if items else 0, 500):
+        items += page
+    return items
+
+
 def assert_every_planned_notification_once(acks: list[Acknowledged], data_dir: Path) -> None:
     asset_party = {aid: a.party for a in acks for aid in a.assets}
     asset_of = {mid: body["asset_id"] for a in acks for mid, body in a.movements.items()}
     with store_at(data_dir) as store:
         rows = list(store.iter_notifications())
         checks = [store.get_check(cid) for a in acks for cid in a.checks]
+        streams = {uid: unit_stream(store, uid) for p in PARTY_OF for uid in UNITS[p]}
     by_cause: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_cause.setdefault(row["cause"], []).append(row)
@@ -278,6 +290,25 @@ def assert_every_planned_notification_once(acks: list[Acknowledged], data_dir: P
     }
     assert set(arrivals) == expected_arrivals
     assert all(n == 1 for n in arrivals.values()), arrivals.most_common(3)
+    # ... each with the movement's last route, delivered once and repeated once per
+    # replacement (a node following another's writes re-delivers nothing).
+    route_of = {f"movement:{m}": body["route"] for a in acks for m, body in a.movements.items()}
+    for r in by_cause["announced_arrival"]:
+        assert r["payload"]["geometry"] == route_of[r["subject"]], r["subject"]
+    replaced = {f"movement:{m}" for a in acks for m in a.replaced}
+    deliveries = Counter(
+        (item["notification"]["subject"], uid, item["event"])
+        for uid, stream in streams.items()
+        for item in stream
+        if item["notification"]["cause"] == "announced_arrival"
+    )
+    assert deliveries == Counter(
+        {
+            (subject, uid, event): 1
+            for subject, uid in expected_arrivals
+            for event in (("created", "repeated") if subject in replaced else ("created",))
+        }
+    )
 
     # Unannounced entries: one per (unit of the other party, intruder), none for the rest.
     entries = Counter((r["unit_id"], r["asset_id"]) for r in by_cause.get("unannounced_entry", []))
