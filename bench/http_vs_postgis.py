@@ -174,11 +174,10 @@ def build_store(
         store.add_reports(rows, "bench")
 
 
-def build_postgis(admin_url: str, lat: np.ndarray, lon: np.ndarray) -> str:
-    """A fresh database with the same points in a GiST-indexed geography column."""
+def build_postgis(url: str, lat: np.ndarray, lon: np.ndarray) -> None:
+    """The same points in a GiST-indexed geography column of the (fresh) database ``url``."""
     import psycopg
 
-    url = create_database(admin_url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION postgis")
         conn.execute("CREATE TABLE pts (id text PRIMARY KEY, g geography(Point, 4326))")
@@ -187,7 +186,6 @@ def build_postgis(admin_url: str, lat: np.ndarray, lon: np.ndarray) -> str:
                 copy.write_row((f"asset-{i:07d}", f"SRID=4326;POINT({x!r} {y!r})"))
         conn.execute("CREATE INDEX pts_g ON pts USING gist (g)")
         conn.execute("VACUUM ANALYZE pts")
-    return url
 
 
 Query = Callable[[float, float], int]
@@ -336,7 +334,8 @@ def main() -> None:
         build_store(store, lat, lon, args.owners, args.speed_kmh)
         token, _ = auth.issue(store, "operator", "unit-00", None)
         store.close()
-        postgis_url = build_postgis(args.postgres_url, lat, lon)
+        postgis_url = create_database(args.postgres_url)  # assigned first: always dropped
+        build_postgis(postgis_url, lat, lon)
         emit(step="built", seconds=round(time.perf_counter() - t0, 1))
         proc, port = start_server(data_dir, store_url)
 
