@@ -1,6 +1,7 @@
 """HTTP API benchmark: checks and report batches against the real server on loopback.
 
     python bench/api_bench.py [--assets 100000] [--checks 5000] [--concurrency 16]
+                              [--backend sqlite|postgres] [--postgres-url URL]
 
 Deterministic (seed 42). The world is the check engine's workload
 (``bench/check_bench.py``): ``--assets`` assets uniform in lat 50.0-54.5, lon 30.0-37.0,
@@ -8,7 +9,7 @@ last report 0-120 s old, max speed 20-80 km/h, CEP 10-50 m; ``--areas`` circular
 operating areas of radius 1-3 km; one unit with an AOR per party; checks at uniform
 points with CEP 50 m. It is built through the store's bulk path (not one HTTP call per
 object), then the bench starts
-``python -m deconfliction serve`` on a free port (SQLite, rate limit off), then:
+``python -m deconfliction serve`` on a free port (rate limit off), then:
 
 * sequential checks over one keep-alive connection (``http.client``: little client
   overhead), reporting checks/s, p50, p99;
@@ -16,7 +17,16 @@ object), then the bench starts
 * that every answered check was stored (count in the store);
 * report batches of 10,000 through ``POST /v1/reports``, reporting reports/s.
 
-Prints one JSON object per line. Not a timed test: run it by hand.
+``--backend sqlite`` (the default) keeps the store in a temporary data directory;
+``--backend postgres`` creates a fresh database ``deconfliction_bench_<random>`` on the
+server of ``--postgres-url`` (its user needs CREATEDB), runs the same workload with
+``serve --database-url``, and drops the database afterwards (also on Ctrl-C or SIGTERM).
+
+``--quiet-aors`` moves every unit's AOR out of the region: nothing is inside another
+party's AOR, so the start-up backlog and the reports' unannounced entries vanish
+(``docs/design/notifications.md``, "Known costs"); HOLD notices to owners remain.
+
+Prints one JSON object per line, each naming the backend. Not a timed test: run it by hand.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import json
 import math
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -38,6 +49,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -56,8 +68,78 @@ BATCH = 10_000
 AOR_DEG = 2.0
 
 
+#: Every line names the backend (set by main()).
+CONTEXT: dict[str, Any] = {}
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
 def emit(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
+    print(json.dumps({**CONTEXT, **fields}), flush=True)
+
+
+def create_database(admin_url: str) -> str:
+    """A fresh, empty database on the server of ``admin_url``; its URL."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"deconfliction_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], int]:
+    """``deconfliction serve`` on a free port (rate limit off), once ``/v1/ready``."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
+    url_args = ["--database-url", database_url] if database_url else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deconfliction",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *url_args,
+            "--cot-tls-port",
+            "0",
+            "--check-rate-limit",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v1/ready")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200:
+                return proc, port
+            if b"index_unavailable" in body:  # the load failed: waiting will not help
+                proc.kill()
+                raise SystemExit(f"the server could not load: {body.decode()}")
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the server exited")
+        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -87,7 +169,16 @@ def _circle(lat: float, lon: float, radius_m: float, n: int = 32) -> dict[str, A
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-def build_store(store: Store, n_assets: int, n_areas: int, rng: random.Random) -> None:
+#: With ``--quiet-aors``: every unit's AOR, a box south of the region (no asset inside).
+QUIET_AOR = {
+    "type": "Polygon",
+    "coordinates": [[[30.0, 40.0], [31.0, 40.0], [31.0, 41.0], [30.0, 41.0], [30.0, 40.0]]],
+}
+
+
+def build_store(
+    store: Store, n_assets: int, n_areas: int, rng: random.Random, quiet_aors: bool = False
+) -> None:
     now = datetime.now(UTC)
     with store.transaction():
         for p in range(PARTIES):
@@ -99,12 +190,13 @@ def build_store(store: Store, n_assets: int, n_areas: int, rng: random.Random) -
                 {"id": pid, "name": f"Party {p}", "kind": "military", "contact": f"net {p}"},
                 "bench",
             )
+            aor = _aor(rng)  # drawn either way: the rest of the world stays the same
             unit = {
                 "id": f"unit-{p:02d}",
                 "party_id": pid,
                 "name": f"Unit {p}",
                 "roles": [],
-                "aor": _aor(rng),
+                "aor": QUIET_AOR if quiet_aors else aor,
                 "aor_start": None,
                 "aor_end": None,
                 "tak_uids": [],
@@ -244,16 +336,34 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--report-batches", type=int, default=10)
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument(
+        "--quiet-aors",
+        action="store_true",
+        help="put every unit's AOR outside the region: no unannounced entries at start-up "
+        "or on ingest (the store's write path without the planner's entry notifications)",
+    )
+    ap.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="with --backend postgres: the server to create (and drop) the bench database on",
+    )
     args = ap.parse_args()
+    CONTEXT["backend"] = args.backend
+    if args.quiet_aors:
+        CONTEXT["aors"] = "quiet"
     # A SIGTERM (e.g. from `timeout`) must still stop the server and remove the data.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rng = random.Random(SEED)
     data_dir = Path(tempfile.mkdtemp(prefix="dcf-bench-"))
     proc: subprocess.Popen[bytes] | None = None
+    database_url: str | None = None
     try:
+        if args.backend == "postgres":
+            database_url = create_database(args.postgres_url)
         t0 = time.perf_counter()
-        store = open_store(data_dir)
-        build_store(store, args.assets, args.areas, rng)
+        store = open_store(data_dir, database_url)
+        build_store(store, args.assets, args.areas, rng, args.quiet_aors)
         token, _ = auth.issue(store, "operator", "unit-00", None)
         admin, _ = auth.issue(store, "admin", None, None)
         store.close()
@@ -264,39 +374,8 @@ def main() -> None:
             seconds=round(time.perf_counter() - t0, 2),
         )
 
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deconfliction",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--cot-tls-port",
-                "0",
-                "--check-rate-limit",
-                "0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/v1/ready")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise SystemExit("the server exited")
-            time.sleep(0.1)
+        proc, port = start_server(data_dir, database_url)
         emit(step="server_ready", seconds_to_ready=round(time.perf_counter() - t0, 2))
 
         warm = check_bodies(500, rng, "unit-00")
@@ -344,7 +423,7 @@ def main() -> None:
         answered += codes_c.count(201)
 
         # Reports: batches of 10,000 through the API (admin token: any party's assets).
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
         headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
         now = datetime.now(UTC)
         batches = []
@@ -387,7 +466,7 @@ def main() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         proc = None
-        store = open_store(data_dir)
+        store = open_store(data_dir, database_url)
         stored = store.count_checks()
         reports = store.count_reports()
         store.close()
@@ -404,8 +483,10 @@ def main() -> None:
             proc.wait()
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+            if database_url is not None:
+                drop_database(args.postgres_url, database_url)
         else:
-            emit(step="kept", data_dir=str(data_dir))
+            emit(step="kept", data_dir=str(data_dir), database_url=database_url)
 
 
 if __name__ == "__main__":

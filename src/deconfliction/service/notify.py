@@ -173,6 +173,10 @@ class _Pending:
     repeats: dict[str, tuple[list[str], str]] = field(default_factory=dict)
 
 
+#: The store kind of each object the planner plans.
+_PLANNED_KIND: dict[type[Model], str] = {Movement: "movement", Area: "area", Unit: "unit"}
+
+
 class Planner:
     """The notification planner (a :class:`~deconfliction.service.core.WriteHook`)."""
 
@@ -341,10 +345,19 @@ class Planner:
                 for item in written:
                     if isinstance(item, list):
                         self.reports_written(item)  # idempotent: older reports change nothing
-                    else:
+                    elif self._current(item):
                         self.object_written("", item, None)
             finally:
                 self._replaying = False
+
+    def _current(self, model: Model) -> bool:
+        """Whether a followed object is still as stored. A version replaced since (say, on
+        another node, which planned the replacement itself) is not planned again: its
+        announcements would briefly go back to the old route."""
+        kind = _PLANNED_KIND.get(type(model))
+        if kind is None:
+            return True
+        return bool(self._get(kind, getattr(model, "id", None), type(model)) == model)
 
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         pending = _Pending()
@@ -871,7 +884,9 @@ class Planner:
         key = (unit.id, kind.id)
         if key in self.briefed:
             return
-        pending_id = self.pending_briefing.get(key)
+        pending_id = self._open_briefing(key)
+        if key in self.briefed:
+            return  # answered on another node
         if pending_id is not None:
             due = format_time(deadline)
             row = pending.briefings.get(pending_id)
@@ -907,6 +922,30 @@ class Planner:
         pending.rows.append(row)
         pending.briefings[row["id"]] = row
         self.pending_briefing[key] = row["id"]
+
+    def _open_briefing(self, key: tuple[str, str]) -> str | None:
+        """The id of the unanswered briefing of (unit, type), or ``None``.
+
+        This process's own, else one another node on the same database opened, or a
+        ``briefed`` another node stored (remembered in :attr:`briefed`): the planner's memory
+        holds only what this process wrote and loaded. Read inside the write transaction,
+        under the database's write lock, so two nodes never both open one. One indexed read
+        per briefing about to be opened, which is rare (once per unit and type). A stored
+        briefing answered since is found answered when the batch is written (``_flush``)."""
+        pending_id = self.pending_briefing.get(key)
+        if pending_id is not None:
+            return pending_id
+        rows = self.store.find_notifications(
+            unit_id=key[0], cause="recognition_briefing", type_id=key[1]
+        )
+        if any(r["response"] == "briefed" for r in rows):
+            self.briefed.add(key)
+            return None
+        unanswered = [r for r in rows if r["response"] is None]
+        if not unanswered:
+            return None
+        self.pending_briefing[key] = unanswered[-1]["id"]
+        return str(unanswered[-1]["id"])
 
     def answered(self, row: dict[str, Any]) -> None:
         """A stored answer: a ``briefed`` ends the type's briefings for the unit."""
@@ -963,6 +1002,8 @@ class Planner:
         now = self.now()
         deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
         seen = datetime.fromtimestamp(t, now.tzinfo)
+        if self._replaying and self._entry_told(unit.id, asset.id, asset.type_id, seen):
+            return  # the node that took the report told it (this one only followed it)
         row = self._row(
             unit_id=unit.id,
             party_id=unit.party_id,
@@ -993,6 +1034,17 @@ class Planner:
         )
         pending.rows.append(row)
         self._brief(pending, unit, asset, kind, card, deadline, row["id"])
+
+    def _entry_told(self, unit_id: str, asset_id: str, type_id: str, seen: datetime) -> bool:
+        """Whether an entry of the asset into the unit's AOR at ``seen`` or later is stored.
+
+        Episodes live in each process's memory: a report batch another node took (and
+        planned, in its transaction) looks new to this node's follower. Only read while
+        replaying, so the single-node report path pays nothing for it."""
+        rows = self.store.find_notifications(
+            unit_id=unit_id, cause="unannounced_entry", type_id=type_id, asset_id=asset_id
+        )
+        return any(parse_time(r["payload"]["entry"]["at"]) >= seen for r in rows)
 
     # -- HOLD on another party's asset ------------------------------------------------------
     def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:
