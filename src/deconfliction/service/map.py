@@ -18,7 +18,9 @@ report (a plain-port report only when it has no authenticated one,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +28,9 @@ from deconfliction.domain import geo
 from deconfliction.domain.errors import DomainError
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
-from deconfliction.service.kinds import AREA, ASSET, EQUIPMENT_TYPE, MOVEMENT, SITE, UNIT, Kind
+from deconfliction.service.errors import InvalidInput
+from deconfliction.service.kinds import AREA, ASSET, MOVEMENT, SITE, UNIT, Kind
+from deconfliction.service.map_assets import AssetPositions
 from deconfliction.service.registry import Registry
 from deconfliction.store.base import StoredObject
 from deconfliction.store.times import format_time, parse_time
@@ -71,26 +75,35 @@ def _point(value: Any) -> geo.GeoPoint | None:
 
 
 class MapView:
-    def __init__(self, service: Service, registry: Registry) -> None:
+    def __init__(
+        self, service: Service, registry: Registry, positions: AssetPositions | None = None
+    ) -> None:
         self.svc = service
         self.store = service.store
         self.registry = registry
+        self.positions = positions or AssetPositions()
 
-    def collection(self, who: Principal, now: datetime | None = None) -> dict[str, Any]:
-        """Every feature ``who`` may see, at ``now`` (UTC)."""
+    def collection(
+        self, who: Principal, now: datetime | None = None, bbox: str | None = None
+    ) -> dict[str, Any]:
+        """Every feature ``who`` may see, at ``now`` (UTC); with ``bbox``
+        (``"west,south,east,north"``), only those that reach into that box (the unit's
+        own AOR always)."""
         at = now or datetime.now(UTC)
+        box = parse_bbox(bbox) if bbox is not None else None
         features = [
             *self._aor(who, at),
-            *self._areas(who, at),
-            *self._sites(who),
-            *self._movements(who, at),
-            *self._assets(who, at),
+            *_within(box, self._areas(who, at)),
+            *_within(box, self._sites(who)),
+            *_within(box, self._movements(who, at)),
+            *self._assets(who, at, box),
         ]
         return {
             "type": "FeatureCollection",
             "generated_at": format_time(at),
             "fresh_s": FRESH_S,
             "horizon_s": int(self.svc.settings.horizon_hours * 3600),
+            "bbox": None if box is None else list(box.bounds),
             "features": features,
         }
 
@@ -165,33 +178,24 @@ class MapView:
             }
             yield _feature("movement", stored.id, data.get("route"), props)
 
-    def _assets(self, who: Principal, now: datetime) -> list[dict[str, Any]]:
-        assets = {stored.id: stored for stored in self._visible(who, ASSET)}
-        if not assets:
-            return []
-        latest: dict[str, dict[str, Any]] = {}
-        for row in self.store.latest_reports():
-            asset_id = row["asset_id"]
-            if asset_id not in assets:
-                continue
-            have = latest.get(asset_id)
-            if have is None or _better(row, have):
-                latest[asset_id] = row
-        types: dict[str, dict[str, Any]] = {}
+    def _assets(self, who: Principal, now: datetime, box: Box | None) -> list[dict[str, Any]]:
+        snap = self.positions.current(self.store)
         out: list[dict[str, Any]] = []
-        for asset_id in sorted(latest):
-            row = latest[asset_id]
-            data = assets[asset_id].data
+        for asset_id, row in snap.latest.items():
+            lat, lon = float(row["lat"]), float(row["lon"])
+            if box is not None and not box.has(lat, lon):
+                continue
+            info = snap.assets.get(asset_id)
+            if info is None or not (who.is_admin or who.may_see(info.party_id, info.releasable_to)):
+                continue
+            data = info.data
             type_id = str(data.get("type_id"))
-            if type_id not in types:
-                stored_type = self.store.get(EQUIPMENT_TYPE.name, type_id)
-                types[type_id] = stored_type.data if stored_type else {}
-            kind = types[type_id]
+            kind = snap.types.get(type_id, {})
             reported = _time(row["time"])
             age_s = (now - reported).total_seconds() if reported else None
             props = {
                 "callsign": data.get("callsign"),
-                "party_id": assets[asset_id].party_id,
+                "party_id": info.party_id,
                 "type_id": type_id,
                 "type_name": kind.get("name"),
                 "sidc": kind.get("sidc"),
@@ -205,15 +209,108 @@ class MapView:
                 "course_deg": row.get("course_deg"),
                 "source": row.get("source") or "authenticated",
             }
-            geometry = {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]}
+            geometry = {"type": "Point", "coordinates": [lon, lat]}
             out.append(_feature("asset", asset_id, geometry, props))
+        out.sort(key=lambda f: str(f["id"]))
         return out
 
 
-def _better(row: dict[str, Any], have: dict[str, Any]) -> bool:
-    """Prefer an authenticated report over a plain one, then the newer."""
-    auth_row = (row.get("source") or "authenticated") == "authenticated"
-    auth_have = (have.get("source") or "authenticated") == "authenticated"
-    if auth_row != auth_have:
-        return auth_row
-    return str(row["time"]) > str(have["time"])
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A bounding box in degrees; ``west > east`` when it crosses ±180°."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.west, self.south, self.east, self.north)
+
+    def has(self, lat: float, lon: float) -> bool:
+        if not self.south <= lat <= self.north:
+            return False
+        if self.west <= self.east:
+            return self.west <= lon <= self.east
+        return lon >= self.west or lon <= self.east
+
+    def meets(self, west: float, south: float, east: float, north: float) -> bool:
+        """Does a geometry's (non-crossing) bounding box reach into this box?"""
+        if north < self.south or south > self.north:
+            return False
+        if self.west <= self.east:
+            return not (east < self.west or west > self.east)
+        return east >= self.west or west <= self.east
+
+
+def _wrap(lon: float) -> float:
+    return ((lon + 180.0) % 360.0) - 180.0 if not -180.0 <= lon <= 180.0 else lon
+
+
+def parse_bbox(text: str) -> Box:
+    """``"west,south,east,north"`` in degrees (a map view: longitudes may run past ±180°,
+    they are wrapped; a view 360° wide or more is the whole world)."""
+    parts = text.split(",")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(
+            f"bbox must be four numbers west,south,east,north in degrees, got {text!r}",
+            field="bbox",
+        ) from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise InvalidInput(f"bbox must be finite numbers, got {text!r}", field="bbox")
+    if not (-90.0 <= south <= north <= 90.0):
+        raise InvalidInput(
+            f"bbox latitudes must satisfy -90 <= south <= north <= 90, got {text!r}",
+            field="bbox",
+        )
+    if not (-540.0 <= west <= 540.0 and -540.0 <= east <= 540.0):
+        raise InvalidInput(
+            f"bbox longitudes must be within [-540, 540] (a map view), got {text!r}",
+            field="bbox",
+        )
+    if east - west >= 360.0:
+        return Box(-180.0, south, 180.0, north)
+    if west > east and not (-180.0 <= east < west <= 180.0):
+        raise InvalidInput(
+            f"bbox west > east is only a box across ±180° with both within [-180, 180], "
+            f"got {text!r}",
+            field="bbox",
+        )
+    return Box(_wrap(west), south, _wrap(east), north)
+
+
+def _coords(geometry: Any) -> Iterator[tuple[float, float]]:
+    """Every (lon, lat) of a GeoJSON geometry's coordinates."""
+    coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    stack: list[Any] = [coords]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            if len(item) >= 2 and all(isinstance(v, int | float) for v in item[:2]):
+                yield float(item[0]), float(item[1])
+            else:
+                stack.extend(item)
+
+
+def _reaches(box: Box, feature: dict[str, Any]) -> bool:
+    points = list(_coords(feature["geometry"]))
+    if not points:
+        return False
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    props = feature["properties"]
+    # A site's radius and a movement's corridor reach beyond their coordinates.
+    reach_m = float(props.get("radius_m") or 0.0) + float(props.get("corridor_m") or 0.0)
+    dlat = reach_m / 110_000.0
+    widest = min(89.0, max(abs(min(lats)), abs(max(lats))) + dlat)
+    dlon = dlat / max(math.cos(math.radians(widest)), 0.01)
+    return box.meets(min(lons) - dlon, min(lats) - dlat, max(lons) + dlon, max(lats) + dlat)
+
+
+def _within(box: Box | None, features: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for feature in features:
+        if box is None or _reaches(box, feature):
+            yield feature
