@@ -9,6 +9,12 @@ const L = window.L;
 const TILE_KEY = "deconfliction.tileUrl";
 const R99_PER_CEP = 2.58;
 const REFRESH_MS = 30_000;
+/** Past this many assets in view they are drawn as circles on one canvas, not as DOM symbols. */
+export const CANVAS_FROM = 300;
+/** "On the map" lists at most this many objects (the rest: zoom in). */
+const LIST_MAX = 300;
+/** The map asks for what is in view, padded by this fraction on every side (smooth panning). */
+const VIEW_PAD = 0.5;
 
 export const LAYERS = [
   { key: "aor", label: "My AOR", color: "#39c5cf" },
@@ -33,6 +39,10 @@ export class MapView {
     this.horizon_s = 6 * 3600;
     this.fitted = false;
     this.map = L.map("map", { worldCopyJump: true, keyboard: true, zoomSnap: 0.5, minZoom: 2 });
+    // Many assets go on one canvas: 100k DOM markers would not load in a second.
+    this.canvas = L.canvas({ padding: 0.2 });
+    this.loadedBox = null;
+    this.drawnOnce = false;
     this.map.setView([48.5, 36.2], 8);
     this.groups = {};
     for (const { key } of LAYERS) this.groups[key] = L.layerGroup().addTo(this.map);
@@ -46,6 +56,7 @@ export class MapView {
     this.map.on("moveend", () => {
       const c = this.map.getCenter();
       this.showCoords(c.lat, wrap(c.lng));
+      this.followView();
     });
     this.map.on("zoomend", () => this.sizeCorridors());
     this.buildToggles();
@@ -105,14 +116,63 @@ export class MapView {
     }
   }
 
+  /** Show the unit's AOR first, so that the first map asks for what is around it. */
+  setHome(geometry) {
+    if (!geometry || this.fitted) return;
+    const bounds = L.geoJSON(geometry).getBounds();
+    if (bounds.isValid()) {
+      this.fitted = true;
+      this.map.fitBounds(bounds.pad(0.35), { animate: false });
+    }
+  }
+
+  /** The view's bounding box, padded, as the bbox query of GET /v1/map. */
+  viewBox() {
+    const b = this.map.getBounds().pad(VIEW_PAD);
+    const south = Math.max(-90, b.getSouth());
+    const north = Math.min(90, b.getNorth());
+    let west = b.getWest();
+    let east = b.getEast();
+    if (east - west >= 360) [west, east] = [-180, 180];
+    else if (west < -540 || east > 540) {
+      const shift = Math.round(((west + east) / 2) / 360) * 360;
+      west -= shift;
+      east -= shift;
+    }
+    return { west, south, east, north };
+  }
+
+  /** After a pan or zoom: load again when the view has left the box last loaded. */
+  followView() {
+    if (!this.loadedBox) return;
+    const v = this.map.getBounds();
+    const box = this.loadedBox;
+    const inside = v.getSouth() >= box.south && v.getNorth() <= box.north &&
+      v.getWest() >= box.west && v.getEast() <= box.east;
+    if (inside) return;
+    clearTimeout(this.followTimer);
+    this.followTimer = setTimeout(() => {
+      this.load().catch((err) => {
+        $("map-status").textContent = `Map not refreshed: ${err.message}`;
+      });
+    }, 250);
+  }
+
   async load() {
-    const data = await api("GET", "/v1/map");
+    const box = this.viewBox();
+    const query = new URLSearchParams({
+      bbox: [box.west, box.south, box.east, box.north].map((v) => v.toFixed(5)).join(","),
+    });
+    const data = await api("GET", `/v1/map?${query}`);
+    this.loadedBox = box;
     this.fresh_s = data.fresh_s;
     this.horizon_s = data.horizon_s;
     for (const key of ["aor", "area", "site", "movement", "asset"]) this.groups[key].clearLayers();
     this.reachGroup.clearLayers();
     this.reach.clear();
     this.entries.clear();
+    const assetCount = data.features.filter((f) => f.properties.layer === "asset").length;
+    this.onCanvas = assetCount > CANVAS_FROM;
     for (const feature of data.features) {
       const entry = this.add(feature);
       if (entry) this.entries.set(feature.id, entry);
@@ -125,7 +185,7 @@ export class MapView {
     for (const f of data.features) counts[f.properties.layer] = (counts[f.properties.layer] || 0) + 1;
     $("map-status").textContent =
       `${counts.asset || 0} assets, ${counts.movement || 0} movements, ${counts.area || 0} areas, ` +
-      `${counts.site || 0} sites · updated ${utc(data.generated_at)}`;
+      `${counts.site || 0} sites in view · updated ${utc(data.generated_at)}`;
     if (!this.fitted) {
       this.fitted = true;
       const aor = data.features.find((f) => f.properties.layer === "aor");
@@ -135,7 +195,18 @@ export class MapView {
         if (bounds.isValid()) this.map.fitBounds(bounds.pad(aor ? 0.35 : 0.1));
       }
     }
+    this.markDrawn(counts.asset || 0);
     return data;
+  }
+
+  /** Layers are drawn: say so on #map (tests, the load benchmark) and, the first time,
+   * as a performance mark (page load to a map ready to check against). */
+  markDrawn(assets) {
+    $("map").dataset.drawn = `${assets} assets${this.onCanvas ? " (canvas)" : ""}`;
+    if (!this.drawnOnce) {
+      this.drawnOnce = true;
+      performance.mark("dc-map-drawn");
+    }
   }
 
   partyName(id) {
@@ -171,6 +242,7 @@ export class MapView {
   addShape(feature, key, style, label) {
     const layer = L.geoJSON(feature, { style: () => style });
     layer.bindPopup(() => this.popup(feature, label));
+    this.pickOn(layer);
     layer.addTo(this.groups[key]);
     return {
       layer, feature, label, key,
@@ -187,6 +259,7 @@ export class MapView {
     const label = `${words(p.kind)}: ${p.name || p.id}`;
     const group = L.featureGroup([circle, dot]);
     group.bindPopup(() => this.popup(feature, label));
+    this.pickOn(group);
     dot.bindTooltip(p.name || p.id, { permanent: true, direction: "right", className: "dc-label" });
     group.addTo(this.groups.site);
     return {
@@ -209,6 +282,7 @@ export class MapView {
     const label = `Movement ${p.callsign ? `of ${p.callsign}` : p.id}`;
     const group = L.featureGroup([corridor, route]);
     group.bindPopup(() => this.popup(feature, label));
+    this.pickOn(group);
     group.addTo(this.groups.movement);
     return {
       layer: group, feature, label, key: "movement", corridor,
@@ -228,6 +302,7 @@ export class MapView {
   }
 
   addAsset(feature) {
+    if (this.onCanvas) return this.addAssetDot(feature);
     const p = feature.properties;
     const [lon, lat] = feature.geometry.coordinates;
     const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
@@ -242,12 +317,36 @@ export class MapView {
     marker.bindTooltip("", { permanent: true, direction: "right", offset: [10, 0], className: "dc-label" });
     const label = `${p.callsign}`;
     marker.bindPopup(() => this.popup(feature, label, marker));
+    this.pickOn(marker);
     marker.addTo(this.groups.asset);
     marker.getElement()?.setAttribute("data-id", p.id);
     return {
       layer: marker, feature, label, key: "asset", marker,
       highlight: (on) => marker.getElement()?.classList.toggle("dc-hit", on),
     };
+  }
+
+  /** Many assets: a circle each on the shared canvas; symbol and details in the popup. */
+  addAssetDot(feature) {
+    const p = feature.properties;
+    const [lon, lat] = feature.geometry.coordinates;
+    const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
+    const color = humanitarian ? "#d6a8ff" : "#80e0ff"; // friend blue, neutral violet
+    const style = { radius: 4, color, weight: 1, fillColor: color, fillOpacity: 0.8 };
+    const dot = L.circleMarker([lat, lon], { ...style, renderer: this.canvas });
+    dot.bindPopup(() => this.popup(feature, p.callsign, dot));
+    this.pickOn(dot);
+    dot.addTo(this.groups.asset);
+    return {
+      layer: dot, feature, label: `${p.callsign}`, key: "asset", dot,
+      highlight: (on) => dot.setStyle(on ? { color: HIT, fillColor: HIT, radius: 8, weight: 3 } : style),
+    };
+  }
+
+  /** A click on a drawn object (its popup stops the map's own click) still picks the point
+   * for the check: what an operator clicks on is where they are looking. */
+  pickOn(layer) {
+    layer.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
   }
 
   ageOf(p) {
@@ -257,17 +356,26 @@ export class MapView {
   /** Assets fade as their last report ages: full until fresh_s, down to 0.3 at the horizon. */
   restyleAssets() {
     for (const entry of this.entries.values()) {
+      if (entry.dot) {
+        const o = this.opacityAt(this.ageOf(entry.feature.properties));
+        entry.dot.setStyle({ opacity: o, fillOpacity: 0.8 * o });
+        continue;
+      }
       if (!entry.marker) continue;
       const p = entry.feature.properties;
       const age = this.ageOf(p);
-      let opacity = 1;
-      if (age > this.horizon_s) opacity = 0.2;
-      else if (age > this.fresh_s) opacity = 1 - (0.7 * (age - this.fresh_s)) / (this.horizon_s - this.fresh_s);
+      const opacity = this.opacityAt(age);
       entry.marker.setOpacity(opacity);
       const past = age > this.horizon_s ? " (past horizon)" : "";
       entry.marker.setTooltipContent(`${p.callsign} · ${duration(age)}${past}`);
       entry.marker.getTooltip()?.setOpacity(Math.max(opacity, 0.5));
     }
+  }
+
+  opacityAt(age) {
+    if (age > this.horizon_s) return 0.2;
+    if (age > this.fresh_s) return 1 - (0.7 * (age - this.fresh_s)) / (this.horizon_s - this.fresh_s);
+    return 1;
   }
 
   popup(feature, label, marker) {
@@ -328,7 +436,11 @@ export class MapView {
     const entries = [...this.entries.entries()].sort(
       ([, a], [, b]) => order[a.key] - order[b.key] || a.label.localeCompare(b.label),
     );
-    for (const [id, entry] of entries) {
+    if (entries.length > LIST_MAX) {
+      list.append(h("li", { class: "hint" },
+        `${entries.length} objects in view: the first ${LIST_MAX} are listed; zoom in for the rest.`));
+    }
+    for (const [id, entry] of entries.slice(0, LIST_MAX)) {
       const button = h("button", { type: "button", "data-feature": id },
         h("span", { class: "layer" }, entry.key), entry.label);
       button.addEventListener("click", () => this.focus(id));
