@@ -14,7 +14,7 @@ export const CANVAS_FROM = 300;
 /** "On the map" lists at most this many objects (the rest: zoom in). */
 const LIST_MAX = 300;
 /** The map asks for what is in view, padded by this fraction on every side (smooth panning). */
-const VIEW_PAD = 0.5;
+const VIEW_PAD = 0.25;
 
 export const LAYERS = [
   { key: "aor", label: "My AOR", color: "#39c5cf" },
