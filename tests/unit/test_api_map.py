@@ -245,3 +245,33 @@ def test_a_bad_bounding_box_is_named(tmp_path: Path) -> None:
             assert r.json()["error"]["field"] == "bbox", bad
         # ... and the map keeps serving.
         assert api.client.get("/v1/map", headers=api.as_(api.tokens.op_a)).status_code == 200
+
+
+def test_the_compact_form_carries_the_same_assets(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        _world(api)
+        headers = api.as_(api.tokens.op_a)
+        full = api.client.get("/v1/map", headers=headers).json()
+        r = api.client.get("/v1/map?compact=true", headers=headers)
+        assert r.status_code == 200, r.text
+        compact = r.json()
+        bad = api.client.get("/v1/map?compact=maybe", headers=headers)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "compact"
+    assets = [f for f in full["features"] if f["properties"]["layer"] == "asset"]
+    assert not [f for f in compact["features"] if f["properties"]["layer"] == "asset"]
+    rows = [
+        dict(zip(compact["assets"]["fields"], row, strict=True))
+        for row in compact["assets"]["rows"]
+    ]
+    assert [r["id"] for r in rows] == [f["properties"]["id"] for f in assets] == ["a1", "b1"]
+    for row, feature in zip(rows, assets, strict=True):
+        p = feature["properties"]
+        assert [row["lon"], row["lat"]] == feature["geometry"]["coordinates"]
+        for key in ("time", "cep_m", "party_id", "type_id", "callsign", "contact", "source"):
+            assert row[key] == p[key], key
+        kind = compact["types"][row["type_id"]]
+        assert kind["sidc"] == p["sidc"] and kind["name"] == p["type_name"]
+        assert (row["max_speed_kmh"] or kind["max_speed_kmh"]) == p["max_speed_kmh"]
+    # The rest of the map is the same.
+    others = [f for f in full["features"] if f["properties"]["layer"] != "asset"]
+    assert compact["features"] == others

@@ -84,7 +84,11 @@ class MapView:
         self.positions = positions or AssetPositions()
 
     def collection(
-        self, who: Principal, now: datetime | None = None, bbox: str | None = None
+        self,
+        who: Principal,
+        now: datetime | None = None,
+        bbox: str | None = None,
+        compact: bool = False,
     ) -> dict[str, Any]:
         """Every feature ``who`` may see, at ``now`` (UTC); with ``bbox``
         (``"west,south,east,north"``), only those that reach into that box (the unit's
@@ -96,8 +100,13 @@ class MapView:
             *_within(box, self._areas(who, at)),
             *_within(box, self._sites(who)),
             *_within(box, self._movements(who, at)),
-            *self._assets(who, at, box),
         ]
+        assets = self._visible_assets(who, box)
+        extra: dict[str, Any] = {}
+        if compact:
+            extra = {"assets": _columns(assets), "types": self._types_of(assets)}
+        else:
+            features.extend(self._asset_feature(a, at) for a in assets)
         return {
             "type": "FeatureCollection",
             "generated_at": format_time(at),
@@ -105,6 +114,7 @@ class MapView:
             "horizon_s": int(self.svc.settings.horizon_hours * 3600),
             "bbox": None if box is None else list(box.bounds),
             "features": features,
+            **extra,
         }
 
     def _visible(self, who: Principal, kind: Kind) -> Iterator[StoredObject]:
@@ -178,41 +188,124 @@ class MapView:
             }
             yield _feature("movement", stored.id, data.get("route"), props)
 
-    def _assets(self, who: Principal, now: datetime, box: Box | None) -> list[dict[str, Any]]:
+    def _visible_assets(self, who: Principal, box: Box | None) -> list[_Placed]:
+        """The assets ``who`` may see with their newest report (inside ``box``), by id."""
         snap = self.positions.current(self.store)
-        out: list[dict[str, Any]] = []
+        out: list[_Placed] = []
+        # Releasability is decided once per (owner, list), not once per asset.
+        seen: dict[tuple[str | None, tuple[str, ...] | None], bool] = {}
         for asset_id, row in snap.latest.items():
-            lat, lon = float(row["lat"]), float(row["lon"])
+            lat, lon = row["lat"], row["lon"]
             if box is not None and not box.has(lat, lon):
                 continue
             info = snap.assets.get(asset_id)
-            if info is None or not (who.is_admin or who.may_see(info.party_id, info.releasable_to)):
+            if info is None:
                 continue
-            data = info.data
-            type_id = str(data.get("type_id"))
-            kind = snap.types.get(type_id, {})
-            reported = _time(row["time"])
-            age_s = (now - reported).total_seconds() if reported else None
-            props = {
-                "callsign": data.get("callsign"),
-                "party_id": info.party_id,
-                "type_id": type_id,
-                "type_name": kind.get("name"),
-                "sidc": kind.get("sidc"),
-                "max_speed_kmh": data.get("max_speed_kmh") or kind.get("max_speed_kmh"),
-                "contact": data.get("contact"),
-                "time": row["time"],
-                "age_s": None if age_s is None else round(age_s, 1),
-                "stale": age_s is None or age_s > FRESH_S,
-                "cep_m": float(row["cep_m"]) + float(row.get("extra_radius_m") or 0.0),
-                "speed_kmh": row.get("speed_kmh"),
-                "course_deg": row.get("course_deg"),
-                "source": row.get("source") or "authenticated",
-            }
-            geometry = {"type": "Point", "coordinates": [lon, lat]}
-            out.append(_feature("asset", asset_id, geometry, props))
-        out.sort(key=lambda f: str(f["id"]))
+            rel = info.releasable_to
+            key = (info.party_id, tuple(rel) if isinstance(rel, list) else None)
+            visible = seen.get(key)
+            if visible is None:
+                visible = seen[key] = who.is_admin or who.may_see(info.party_id, rel)
+            if not visible:
+                continue
+            kind = snap.types.get(str(info.data.get("type_id")), {})
+            out.append(_Placed(asset_id, lat, lon, row, info.party_id, info.data, kind))
+        out.sort(key=lambda a: a.id)
         return out
+
+    def _types_of(self, assets: list[_Placed]) -> dict[str, dict[str, Any]]:
+        types: dict[str, dict[str, Any]] = {}
+        for a in assets:
+            type_id = str(a.data.get("type_id"))
+            if type_id not in types:
+                types[type_id] = {
+                    "name": a.kind.get("name"),
+                    "sidc": a.kind.get("sidc"),
+                    "max_speed_kmh": a.kind.get("max_speed_kmh"),
+                }
+        return types
+
+    def _asset_feature(self, a: _Placed, now: datetime) -> dict[str, Any]:
+        row, data, kind = a.row, a.data, a.kind
+        reported = _time(row["time"])
+        age_s = (now - reported).total_seconds() if reported else None
+        props = {
+            "callsign": data.get("callsign"),
+            "party_id": a.party_id,
+            "type_id": str(data.get("type_id")),
+            "type_name": kind.get("name"),
+            "sidc": kind.get("sidc"),
+            "max_speed_kmh": data.get("max_speed_kmh") or kind.get("max_speed_kmh"),
+            "contact": data.get("contact"),
+            "time": row["time"],
+            "age_s": None if age_s is None else round(age_s, 1),
+            "stale": age_s is None or age_s > FRESH_S,
+            "cep_m": a.cep_m,
+            "speed_kmh": row.get("speed_kmh"),
+            "course_deg": row.get("course_deg"),
+            "source": row.get("source") or "authenticated",
+        }
+        geometry = {"type": "Point", "coordinates": [a.lon, a.lat]}
+        return _feature("asset", a.id, geometry, props)
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A visible asset at its newest report."""
+
+    id: str
+    lat: float
+    lon: float
+    row: dict[str, Any]
+    party_id: str | None
+    data: dict[str, Any]
+    kind: dict[str, Any]
+
+    @property
+    def cep_m(self) -> float:
+        return float(self.row["cep_m"]) + float(self.row.get("extra_radius_m") or 0.0)
+
+
+#: The columns of the compact form's ``assets.rows`` (``compact=true``).
+COMPACT_FIELDS: tuple[str, ...] = (
+    "id",
+    "lon",
+    "lat",
+    "time",
+    "cep_m",
+    "party_id",
+    "type_id",
+    "callsign",
+    "max_speed_kmh",
+    "contact",
+    "speed_kmh",
+    "course_deg",
+    "source",
+)
+
+
+def _columns(assets: list[_Placed]) -> dict[str, Any]:
+    """Assets as rows of ``COMPACT_FIELDS``: under half the bytes of GeoJSON features.
+    ``max_speed_kmh`` is the asset's own limit (null: its type's, in ``types``)."""
+    rows = [
+        [
+            a.id,
+            a.lon,
+            a.lat,
+            a.row["time"],
+            a.row["cep_m"] + (a.row.get("extra_radius_m") or 0.0),
+            a.party_id,
+            a.data.get("type_id"),
+            a.data.get("callsign"),
+            a.data.get("max_speed_kmh"),
+            a.data.get("contact"),
+            a.row.get("speed_kmh"),
+            a.row.get("course_deg"),
+            a.row.get("source") or "authenticated",
+        ]
+        for a in assets
+    ]
+    return {"fields": list(COMPACT_FIELDS), "rows": rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,32 +375,41 @@ def parse_bbox(text: str) -> Box:
     return Box(_wrap(west), south, _wrap(east), north)
 
 
-def _coords(geometry: Any) -> Iterator[tuple[float, float]]:
-    """Every (lon, lat) of a GeoJSON geometry's coordinates."""
-    coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
-    stack: list[Any] = [coords]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list | tuple):
-            if len(item) >= 2 and all(isinstance(v, int | float) for v in item[:2]):
-                yield float(item[0]), float(item[1])
-            else:
-                stack.extend(item)
+def _bounds(coords: Any) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of GeoJSON coordinates at any nesting, or None if empty."""
+    if not isinstance(coords, list | tuple) or not coords:
+        return None
+    first = coords[0]
+    if isinstance(first, int | float):  # one position
+        return (float(coords[0]), float(coords[1]), float(coords[0]), float(coords[1]))
+    if isinstance(first, list | tuple) and first and isinstance(first[0], int | float):
+        lons = [p[0] for p in coords]  # a list of positions: the common case, done in one go
+        lats = [p[1] for p in coords]
+        return (min(lons), min(lats), max(lons), max(lats))
+    parts = [b for b in (_bounds(c) for c in coords) if b is not None]
+    if not parts:
+        return None
+    return (
+        min(b[0] for b in parts),
+        min(b[1] for b in parts),
+        max(b[2] for b in parts),
+        max(b[3] for b in parts),
+    )
 
 
 def _reaches(box: Box, feature: dict[str, Any]) -> bool:
-    points = list(_coords(feature["geometry"]))
-    if not points:
+    geometry = feature["geometry"]
+    bounds = _bounds(geometry.get("coordinates") if isinstance(geometry, dict) else None)
+    if bounds is None:
         return False
-    lons = [p[0] for p in points]
-    lats = [p[1] for p in points]
+    west, south, east, north = bounds
     props = feature["properties"]
     # A site's radius and a movement's corridor reach beyond their coordinates.
     reach_m = float(props.get("radius_m") or 0.0) + float(props.get("corridor_m") or 0.0)
     dlat = reach_m / 110_000.0
-    widest = min(89.0, max(abs(min(lats)), abs(max(lats))) + dlat)
+    widest = min(89.0, max(abs(south), abs(north)) + dlat)
     dlon = dlat / max(math.cos(math.radians(widest)), 0.01)
-    return box.meets(min(lons) - dlon, min(lats) - dlat, max(lons) + dlon, max(lats) + dlat)
+    return box.meets(west - dlon, south - dlat, east + dlon, north + dlat)
 
 
 def _within(box: Box | None, features: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

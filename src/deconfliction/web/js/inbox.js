@@ -9,6 +9,10 @@ import { noticeCard } from "/web/js/cards.js";
 import { follow } from "/web/js/sse.js";
 
 const BY_KEY = "deconfliction.answeredBy";
+/** At most this many notifications are drawn per list (the most urgent; the rest counted). */
+const SHOWN = 100;
+/** Live events are drawn together, at most this often (a replayed history is thousands). */
+const RENDER_MS = 150;
 const RECEIVED = "Acknowledging means received, never approved: it says you were told, not that anything is cleared or permitted.";
 
 const CAUSE = {
@@ -79,7 +83,15 @@ export class Inbox {
     // Events replayed from the start of the stream may be older than what we hold.
     if (had && had.response && !n.response) return;
     this.items.set(n.id, n);
-    this.render();
+    this.scheduleRender();
+  }
+
+  scheduleRender() {
+    if (this.renderTimer) return;
+    this.renderTimer = setTimeout(() => {
+      this.renderTimer = null;
+      this.render();
+    }, RENDER_MS);
   }
 
   stop() {
@@ -88,6 +100,10 @@ export class Inbox {
   }
 
   render() {
+    // Keep the keyboard where it was: a live update must not throw the focus away.
+    const active = document.activeElement;
+    const focused = active?.closest?.("article.notice") && active.dataset.answer
+      ? [active.closest("article.notice").id, active.dataset.answer] : null;
     const all = [...this.items.values()];
     const open = all.filter(unanswered).sort(byUrgency);
     const done = all.filter((n) => !unanswered(n)).sort((a, b) => (b.response?.at || "").localeCompare(a.response?.at || ""));
@@ -99,10 +115,14 @@ export class Inbox {
     this.alert(open.filter((n) => n.urgent));
     const list = clear($("inbox-list"));
     if (!open.length) list.append(h("p", { class: "hint", id: "inbox-empty" }, "Nothing waits for an answer."));
-    for (const n of open) list.append(this.item(n));
+    for (const n of open.slice(0, SHOWN)) list.append(this.item(n));
+    if (open.length > SHOWN) {
+      list.append(h("p", { class: "hint" }, `${open.length - SHOWN} more unanswered, less urgent: answer the ones above first.`));
+    }
     const answered = clear($("inbox-answered"));
     for (const n of done.slice(0, 50)) answered.append(this.item(n));
     $("inbox-answered-box").hidden = done.length === 0;
+    if (focused) document.querySelector(`#${CSS.escape(focused[0])} button[data-answer="${focused[1]}"]`)?.focus();
     this.tick();
   }
 
@@ -129,10 +149,18 @@ export class Inbox {
     if (n.owner_party_id) row("owner", n.owner_party_id);
     row("contact", n.contact);
     if (n.arrival_count) row("arrivals", String(n.arrival_count));
+    // The card is built when first opened: an inbox may hold hundreds of notifications.
     const cardBox = n.card
       ? h("details", { class: "notice-card", open: this.open.has(n.id) || null,
-        ontoggle: (e) => (e.target.open ? this.open.add(n.id) : this.open.delete(n.id)) },
-      h("summary", {}, `Recognition card: ${n.card.name}`), noticeCard(n.card, this.byId))
+        ontoggle: (e) => {
+          const box = e.target;
+          if (box.open) {
+            this.open.add(n.id);
+            if (!box.querySelector("article.card")) box.append(noticeCard(n.card, this.byId));
+          } else this.open.delete(n.id);
+        } },
+      h("summary", {}, `Recognition card: ${n.card.name}`),
+      this.open.has(n.id) ? noticeCard(n.card, this.byId) : null)
       : null;
     const answers = answered
       ? h("p", { class: "answered" },

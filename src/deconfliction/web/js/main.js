@@ -63,9 +63,11 @@ async function signIn(event) {
 }
 
 async function start() {
-  const me = await api("GET", "/v1/me");
+  // In parallel: a 401 on /v1/me still fails the sign-in (the others fail the same way).
+  const [me, parties, vocabulary] = await Promise.all([
+    api("GET", "/v1/me"), listAll("/v1/parties"), api("GET", "/v1/vocabulary"),
+  ]);
   state.me = me;
-  const [parties, vocabulary] = await Promise.all([listAll("/v1/parties"), api("GET", "/v1/vocabulary")]);
   state.parties = new Map(parties.map((p) => [p.id, p]));
   let unitName = me.unit_id;
   let unit = null;
@@ -99,6 +101,15 @@ async function start() {
   });
   $("tile-apply").addEventListener("click", () => state.map.saveTiles($("tile-url").value));
   $("map-refresh").addEventListener("click", () => state.map.load());
+  if (me.role === "coordinator" || me.role === "admin") {
+    $("tab-dashboard").hidden = false;
+    state.dashboard = new Dashboard({ me, onUnauthorised: expired });
+  }
+  await state.map.load().catch((err) => {
+    if (err instanceof ApiError && err.status === 401) expired();
+    else $("map-status").textContent = `The map could not be loaded: ${err.message}`;
+  });
+  // The inbox after the map: a unit's history may be long, and the map is what a check needs.
   if (me.unit_id) {
     $("tab-inbox").hidden = false;
     state.inbox = new Inbox({
@@ -112,14 +123,7 @@ async function start() {
       else $("inbox-status").textContent = `The inbox could not be loaded: ${err.message}`;
     });
   }
-  if (me.role === "coordinator" || me.role === "admin") {
-    $("tab-dashboard").hidden = false;
-    state.dashboard = new Dashboard({ me, onUnauthorised: expired });
-  }
-  await state.map.load().catch((err) => {
-    if (err instanceof ApiError && err.status === 401) expired();
-    else $("map-status").textContent = `The map could not be loaded: ${err.message}`;
-  });
+
   route();
 }
 

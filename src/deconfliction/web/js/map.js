@@ -4,17 +4,18 @@ import { api, ApiError } from "/web/js/api.js";
 import { $, clear, duration, h, utc, words } from "/web/js/dom.js";
 import { formatLatLon, formatMgrs } from "/web/js/coords.js";
 import { symbol } from "/web/js/symbols.js";
+import { DotLayer } from "/web/js/dots.js";
 
 const L = window.L;
 const TILE_KEY = "deconfliction.tileUrl";
 const R99_PER_CEP = 2.58;
 const REFRESH_MS = 30_000;
-/** Past this many assets in view they are drawn as circles on one canvas, not as DOM symbols. */
+/** Past this many assets in view they are drawn as dots on one canvas, not as DOM symbols. */
 export const CANVAS_FROM = 300;
 /** "On the map" lists at most this many objects (the rest: zoom in). */
 const LIST_MAX = 300;
 /** The map asks for what is in view, padded by this fraction on every side (smooth panning). */
-const VIEW_PAD = 0.25;
+const VIEW_PAD = 0.1;
 
 export const LAYERS = [
   { key: "aor", label: "My AOR", color: "#39c5cf" },
@@ -39,8 +40,7 @@ export class MapView {
     this.horizon_s = 6 * 3600;
     this.fitted = false;
     this.map = L.map("map", { worldCopyJump: true, keyboard: true, zoomSnap: 0.5, minZoom: 2 });
-    // Many assets go on one canvas: 100k DOM markers would not load in a second.
-    this.canvas = L.canvas({ padding: 0.2 });
+    this.dots = null; // many assets: one canvas (js/dots.js)
     this.loadedBox = null;
     this.drawnOnce = false;
     this.map.setView([48.5, 36.2], 8);
@@ -51,7 +51,11 @@ export class MapView {
     this.map.attributionControl.setPrefix("Leaflet");
     this.graticule = new Graticule(this.map, this.groups.graticule);
     this.setTiles(localStorage.getItem(TILE_KEY) || "");
-    this.map.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
+    this.map.on("click", (e) => {
+      this.onPick(e.latlng.lat, wrap(e.latlng.lng));
+      const hit = this.dots && this.map.hasLayer(this.dots) ? this.dots.nearest(e.containerPoint) : null;
+      if (hit) this.openDotPopup(hit.entry);
+    });
     this.map.on("mousemove", (e) => this.showCoords(e.latlng.lat, wrap(e.latlng.lng)));
     this.map.on("moveend", () => {
       const c = this.map.getCenter();
@@ -122,7 +126,7 @@ export class MapView {
     const bounds = L.geoJSON(geometry).getBounds();
     if (bounds.isValid()) {
       this.fitted = true;
-      this.map.fitBounds(bounds.pad(0.35), { animate: false });
+      this.map.fitBounds(bounds.pad(0.1), { animate: false });
     }
   }
 
@@ -162,8 +166,10 @@ export class MapView {
     const box = this.viewBox();
     const query = new URLSearchParams({
       bbox: [box.west, box.south, box.east, box.north].map((v) => v.toFixed(5)).join(","),
+      compact: "true",
     });
     const data = await api("GET", `/v1/map?${query}`);
+    if (data.assets) data.features.push(...assetFeatures(data.assets, data.types || {}));
     this.loadedBox = box;
     this.fresh_s = data.fresh_s;
     this.horizon_s = data.horizon_s;
@@ -173,10 +179,12 @@ export class MapView {
     this.entries.clear();
     const assetCount = data.features.filter((f) => f.properties.layer === "asset").length;
     this.onCanvas = assetCount > CANVAS_FROM;
+    this.dots = this.onCanvas ? new DotLayer([]) : null;
     for (const feature of data.features) {
       const entry = this.add(feature);
       if (entry) this.entries.set(feature.id, entry);
     }
+    if (this.dots) this.groups.asset.addLayer(this.dots);
     this.sizeCorridors();
     this.restyleAssets();
     this.renderList();
@@ -326,21 +334,30 @@ export class MapView {
     };
   }
 
-  /** Many assets: a circle each on the shared canvas; symbol and details in the popup. */
+  /** Many assets: a dot each on one canvas (DotLayer); symbol and details in the popup. */
   addAssetDot(feature) {
     const p = feature.properties;
     const [lon, lat] = feature.geometry.coordinates;
     const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
-    const color = humanitarian ? "#d6a8ff" : "#80e0ff"; // friend blue, neutral violet
-    const style = { radius: 4, color, weight: 1, fillColor: color, fillOpacity: 0.8 };
-    const dot = L.circleMarker([lat, lon], { ...style, renderer: this.canvas });
-    dot.bindPopup(() => this.popup(feature, p.callsign, dot));
-    this.pickOn(dot);
-    dot.addTo(this.groups.asset);
-    return {
-      layer: dot, feature, label: `${p.callsign}`, key: "asset", dot,
-      highlight: (on) => dot.setStyle(on ? { color: HIT, fillColor: HIT, radius: 8, weight: 3 } : style),
+    const item = { lat, lon, color: humanitarian ? "#d6a8ff" : "#80e0ff", opacity: 1, hit: false };
+    const entry = {
+      feature, label: `${p.callsign}`, key: "asset", dot: item,
+      layer: { getLatLng: () => L.latLng(lat, lon), openPopup: () => this.openDotPopup(entry) },
+      highlight: (on) => {
+        item.hit = on;
+        this.dots?.redraw();
+      },
     };
+    item.entry = entry;
+    this.dots.items.push(item);
+    return entry;
+  }
+
+  openDotPopup(entry) {
+    L.popup({ offset: [0, -2] })
+      .setLatLng(entry.layer.getLatLng())
+      .setContent(this.popup(entry.feature, entry.label, entry.layer))
+      .openOn(this.map);
   }
 
   /** A click on a drawn object (its popup stops the map's own click) still picks the point
@@ -355,10 +372,14 @@ export class MapView {
 
   /** Assets fade as their last report ages: full until fresh_s, down to 0.3 at the horizon. */
   restyleAssets() {
+    this.restyleMarkers();
+    this.dots?.redraw();
+  }
+
+  restyleMarkers() {
     for (const entry of this.entries.values()) {
       if (entry.dot) {
-        const o = this.opacityAt(this.ageOf(entry.feature.properties));
-        entry.dot.setStyle({ opacity: o, fillOpacity: 0.8 * o });
+        entry.dot.opacity = this.opacityAt(this.ageOf(entry.feature.properties));
         continue;
       }
       if (!entry.marker) continue;
@@ -434,7 +455,8 @@ export class MapView {
     const list = clear($("map-list"));
     const order = { aor: 0, site: 1, area: 2, movement: 3, asset: 4 };
     const entries = [...this.entries.entries()].sort(
-      ([, a], [, b]) => order[a.key] - order[b.key] || a.label.localeCompare(b.label),
+      // Plain comparison, not localeCompare: this list may hold tens of thousands of objects.
+      ([, a], [, b]) => order[a.key] - order[b.key] || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
     );
     if (entries.length > LIST_MAX) {
       list.append(h("li", { class: "hint" },
@@ -485,6 +507,26 @@ export class MapView {
     clearInterval(this.fadeTimer);
     this.map.remove();
   }
+}
+
+/** The compact form's asset rows as the GeoJSON features the rest of the map draws. */
+function assetFeatures({ fields, rows }, types) {
+  const at = Object.fromEntries(fields.map((f, i) => [f, i]));
+  return rows.map((r) => {
+    const kind = types[r[at.type_id]] || {};
+    return {
+      type: "Feature",
+      id: `asset:${r[at.id]}`,
+      geometry: { type: "Point", coordinates: [r[at.lon], r[at.lat]] },
+      properties: {
+        layer: "asset", id: r[at.id], callsign: r[at.callsign], party_id: r[at.party_id],
+        type_id: r[at.type_id], type_name: kind.name ?? null, sidc: kind.sidc ?? null,
+        max_speed_kmh: r[at.max_speed_kmh] ?? kind.max_speed_kmh ?? null, contact: r[at.contact],
+        time: r[at.time], cep_m: r[at.cep_m], speed_kmh: r[at.speed_kmh],
+        course_deg: r[at.course_deg], source: r[at.source],
+      },
+    };
+  });
 }
 
 function wrap(lon) {
