@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from deconfliction.domain import geo
 from deconfliction.domain.errors import DomainError
 from deconfliction.service.access import Principal
@@ -191,25 +193,39 @@ class MapView:
     def _visible_assets(self, who: Principal, box: Box | None) -> list[_Placed]:
         """The assets ``who`` may see with their newest report (inside ``box``), by id."""
         snap = self.positions.current(self.store)
+        arrays = snap.arrays()
+        visible_key = np.fromiter(
+            (
+                who.is_admin or who.may_see(owner, list(rel) if rel is not None else None)
+                for owner, rel in arrays.keys
+            ),
+            dtype=bool,
+            count=len(arrays.keys),
+        )
+        mask = visible_key[arrays.key] if len(arrays.keys) else np.zeros(0, dtype=bool)
+        if box is not None:
+            mask &= (arrays.lat >= box.south) & (arrays.lat <= box.north)
+            if box.west <= box.east:
+                mask &= (arrays.lon >= box.west) & (arrays.lon <= box.east)
+            else:
+                mask &= (arrays.lon >= box.west) | (arrays.lon <= box.east)
         out: list[_Placed] = []
-        # Releasability is decided once per (owner, list), not once per asset.
-        seen: dict[tuple[str | None, tuple[str, ...] | None], bool] = {}
-        for asset_id, row in snap.latest.items():
-            lat, lon = row["lat"], row["lon"]
-            if box is not None and not box.has(lat, lon):
-                continue
-            info = snap.assets.get(asset_id)
-            if info is None:
-                continue
-            rel = info.releasable_to
-            key = (info.party_id, tuple(rel) if isinstance(rel, list) else None)
-            visible = seen.get(key)
-            if visible is None:
-                visible = seen[key] = who.is_admin or who.may_see(info.party_id, rel)
-            if not visible:
-                continue
+        for i in np.flatnonzero(mask).tolist():
+            asset_id = arrays.ids[i]
+            row = snap.latest[asset_id]
+            info = snap.assets[asset_id]
             kind = snap.types.get(str(info.data.get("type_id")), {})
-            out.append(_Placed(asset_id, lat, lon, row, info.party_id, info.data, kind))
+            out.append(
+                _Placed(
+                    asset_id,
+                    float(row["lat"]),
+                    float(row["lon"]),
+                    row,
+                    info.party_id,
+                    info.data,
+                    kind,
+                )
+            )
         out.sort(key=lambda a: a.id)
         return out
 
