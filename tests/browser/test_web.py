@@ -46,7 +46,12 @@ def test_sign_in_shows_the_team_and_only_what_it_may_see(
     assert src.startswith("data:image/")  # the milsymbol symbol of its type's SIDC
     listed = _listed(page)
     assert "AOR — Kestrel Drone Team 7" in listed and "Bastion-2" in listed
-    assert "Movement of Bastion-2" in listed and "Meadowbrook Field Hospital" in listed
+    assert "Movement of Bastion-2" in listed
+    # The map holds what is in view: the field hospital, south of the AOR, comes in when the
+    # view is zoomed out to reach it (the page asks again for the new view).
+    assert "Meadowbrook Field Hospital" not in listed
+    page.click("#map .leaflet-control-zoom-out")
+    expect(page.locator("#map-list")).to_contain_text("Meadowbrook Field Hospital")
     # ... and Westmark's owner-only Rampart-9 is nowhere.
     assert "Bastion-2" in _markers(page)
     assert "Rampart-9" not in _markers(page)

@@ -185,3 +185,93 @@ def test_missing_vendor_names_what_is_missing(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     assert web.missing_vendor(tmp_path) == []
+
+
+def _ids(api: Api, token: str, query: str = "") -> set[str]:
+    r = api.client.get(f"/v1/map{query}", headers=api.as_(token))
+    assert r.status_code == 200, r.text
+    return set(_by_id(r.json()))
+
+
+def test_a_bounding_box_keeps_what_reaches_into_it(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        _world(api)
+        admin = api.tokens.admin
+        everything = _ids(api, admin)
+        # Around a1 (48.5, 35.5) only: the route (36.1-36.9 E) and the hospital are east.
+        west = _ids(api, admin, "?bbox=35.4,48.4,35.6,48.55")
+        assert west == {"asset:a1", "area:b-open", "area:b-secret"}
+        # The whole world, as a map view past ±180° gives it, is everything.
+        assert _ids(api, admin, "?bbox=-200,-90,200,90") == everything
+        # Bravo's team always sees its AOR, even when the box misses it.
+        far = _ids(api, api.tokens.op_b, "?bbox=-10,-10,-9,-9")
+        assert far == {"aor:b-team"}
+        # The hospital's 250 m radius reaches a box that ends 150 m east of its centre.
+        near = _ids(api, admin, "?bbox=36.202,48.19,36.3,48.21")
+        assert "site:b-hospital" in near
+        # A box across ±180° (west > east) holds nothing here; it is not an error.
+        assert _ids(api, admin, "?bbox=170,48,-170,49") == set()
+        r = api.client.get("/v1/map?bbox=35.4,48.4,35.6,48.55", headers=api.as_(admin))
+        assert r.json()["bbox"] == [35.4, 48.4, 35.6, 48.55]
+
+
+def test_a_bounding_box_follows_new_reports_and_assets(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        _world(api)
+        admin, coord_a = api.tokens.admin, api.as_(api.tokens.coord_a)
+        box = "?bbox=35.4,48.4,35.6,48.55"
+        assert "asset:a1" in _ids(api, admin, box)
+        # a1 moves out of the box: the next map has it where it is now (read-your-writes).
+        r = api.client.post("/v1/reports", json=[report("a1", 48.9, 35.9, -1)], headers=coord_a)
+        assert r.status_code == 200, r.text
+        assert "asset:a1" not in _ids(api, admin, box)
+        # A new asset, reported inside the box, appears at once.
+        assert (
+            api.client.post("/v1/assets", json=asset("a3", "alpha"), headers=coord_a).status_code
+            == 201
+        )
+        r = api.client.post("/v1/reports", json=[report("a3", 48.45, 35.45)], headers=coord_a)
+        assert r.status_code == 200, r.text
+        assert "asset:a3" in _ids(api, admin, box)
+        # ... and only for those who may see it.
+        assert "asset:a3" not in _ids(api, api.tokens.op_b, box)
+
+
+def test_a_bad_bounding_box_is_named(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        for bad in ("1,2,3", "a,b,c,d", "0,10,1,5", "0,-95,1,5", "600,0,700,1", "10,0,5,1x"):
+            r = api.client.get(f"/v1/map?bbox={bad}", headers=api.as_(api.tokens.op_a))
+            assert r.status_code == 422, (bad, r.text)
+            assert r.json()["error"]["field"] == "bbox", bad
+        # ... and the map keeps serving.
+        assert api.client.get("/v1/map", headers=api.as_(api.tokens.op_a)).status_code == 200
+
+
+def test_the_compact_form_carries_the_same_assets(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        _world(api)
+        headers = api.as_(api.tokens.op_a)
+        full = api.client.get("/v1/map", headers=headers).json()
+        r = api.client.get("/v1/map?compact=true", headers=headers)
+        assert r.status_code == 200, r.text
+        compact = r.json()
+        bad = api.client.get("/v1/map?compact=maybe", headers=headers)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "compact"
+    assets = [f for f in full["features"] if f["properties"]["layer"] == "asset"]
+    assert not [f for f in compact["features"] if f["properties"]["layer"] == "asset"]
+    rows = [
+        dict(zip(compact["assets"]["fields"], row, strict=True))
+        for row in compact["assets"]["rows"]
+    ]
+    assert [r["id"] for r in rows] == [f["properties"]["id"] for f in assets] == ["a1", "b1"]
+    for row, feature in zip(rows, assets, strict=True):
+        p = feature["properties"]
+        assert [row["lon"], row["lat"]] == feature["geometry"]["coordinates"]
+        for key in ("time", "cep_m", "party_id", "type_id", "callsign", "contact", "source"):
+            assert row[key] == p[key], key
+        kind = compact["types"][row["type_id"]]
+        assert kind["sidc"] == p["sidc"] and kind["name"] == p["type_name"]
+        assert (row["max_speed_kmh"] or kind["max_speed_kmh"]) == p["max_speed_kmh"]
+    # The rest of the map is the same.
+    others = [f for f in full["features"] if f["properties"]["layer"] != "asset"]
+    assert compact["features"] == others

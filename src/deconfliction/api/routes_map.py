@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from deconfliction.api.serialize import json_response
 from deconfliction.domain import vocabulary
 from deconfliction.service.access import Principal
 from deconfliction.service.map import MapView
+from deconfliction.service.map_assets import AssetPositions
 
 router = APIRouter(tags=["map"])
 
@@ -28,6 +29,16 @@ even as a count. Each feature has `properties.layer` (`aor`, `area`, `site`,
 movements whose window has ended are left out; `properties.active` tells whether a
 window is open now. Top-level `fresh_s` and `horizon_s` give the staleness
 thresholds. A check's position is never on a map.
+
+`bbox=west,south,east,north` (degrees; a map view, so longitudes may run past ±180°
+and a box with west > east crosses ±180°) keeps only what reaches into that box
+(the unit's own AOR always): with 100k assets the page asks for what is in view.
+The answer's `bbox` echoes the box used (null without one). A malformed `bbox` is a
+422 naming `bbox`. `compact=true` leaves the assets out of `features` and gives them as
+`assets: {"fields": [...], "rows": [[...], ...]}` (fields `id, lon, lat, time, cep_m,
+party_id, type_id, callsign, max_speed_kmh` (the asset's own limit or null), `contact,
+speed_kmh, course_deg, source`) with `types: {type_id: {"name", "sidc", "max_speed_kmh"}}`:
+the same assets in less than half the bytes.
 """
 
 
@@ -38,11 +49,30 @@ thresholds. A check's position is never on a map.
     responses={200: {"description": "A GeoJSON FeatureCollection."}, **ERRORS},
     operation_id="get_map",
 )
-async def get_map(request: Request, who: Annotated[Principal, Depends(principal)]) -> Response:
+async def get_map(
+    request: Request,
+    who: Annotated[Principal, Depends(principal)],
+    bbox: Annotated[
+        str | None, Query(description="west,south,east,north in degrees: only what is in view")
+    ] = None,
+    compact: Annotated[
+        bool, Query(description="assets as rows of `assets.fields` (see above), not features")
+    ] = False,
+) -> Response:
     uc = usecases(request)
-    view = MapView(uc.core, uc.registry)
-    collection = await run_in_threadpool(view.collection, who)
+    view = MapView(uc.core, uc.registry, _positions(request))
+    collection = await run_in_threadpool(view.collection, who, None, bbox, compact)
     return json_response(collection, headers={"Cache-Control": "no-store"})
+
+
+def _positions(request: Request) -> AssetPositions:
+    """The app's snapshot of asset positions, made on first use (one per app)."""
+    state = request.app.state
+    positions: AssetPositions | None = getattr(state, "map_positions", None)
+    if positions is None:
+        positions = AssetPositions()
+        state.map_positions = positions
+    return positions
 
 
 def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:

@@ -37,7 +37,23 @@ function picture(t) {
   return h("img", { class: "picture", src: t.picture_url, alt: `Picture of ${t.name}`, loading: "lazy" });
 }
 
-function card(t, byId) {
+/** A notification's recognition card: the catalogue's card of its type when the catalogue
+ * has it (look-alikes side by side), else what the notification carries. */
+export function noticeCard(c, byId) {
+  const known = byId.get(c.type_id);
+  if (known) return typeCard(known, byId, `notice-card-${c.type_id}`);
+  const t = {
+    id: c.type_id, name: c.name, sidc: c.sidc, picture_url: c.picture_url, profile: c.profile,
+    max_speed_kmh: c.max_speed_kmh, variant_of: c.variant_of?.type_id || null,
+    confusable_with: (c.looks_like || []).map((l) => ({ type_id: l.type_id, cue: l.cue })),
+  };
+  const names = new Map(byId);
+  for (const l of c.looks_like || []) if (!names.has(l.type_id)) names.set(l.type_id, { id: l.type_id, name: l.name, profile: { features: [] } });
+  if (c.variant_of && !names.has(c.variant_of.type_id)) names.set(c.variant_of.type_id, { id: c.variant_of.type_id, name: c.variant_of.name });
+  return typeCard(t, names, `notice-card-${c.type_id}`);
+}
+
+export function typeCard(t, byId, id = `card-${t.id}`) {
   const sym = t.sidc ? symbol(t.sidc, { size: 30 }) : null;
   const variant = t.variant_of ? byId.get(t.variant_of) : null;
   const variants = [...byId.values()].filter((v) => v.variant_of === t.id);
@@ -46,12 +62,12 @@ function card(t, byId) {
     return h("section", { class: "lookalike" },
       h("h3", {}, `Looks like ${other ? other.name : c.type_id}`),
       h("div", { class: "pair" },
-        h("div", {}, h("h4", {}, t.name), profile(t, other)),
+        h("div", {}, h("h4", {}, t.name), picture(t), profile(t, other)),
         h("div", {}, h("h4", {}, other ? other.name : c.type_id),
           other ? [picture(other), profile(other, t)] : h("p", { class: "hint" }, "not in the catalogue"))),
       h("p", { class: "cue" }, `Cue: ${c.cue}`));
   });
-  return h("article", { class: "card", id: `card-${t.id}`, "data-type": t.id },
+  return h("article", { class: "card", id, "data-type": t.id },
     h("header", {},
       sym ? h("img", { class: "sym", src: sym.url, alt: `Symbol ${t.sidc}` }) : null,
       h("div", {},
@@ -69,5 +85,5 @@ export function renderCards(types) {
   const hidden = lookAlikeOnly(types);
   const shown = types.filter((t) => !hidden.has(t.id)).sort((a, b) => a.name.localeCompare(b.name));
   if (!shown.length) box.append(h("p", { class: "hint" }, "The catalogue is empty."));
-  for (const t of shown) box.append(card(t, byId));
+  for (const t of shown) box.append(typeCard(t, byId));
 }

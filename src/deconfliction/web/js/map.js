@@ -4,11 +4,18 @@ import { api, ApiError } from "/web/js/api.js";
 import { $, clear, duration, h, utc, words } from "/web/js/dom.js";
 import { formatLatLon, formatMgrs } from "/web/js/coords.js";
 import { symbol } from "/web/js/symbols.js";
+import { DotLayer } from "/web/js/dots.js";
 
 const L = window.L;
 const TILE_KEY = "deconfliction.tileUrl";
 const R99_PER_CEP = 2.58;
 const REFRESH_MS = 30_000;
+/** Past this many assets in view they are drawn as dots on one canvas, not as DOM symbols. */
+export const CANVAS_FROM = 300;
+/** "On the map" lists at most this many objects (the rest: zoom in). */
+const LIST_MAX = 300;
+/** The map asks for what is in view, padded by this fraction on every side (smooth panning). */
+const VIEW_PAD = 0.1;
 
 export const LAYERS = [
   { key: "aor", label: "My AOR", color: "#39c5cf" },
@@ -33,6 +40,9 @@ export class MapView {
     this.horizon_s = 6 * 3600;
     this.fitted = false;
     this.map = L.map("map", { worldCopyJump: true, keyboard: true, zoomSnap: 0.5, minZoom: 2 });
+    this.dots = null; // many assets: one canvas (js/dots.js)
+    this.loadedBox = null;
+    this.drawnOnce = false;
     this.map.setView([48.5, 36.2], 8);
     this.groups = {};
     for (const { key } of LAYERS) this.groups[key] = L.layerGroup().addTo(this.map);
@@ -41,11 +51,16 @@ export class MapView {
     this.map.attributionControl.setPrefix("Leaflet");
     this.graticule = new Graticule(this.map, this.groups.graticule);
     this.setTiles(localStorage.getItem(TILE_KEY) || "");
-    this.map.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
+    this.map.on("click", (e) => {
+      this.onPick(e.latlng.lat, wrap(e.latlng.lng));
+      const hit = this.dots && this.map.hasLayer(this.dots) ? this.dots.nearest(e.containerPoint) : null;
+      if (hit) this.openDotPopup(hit.entry);
+    });
     this.map.on("mousemove", (e) => this.showCoords(e.latlng.lat, wrap(e.latlng.lng)));
     this.map.on("moveend", () => {
       const c = this.map.getCenter();
       this.showCoords(c.lat, wrap(c.lng));
+      this.followView();
     });
     this.map.on("zoomend", () => this.sizeCorridors());
     this.buildToggles();
@@ -105,18 +120,71 @@ export class MapView {
     }
   }
 
+  /** Show the unit's AOR first, so that the first map asks for what is around it. */
+  setHome(geometry) {
+    if (!geometry || this.fitted) return;
+    const bounds = L.geoJSON(geometry).getBounds();
+    if (bounds.isValid()) {
+      this.fitted = true;
+      this.map.fitBounds(bounds.pad(0.1), { animate: false });
+    }
+  }
+
+  /** The view's bounding box, padded, as the bbox query of GET /v1/map. */
+  viewBox() {
+    const b = this.map.getBounds().pad(VIEW_PAD);
+    const south = Math.max(-90, b.getSouth());
+    const north = Math.min(90, b.getNorth());
+    let west = b.getWest();
+    let east = b.getEast();
+    if (east - west >= 360) [west, east] = [-180, 180];
+    else if (west < -540 || east > 540) {
+      const shift = Math.round(((west + east) / 2) / 360) * 360;
+      west -= shift;
+      east -= shift;
+    }
+    return { west, south, east, north };
+  }
+
+  /** After a pan or zoom: load again when the view has left the box last loaded. */
+  followView() {
+    if (!this.loadedBox) return;
+    const v = this.map.getBounds();
+    const box = this.loadedBox;
+    const inside = v.getSouth() >= box.south && v.getNorth() <= box.north &&
+      v.getWest() >= box.west && v.getEast() <= box.east;
+    if (inside) return;
+    clearTimeout(this.followTimer);
+    this.followTimer = setTimeout(() => {
+      this.load().catch((err) => {
+        $("map-status").textContent = `Map not refreshed: ${err.message}`;
+      });
+    }, 250);
+  }
+
   async load() {
-    const data = await api("GET", "/v1/map");
+    const box = this.viewBox();
+    const query = new URLSearchParams({
+      bbox: [box.west, box.south, box.east, box.north].map((v) => v.toFixed(5)).join(","),
+      compact: "true",
+    });
+    const data = await api("GET", `/v1/map?${query}`);
+    if (data.assets) data.features.push(...assetFeatures(data.assets, data.types || {}));
+    this.loadedBox = box;
     this.fresh_s = data.fresh_s;
     this.horizon_s = data.horizon_s;
     for (const key of ["aor", "area", "site", "movement", "asset"]) this.groups[key].clearLayers();
     this.reachGroup.clearLayers();
     this.reach.clear();
     this.entries.clear();
+    const assetCount = data.features.filter((f) => f.properties.layer === "asset").length;
+    this.onCanvas = assetCount > CANVAS_FROM;
+    this.dots = this.onCanvas ? new DotLayer([]) : null;
     for (const feature of data.features) {
       const entry = this.add(feature);
       if (entry) this.entries.set(feature.id, entry);
     }
+    if (this.dots) this.groups.asset.addLayer(this.dots);
     this.sizeCorridors();
     this.restyleAssets();
     this.renderList();
@@ -125,7 +193,7 @@ export class MapView {
     for (const f of data.features) counts[f.properties.layer] = (counts[f.properties.layer] || 0) + 1;
     $("map-status").textContent =
       `${counts.asset || 0} assets, ${counts.movement || 0} movements, ${counts.area || 0} areas, ` +
-      `${counts.site || 0} sites · updated ${utc(data.generated_at)}`;
+      `${counts.site || 0} sites in view · updated ${utc(data.generated_at)}`;
     if (!this.fitted) {
       this.fitted = true;
       const aor = data.features.find((f) => f.properties.layer === "aor");
@@ -135,7 +203,18 @@ export class MapView {
         if (bounds.isValid()) this.map.fitBounds(bounds.pad(aor ? 0.35 : 0.1));
       }
     }
+    this.markDrawn(counts.asset || 0);
     return data;
+  }
+
+  /** Layers are drawn: say so on #map (tests, the load benchmark) and, the first time,
+   * as a performance mark (page load to a map ready to check against). */
+  markDrawn(assets) {
+    $("map").dataset.drawn = `${assets} assets${this.onCanvas ? " (canvas)" : ""}`;
+    if (!this.drawnOnce) {
+      this.drawnOnce = true;
+      performance.mark("dc-map-drawn");
+    }
   }
 
   partyName(id) {
@@ -171,6 +250,7 @@ export class MapView {
   addShape(feature, key, style, label) {
     const layer = L.geoJSON(feature, { style: () => style });
     layer.bindPopup(() => this.popup(feature, label));
+    this.pickOn(layer);
     layer.addTo(this.groups[key]);
     return {
       layer, feature, label, key,
@@ -187,6 +267,7 @@ export class MapView {
     const label = `${words(p.kind)}: ${p.name || p.id}`;
     const group = L.featureGroup([circle, dot]);
     group.bindPopup(() => this.popup(feature, label));
+    this.pickOn(group);
     dot.bindTooltip(p.name || p.id, { permanent: true, direction: "right", className: "dc-label" });
     group.addTo(this.groups.site);
     return {
@@ -209,6 +290,7 @@ export class MapView {
     const label = `Movement ${p.callsign ? `of ${p.callsign}` : p.id}`;
     const group = L.featureGroup([corridor, route]);
     group.bindPopup(() => this.popup(feature, label));
+    this.pickOn(group);
     group.addTo(this.groups.movement);
     return {
       layer: group, feature, label, key: "movement", corridor,
@@ -228,6 +310,7 @@ export class MapView {
   }
 
   addAsset(feature) {
+    if (this.onCanvas) return this.addAssetDot(feature);
     const p = feature.properties;
     const [lon, lat] = feature.geometry.coordinates;
     const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
@@ -242,6 +325,7 @@ export class MapView {
     marker.bindTooltip("", { permanent: true, direction: "right", offset: [10, 0], className: "dc-label" });
     const label = `${p.callsign}`;
     marker.bindPopup(() => this.popup(feature, label, marker));
+    this.pickOn(marker);
     marker.addTo(this.groups.asset);
     marker.getElement()?.setAttribute("data-id", p.id);
     return {
@@ -250,24 +334,69 @@ export class MapView {
     };
   }
 
+  /** Many assets: a dot each on one canvas (DotLayer); symbol and details in the popup. */
+  addAssetDot(feature) {
+    const p = feature.properties;
+    const [lon, lat] = feature.geometry.coordinates;
+    const humanitarian = this.parties.get(p.party_id)?.kind === "humanitarian";
+    const item = { lat, lon, color: humanitarian ? "#d6a8ff" : "#80e0ff", opacity: 1, hit: false };
+    const entry = {
+      feature, label: `${p.callsign}`, key: "asset", dot: item,
+      layer: { getLatLng: () => L.latLng(lat, lon), openPopup: () => this.openDotPopup(entry) },
+      highlight: (on) => {
+        item.hit = on;
+        this.dots?.redraw();
+      },
+    };
+    item.entry = entry;
+    this.dots.items.push(item);
+    return entry;
+  }
+
+  openDotPopup(entry) {
+    L.popup({ offset: [0, -2] })
+      .setLatLng(entry.layer.getLatLng())
+      .setContent(this.popup(entry.feature, entry.label, entry.layer))
+      .openOn(this.map);
+  }
+
+  /** A click on a drawn object (its popup stops the map's own click) still picks the point
+   * for the check: what an operator clicks on is where they are looking. */
+  pickOn(layer) {
+    layer.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
+  }
+
   ageOf(p) {
     return (Date.now() - new Date(p.time).getTime()) / 1000;
   }
 
   /** Assets fade as their last report ages: full until fresh_s, down to 0.3 at the horizon. */
   restyleAssets() {
+    this.restyleMarkers();
+    this.dots?.redraw();
+  }
+
+  restyleMarkers() {
     for (const entry of this.entries.values()) {
+      if (entry.dot) {
+        entry.dot.opacity = this.opacityAt(this.ageOf(entry.feature.properties));
+        continue;
+      }
       if (!entry.marker) continue;
       const p = entry.feature.properties;
       const age = this.ageOf(p);
-      let opacity = 1;
-      if (age > this.horizon_s) opacity = 0.2;
-      else if (age > this.fresh_s) opacity = 1 - (0.7 * (age - this.fresh_s)) / (this.horizon_s - this.fresh_s);
+      const opacity = this.opacityAt(age);
       entry.marker.setOpacity(opacity);
       const past = age > this.horizon_s ? " (past horizon)" : "";
       entry.marker.setTooltipContent(`${p.callsign} · ${duration(age)}${past}`);
       entry.marker.getTooltip()?.setOpacity(Math.max(opacity, 0.5));
     }
+  }
+
+  opacityAt(age) {
+    if (age > this.horizon_s) return 0.2;
+    if (age > this.fresh_s) return 1 - (0.7 * (age - this.fresh_s)) / (this.horizon_s - this.fresh_s);
+    return 1;
   }
 
   popup(feature, label, marker) {
@@ -326,9 +455,14 @@ export class MapView {
     const list = clear($("map-list"));
     const order = { aor: 0, site: 1, area: 2, movement: 3, asset: 4 };
     const entries = [...this.entries.entries()].sort(
-      ([, a], [, b]) => order[a.key] - order[b.key] || a.label.localeCompare(b.label),
+      // Plain comparison, not localeCompare: this list may hold tens of thousands of objects.
+      ([, a], [, b]) => order[a.key] - order[b.key] || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
     );
-    for (const [id, entry] of entries) {
+    if (entries.length > LIST_MAX) {
+      list.append(h("li", { class: "hint" },
+        `${entries.length} objects in view: the first ${LIST_MAX} are listed; zoom in for the rest.`));
+    }
+    for (const [id, entry] of entries.slice(0, LIST_MAX)) {
       const button = h("button", { type: "button", "data-feature": id },
         h("span", { class: "layer" }, entry.key), entry.label);
       button.addEventListener("click", () => this.focus(id));
@@ -373,6 +507,26 @@ export class MapView {
     clearInterval(this.fadeTimer);
     this.map.remove();
   }
+}
+
+/** The compact form's asset rows as the GeoJSON features the rest of the map draws. */
+function assetFeatures({ fields, rows }, types) {
+  const at = Object.fromEntries(fields.map((f, i) => [f, i]));
+  return rows.map((r) => {
+    const kind = types[r[at.type_id]] || {};
+    return {
+      type: "Feature",
+      id: `asset:${r[at.id]}`,
+      geometry: { type: "Point", coordinates: [r[at.lon], r[at.lat]] },
+      properties: {
+        layer: "asset", id: r[at.id], callsign: r[at.callsign], party_id: r[at.party_id],
+        type_id: r[at.type_id], type_name: kind.name ?? null, sidc: kind.sidc ?? null,
+        max_speed_kmh: r[at.max_speed_kmh] ?? kind.max_speed_kmh ?? null, contact: r[at.contact],
+        time: r[at.time], cep_m: r[at.cep_m], speed_kmh: r[at.speed_kmh],
+        course_deg: r[at.course_deg], source: r[at.source],
+      },
+    };
+  });
 }
 
 function wrap(lon) {
