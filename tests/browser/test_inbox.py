@@ -7,7 +7,9 @@ owner-only assets. The screenshots of the README are made here (``docs/img/``)."
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,13 +20,19 @@ from deconfliction.scenarios import demo as story
 from tests.browser.conftest import HIDDEN_ASSET, VIEWPORT, Console, Demo, sign_in
 from tests.integration.live import issue
 
-#: The README's screenshots, rewritten by every run of these tests.
+#: The README's screenshots. Every run makes them; with DECONFLICTION_SCREENSHOTS=docs they
+#: replace the committed ones in docs/img (else they go to a temporary directory, so that a
+#: test run leaves the working tree clean).
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def _shot(page: Page, name: str) -> None:
-    IMG.mkdir(parents=True, exist_ok=True)
-    path = IMG / f"{name}.png"
+    if os.environ.get("DECONFLICTION_SCREENSHOTS") == "docs":
+        folder = IMG
+    else:
+        folder = Path(tempfile.gettempdir()) / "deconfliction-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
 

@@ -1232,8 +1232,10 @@ class Escalator:
         """Escalate every notification whose deadline has passed; how many were escalated."""
         now = self.svc.clock.now()
         done = 0
-        with self.svc.lock:
-            while True:
+        while True:
+            # 200 per transaction, the write lock released between them: a burst of
+            # deadlines (thousands of entries told at start-up) never holds writes off.
+            with self.svc.lock:
                 due = self.store.due_notifications(format_time(now), limit=200)
                 if not due:
                     break
