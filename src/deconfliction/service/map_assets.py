@@ -159,6 +159,8 @@ class AssetPositions:
                 if event.kind in _REREAD:
                     return None
                 if event.kind == "report":
+                    if event.payload is None:
+                        continue  # purged by a retention policy: nothing to show
                     fields = event.payload.get("fields") or REPORT_FIELDS
                     pending.extend(
                         dict(zip(fields, row, strict=True)) for row in event.payload["rows"]
