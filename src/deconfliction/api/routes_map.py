@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import principal, usecases
+from deconfliction.api.deps import Caller, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.domain import vocabulary
-from deconfliction.service.access import Principal
 from deconfliction.service.map import MapView
 
 router = APIRouter(tags=["map"])
@@ -38,7 +35,7 @@ thresholds. A check's position is never on a map.
     responses={200: {"description": "A GeoJSON FeatureCollection."}, **ERRORS},
     operation_id="get_map",
 )
-async def get_map(request: Request, who: Annotated[Principal, Depends(principal)]) -> Response:
+async def get_map(request: Request, who: Caller) -> Response:
     uc = usecases(request)
     view = MapView(uc.core, uc.registry)
     collection = await run_in_threadpool(view.collection, who)
@@ -59,7 +56,7 @@ def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:
     responses=ERRORS,
     operation_id="get_vocabulary",
 )
-async def get_vocabulary(who: Annotated[Principal, Depends(principal)]) -> Response:
+async def get_vocabulary(who: Caller) -> Response:
     words = vocabulary.current()
     return json_response(
         {
