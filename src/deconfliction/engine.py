@@ -627,6 +627,14 @@ class _Check:
         hit = (age_min <= self.horizon) & (d <= geo.widen(reach_q + self.r_obs_q + 2 * self.hd))
         return hit, d, t0
 
+    def _surely_exact(self, slots: Any, d: Any, t0: Any) -> Any:
+        """Withheld slots that surely match exactly too (from lattice data only)."""
+        table = self.e.assets
+        lattice = self.lattice
+        age_min, _ = lattice.bucket_ages(self.tb, t0)
+        reach_low = table.a[slots] + table.v[slots] * age_min + self.r_obs_q - lattice.cell_m
+        return d + 2 * self.hd <= reach_low
+
     def _coarse_arrival(self, slots: Any, d: Any, t0: Any) -> float | None:
         """The start of the earliest bucket in which a withheld slot could match on the
         lattice (never later than its exact arrival)."""
@@ -672,6 +680,14 @@ class _Check:
                 self.withheld[pid] = self.withheld.get(pid, 0) + 1
             # A match stops being one when its report passes the horizon.
             self._soonest_withheld(float(t0[hit].min()) + self.horizon)
+            # The exact answer might not match yet (the lattice only widens): its change,
+            # an arrival, is no earlier than the lattice's bound — so valid_until is never
+            # later than the exact answer's.
+            unsure = ~self._surely_exact(slots[hit], d[hit], t0[hit])
+            if unsure.any():
+                early = self._coarse_arrival(slots[hit][unsure], d[hit][unsure], t0[hit][unsure])
+                if early is not None:
+                    self._soonest_withheld(early)
         best = self._coarse_arrival(slots[~hit], d[~hit], t0[~hit])
         for lookahead in (*_ARRIVAL_LOOKAHEADS[1:], self.horizon):
             if best is not None and best <= self.tb + searched:
