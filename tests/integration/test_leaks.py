@@ -90,6 +90,12 @@ class World:
 
 @pytest.fixture
 def world(server: Server, data_dir: Path) -> Iterator[World]:
+    yield build_world(server, data_dir)
+
+
+def build_world(server: Server, data_dir: Path) -> World:
+    """Parties alpha, bravo and charlie; bravo's non-releasable asset (reported), movement,
+    area and site; a coordinator and an operator token for charlie."""
     admin = issue(data_dir, "admin")
     h = {"Authorization": f"Bearer {admin}"}
     with server.client() as http:
@@ -165,7 +171,7 @@ def world(server: Server, data_dir: Path) -> Iterator[World]:
             headers=b,
         )
         assert r.status_code in (200, 201), r.text
-    yield World(
+    return World(
         server,
         admin,
         coord_b,
