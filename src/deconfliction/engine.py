@@ -41,6 +41,8 @@ from deconfliction.index.shapes import Shape, ShapeIndex, geometry_shape, site_s
 
 #: Speed assumed for an asset whose type is not (yet) in the catalogue: fail toward HOLD.
 UNKNOWN_TYPE_SPEED_KMH = 1000.0
+#: Cells whose nearby shapes are kept (``Engine.near_cell``).
+_NEAR_CACHE_MAX = 4096
 #: Lookahead of the first search for the next arrival (seconds); later searches widen.
 _ARRIVAL_LOOKAHEADS = (60.0, 600.0, 3600.0)
 
@@ -127,6 +129,12 @@ class Engine:
         self._speed_override = np.empty(0, dtype=np.float64)
         self._areas_of_asset: dict[str, set[str]] = {}
         self._visibility_cache: dict[str | None, np.ndarray[Any, np.dtype[np.bool_]]] = {}
+        # Bumped by every registry change: what is withheld from whom is cached per asker.
+        self._generation = 0
+        self._withheld_cache: dict[str | None, tuple[int, int, bool, bool]] = {}
+        self._near_cache: dict[
+            tuple[float, float, float], tuple[int, list[tuple[Shape, float]]]
+        ] = {}
 
     # -- loading and writes --------------------------------------------------------------
 
@@ -162,6 +170,7 @@ class Engine:
         self.ready = True
 
     def put(self, obj: Party | Unit | EquipmentType | Asset | Movement | Area | Site) -> None:
+        self._generation += 1
         """Insert or replace one registered object."""
         with self._lock:
             if isinstance(obj, Party):
@@ -223,6 +232,7 @@ class Engine:
                 raise TypeError(f"cannot index {type(obj).__name__}")
 
     def remove(self, kind: str, obj_id: str) -> None:
+        self._generation += 1
         with self._lock:
             if kind == "party":
                 self.parties.pop(obj_id, None)
@@ -361,6 +371,47 @@ class Engine:
             grown[: len(self._speed_override)] = self._speed_override
             self._speed_override = grown
 
+    def near_cell(self, clat: float, clon: float, radius_m: float) -> list[tuple[Shape, float]]:
+        """Shapes near a lattice cell's centre, cached until the registry changes: units
+        check again and again where they operate, and this query is the lattice's cost."""
+        key = (clat, clon, radius_m)
+        hit = self._near_cache.get(key)
+        if hit is not None and hit[0] == self._generation:
+            return hit[1]
+        found = self.shapes.near(clat, clon, radius_m)
+        if len(self._near_cache) >= _NEAR_CACHE_MAX:
+            self._near_cache.clear()
+        self._near_cache[key] = (self._generation, found)
+        return found
+
+    def withheld_from(self, asker: str | None) -> tuple[bool, bool]:
+        """Whether any asset, and any shape (another party's AOR included), is withheld
+        from ``asker``; cached until the registry changes. The checks skip the lattice
+        passes when nothing could be withheld (they would find nothing)."""
+        n_rel = len(self._rel_codes.values)
+        cached = self._withheld_cache.get(asker)
+        if cached is not None and cached[0] == self._generation and cached[1] == n_rel:
+            return cached[2], cached[3]
+        asker_code = self._party_codes.code_of.get(asker, -2)
+        vis = self._rel_visibility(asker)
+        t = self.assets
+        used = t.party >= 0
+        rel = np.clip(t.rel_code, 0, max(0, n_rel - 1))
+        assets = bool(n_rel) and bool(np.any(used & (t.party != asker_code) & ~vis[rel]))
+        shapes = False
+        for shape in self.shapes.shapes():
+            if shape.party == asker_code:
+                continue
+            if shape.kind == "aor" or shape.kind == "movement":
+                shapes = True  # a movement may follow its asset's releasability: assume so
+                break
+            rel_to = shape.payload.releasable_to
+            if not (rel_to and ("*" in rel_to or (asker is not None and asker in rel_to))):
+                shapes = True
+                break
+        self._withheld_cache[asker] = (self._generation, n_rel, assets, shapes)
+        return assets, shapes
+
     def load_asset_arrays(
         self,
         asset_ids: list[str],
@@ -374,6 +425,7 @@ class Engine:
 
         ``max_speed_kmh`` overrides the type's speed per asset (NaN: the type's).
         """
+        self._generation += 1
         with self._lock:
             party = np.fromiter((self._party_codes(p) for p in party_ids), dtype=np.int64)
             tcode = np.fromiter((self._type_codes(t) for t in type_ids), dtype=np.int64)
@@ -465,6 +517,7 @@ class _Check:
         self.tb = lattice.bucket(self.t)
         self.hd = lattice.half_diagonal_m
         self._visibility = engine._rel_visibility(asking_party_id)
+        self._any_withheld_asset, self._any_withheld_shape = engine.withheld_from(asking_party_id)
 
     def _visible(self, party_code: int, rel_code: int) -> bool:
         if party_code == self.asker_code:
@@ -658,6 +711,8 @@ class _Check:
         return float(when[ok].min())
 
     def _withheld_assets(self) -> None:
+        if not self._any_withheld_asset:
+            return
         table = self.e.assets
         lattice = self.lattice
         step = lattice.step_s
@@ -753,33 +808,35 @@ class _Check:
 
     def _withheld_shapes(self, operating: set[int]) -> None:
         """Withheld areas, movements and sites, and other parties' AORs, on the lattice:
-        the cell's centre, the distance rounded down to whole cells (so the match only
-        widens), the window over the whole time bucket."""
-        lattice = self.lattice
-        step = lattice.step_s
-        slack = self.hd + lattice.cell_m
-        limit = geo.widen(self.r_obs_q)
-        for shape, d in self.e.shapes.near(self.clat, self.clon, self.r_obs_q + slack):
+        within the rounded radius plus a half diagonal of the cell's centre (so the match
+        only widens, and depends on the cell, not the point), the window over the whole
+        time bucket."""
+        if not self._any_withheld_shape:
+            return
+        step = self.lattice.step_s
+        for shape, _ in self.e.near_cell(self.clat, self.clon, self.r_obs_q + self.hd):
             if shape.kind == "aor":
                 if shape.party == self.asker_code:
                     continue
             elif self._visible(*self._shape_rel(shape)):
                 continue
-            beyond = d - shape.margin_m * (1 + geo.SPHERE_ERROR) - self.hd
-            if float(lattice.down(max(0.0, beyond))) > limit:
-                continue
             start, end = shape.start, shape.end
             if shape.kind == "movement":
                 slot = self.e.assets.slot_of.get(shape.payload.asset_id)
                 v = float(self.e.assets.v[slot]) if slot is not None else 0.0
-                widen = (shape.margin_m + self.r_obs_q + slack) / v if v > 0 else 0.0
+                widen = (shape.margin_m + self.r_obs_q + self.hd) / v if v > 0 else 0.0
                 start, end = start - widen, end + widen
             if end < self.tb:
                 continue
             if start > self.tb + step:
                 self._soonest_withheld(start)
                 continue
-            self._soonest_withheld(end)
+            # Never later than the exact answer's change: the window as registered ends no
+            # later than its exact widening, and an exact start still to come is no earlier
+            # than the lattice's.
+            self._soonest_withheld(shape.end)
+            if shape.start > self.t:
+                self._soonest_withheld(start)
             if shape.kind in ("aor", "area"):
                 operating.add(shape.party)
             if shape.kind != "aor":
@@ -860,6 +917,8 @@ class _Check:
 
     def _withheld_past_horizon(self) -> None:
         """Withheld assets past the horizon, on the lattice: the gap names the party only."""
+        if not self._any_withheld_asset:
+            return
         e = self.e
         table = e.assets
         lattice = self.lattice

@@ -240,3 +240,58 @@ def test_a_spread_sweep_and_a_small_grid_are_flagged_once() -> None:
     grid = [(48.0 + 0.005 * r, 35.0 + 0.005 * c) for r in range(3) for c in range(3)]
     flags = [f for f in _feed(grid, 20.0) if f is not None]
     assert len(flags) == 1 and flags[0].pattern == "grid" and flags[0].checks == 9
+
+
+# -- the lattice never loses a HOLD, and never gives a later valid_until --------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.unit.check_fixtures import area, movement, site, square  # noqa: E402
+
+_offset = st.floats(min_value=-0.08, max_value=0.08)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    kind=st.sampled_from(["asset", "site", "area", "movement"]),
+    dlat=_offset,
+    dlon=_offset,
+    age_min=st.floats(min_value=0, max_value=420),
+    cep=st.floats(min_value=1, max_value=3000),
+    dt_s=st.integers(min_value=-3600, max_value=3600),
+    start_min=st.integers(min_value=-120, max_value=120),
+    length_min=st.integers(min_value=1, max_value=240),
+)
+def test_a_withheld_object_holds_wherever_the_exact_answer_does(
+    kind: str,
+    dlat: float,
+    dlon: float,
+    age_min: float,
+    cep: float,
+    dt_s: int,
+    start_min: int,
+    length_min: int,
+) -> None:
+    lat, lon = SECRET
+    hidden = asset("b-hidden", party_id="b")
+    objects: list[Any] = [hidden]
+    start, end = timedelta(minutes=start_min), timedelta(minutes=start_min + length_min)
+    if kind == "site":
+        objects.append(site("b-site", lat, lon, 300.0, party_id="b"))
+    elif kind == "area":
+        objects.append(area("b-area", "b", "protected", square(lat, lon, 0.01), start, end))
+    elif kind == "movement":
+        route = [[lon - 0.03, lat - 0.02], [lon + 0.04, lat + 0.01]]
+        objects.append(movement("b-mv", "b-hidden", route, 250.0, start, end))
+    reports = (report("b-hidden", lat, lon, timedelta(minutes=age_min)),) if kind == "asset" else ()
+    e = engine(*objects, reports=reports)
+    when = NOW + timedelta(seconds=dt_s)
+    point = (lat + dlat, lon + dlon)
+    asker = e.check(observe(*point, unit="c-1", cep=cep, time=when), "c", now=NOW)
+    owner = e.check(observe(*point, unit="b-1", cep=cep, time=when), "b", now=NOW)
+    if owner.verdict == "HOLD":
+        assert asker.verdict == "HOLD"
+        assert [m.party_id for m in asker.matches] == ["b"]
+        assert asker.matches[0].details_withheld
+    assert asker.valid_until <= owner.valid_until
