@@ -12,11 +12,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from deconfliction.domain.coarse import Lattice
 from deconfliction.engine import Engine
 from tests.integration.live import Server, issue, run_cli, store_at
 from tests.integration.world import now_iso, party, seed, unit
-from tests.unit.check_fixtures import NOW, asset, engine, observe, report
+from tests.unit.check_fixtures import (
+    NOW,
+    area,
+    asset,
+    engine,
+    movement,
+    observe,
+    report,
+    site,
+    square,
+)
 
 BOX_C = [[30.0, 40.0], [31.0, 40.0], [31.0, 41.0], [30.0, 41.0], [30.0, 40.0]]
 SECRET = (48.4567, 36.7891)
@@ -243,11 +256,6 @@ def test_a_spread_sweep_and_a_small_grid_are_flagged_once() -> None:
 
 
 # -- the lattice never loses a HOLD, and never gives a later valid_until --------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tests.unit.check_fixtures import area, movement, site, square  # noqa: E402
 
 _offset = st.floats(min_value=-0.08, max_value=0.08)
 
