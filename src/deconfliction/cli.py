@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconfliction import __version__
+from deconfliction.service.ratelimit import DEFAULT_PER_MINUTE as DEFAULT_CHECK_RATE_LIMIT
 
 EXIT_NO_KNOWN_MATCH = 0
 EXIT_REFUSED = 1
@@ -92,8 +93,12 @@ def serve(
     ] = 300.0,
     check_rate_limit: Annotated[
         int,
-        typer.Option(envvar=_env("check_rate_limit"), min=0, help="Checks/minute/unit; 0 = off."),
-    ] = 0,
+        typer.Option(
+            envvar=_env("check_rate_limit"),
+            min=0,
+            help="Checks/minute/unit (anti-probing; docs/security.md); 0 = off.",
+        ),
+    ] = DEFAULT_CHECK_RATE_LIMIT,
     demo: Annotated[
         bool,
         typer.Option(

@@ -15,13 +15,14 @@ import gc
 import math
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from deconfliction.domain import geo, wording
+from deconfliction.domain.coarse import Lattice
 from deconfliction.domain.features import NOT_COMPARED, Comparison, compare
 from deconfliction.domain.model import (
     Area,
@@ -40,6 +41,8 @@ from deconfliction.index.shapes import AorRef, Shape, ShapeIndex, geometry_shape
 
 #: Speed assumed for an asset whose type is not (yet) in the catalogue: fail toward HOLD.
 UNKNOWN_TYPE_SPEED_KMH = 1000.0
+#: Cells whose nearby shapes are kept (``Engine.near_cell``).
+_NEAR_CACHE_MAX = 4096
 #: Lookahead of the first search for the next arrival (seconds); later searches widen.
 _ARRIVAL_LOOKAHEADS = (60.0, 600.0, 3600.0)
 
@@ -82,6 +85,8 @@ class CheckSettings:
     gap_radius_m: float = 50_000.0
     max_matches: int = 50
     max_gaps: int = 20
+    #: What the asker may not see is matched on this lattice (domain/coarse.py).
+    withheld: Lattice = field(default_factory=Lattice)
 
 
 class _Codes:
@@ -124,6 +129,12 @@ class Engine:
         self._speed_override = np.empty(0, dtype=np.float64)
         self._areas_of_asset: dict[str, set[str]] = {}
         self._visibility_cache: dict[str | None, np.ndarray[Any, np.dtype[np.bool_]]] = {}
+        # Bumped by every registry change: what is withheld from whom is cached per asker.
+        self._generation = 0
+        self._withheld_cache: dict[str | None, tuple[int, int, bool, bool]] = {}
+        self._near_cache: dict[
+            tuple[float, float, float], tuple[int, list[tuple[Shape, float]]]
+        ] = {}
 
     # -- loading and writes --------------------------------------------------------------
 
@@ -159,6 +170,7 @@ class Engine:
         self.ready = True
 
     def put(self, obj: Party | Unit | EquipmentType | Asset | Movement | Area | Site) -> None:
+        self._generation += 1
         """Insert or replace one registered object."""
         with self._lock:
             if isinstance(obj, Party):
@@ -220,6 +232,7 @@ class Engine:
                 raise TypeError(f"cannot index {type(obj).__name__}")
 
     def remove(self, kind: str, obj_id: str) -> None:
+        self._generation += 1
         with self._lock:
             if kind == "party":
                 self.parties.pop(obj_id, None)
@@ -358,6 +371,47 @@ class Engine:
             grown[: len(self._speed_override)] = self._speed_override
             self._speed_override = grown
 
+    def near_cell(self, clat: float, clon: float, radius_m: float) -> list[tuple[Shape, float]]:
+        """Shapes near a lattice cell's centre, cached until the registry changes: units
+        check again and again where they operate, and this query is the lattice's cost."""
+        key = (clat, clon, radius_m)
+        hit = self._near_cache.get(key)
+        if hit is not None and hit[0] == self._generation:
+            return hit[1]
+        found = self.shapes.near(clat, clon, radius_m)
+        if len(self._near_cache) >= _NEAR_CACHE_MAX:
+            self._near_cache.clear()
+        self._near_cache[key] = (self._generation, found)
+        return found
+
+    def withheld_from(self, asker: str | None) -> tuple[bool, bool]:
+        """Whether any asset, and any shape (another party's AOR included), is withheld
+        from ``asker``; cached until the registry changes. The checks skip the lattice
+        passes when nothing could be withheld (they would find nothing)."""
+        n_rel = len(self._rel_codes.values)
+        cached = self._withheld_cache.get(asker)
+        if cached is not None and cached[0] == self._generation and cached[1] == n_rel:
+            return cached[2], cached[3]
+        asker_code = self._party_codes.code_of.get(asker, -2)
+        vis = self._rel_visibility(asker)
+        t = self.assets
+        used = t.party >= 0
+        rel = np.clip(t.rel_code, 0, max(0, n_rel - 1))
+        assets = bool(n_rel) and bool(np.any(used & (t.party != asker_code) & ~vis[rel]))
+        shapes = False
+        for shape in self.shapes.shapes():
+            if shape.party == asker_code:
+                continue
+            if shape.kind == "aor" or shape.kind == "movement":
+                shapes = True  # a movement may follow its asset's releasability: assume so
+                break
+            rel_to = shape.payload.releasable_to
+            if not (rel_to and ("*" in rel_to or (asker is not None and asker in rel_to))):
+                shapes = True
+                break
+        self._withheld_cache[asker] = (self._generation, n_rel, assets, shapes)
+        return assets, shapes
+
     def load_asset_arrays(
         self,
         asset_ids: list[str],
@@ -371,6 +425,7 @@ class Engine:
 
         ``max_speed_kmh`` overrides the type's speed per asset (NaN: the type's).
         """
+        self._generation += 1
         with self._lock:
             party = np.fromiter((self._party_codes(p) for p in party_ids), dtype=np.int64)
             tcode = np.fromiter((self._type_codes(t) for t in type_ids), dtype=np.int64)
@@ -454,6 +509,15 @@ class _Check:
         self.asset_total = 0  # visible asset matches, listed or not
         self._comparisons: dict[int, Comparison] = {}
         self._asset_words: dict[int, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        # The coarse view of the check, for everything withheld (domain/coarse.py).
+        lattice = engine.settings.withheld
+        self.lattice = lattice
+        self.clat, self.clon = lattice.centre(self.lat, self.lon)
+        self.r_obs_q = float(lattice.up(self.r_obs))
+        self.tb = lattice.bucket(self.t)
+        self.hd = lattice.half_diagonal_m
+        self._visibility = engine._rel_visibility(asking_party_id)
+        self._any_withheld_asset, self._any_withheld_shape = engine.withheld_from(asking_party_id)
 
     def _visible(self, party_code: int, rel_code: int) -> bool:
         if party_code == self.asker_code:
@@ -475,10 +539,26 @@ class _Check:
         if self.t < when < self.changes_at:
             self.changes_at = when
 
+    def _soonest_withheld(self, when: float) -> None:
+        """A change caused by something withheld: rounded down to its time bucket (never
+        later), and at the latest "now" (the answer may change at any moment)."""
+        if not when < self.changes_at:
+            return  # also an open-ended window (inf)
+        w = max(self.t, self.lattice.bucket(when))
+        if w < self.changes_at:
+            self.changes_at = w
+
+    def _vis(self, slots: Any) -> Any:
+        """Which asset slots the asker may see in detail."""
+        table = self.e.assets
+        return (table.party[slots] == self.asker_code) | self._visibility[table.rel_code[slots]]
+
     def run(self) -> CheckResult:
         self._assets()
+        self._withheld_assets()
         self._shapes()
         self._past_horizon()
+        self._withheld_past_horizon()
         return self._result()
 
     # assets by reach -------------------------------------------------------------------
@@ -495,8 +575,15 @@ class _Check:
         )
         slots, dist, age = gathered.slots, gathered.dist_m, gathered.age_s
         reach = table.reach_m(slots, age, self.r_obs)
-        hit = dist <= reach
-        self._arrivals(slots[~hit], dist[~hit], _ARRIVAL_LOOKAHEADS[0])
+        exact = dist <= reach
+        # The owners of every exact match are told (hold_on_your_asset), withheld or not.
+        if exact.any():
+            self.matched_assets.extend(table.ids[s] or "" for s in slots[exact].tolist())
+        # What the asker may not see is matched on the lattice (_withheld_assets).
+        vis = self._vis(slots)
+        hit = exact & vis
+        miss = ~exact & vis
+        self._arrivals(slots[miss], dist[miss], _ARRIVAL_LOOKAHEADS[0])
         m_slots = slots[hit]
         m_dist = dist[hit]
         m_age = age[hit]
@@ -509,24 +596,6 @@ class _Check:
         else:
             return
         ids = table.ids
-        self.matched_assets.extend(ids[s] or "" for s in m_slots.tolist())
-        party = table.party[m_slots]
-        visible = (party == self.asker_code) | self.e._rel_visibility(self.asker)[
-            table.rel_code[m_slots]
-        ]
-        if not visible.all():
-            values = self.e._party_codes.values
-            for code in party[~visible].tolist():
-                pid = values[code]
-                self.withheld[pid] = self.withheld.get(pid, 0) + 1
-            m_slots, m_dist, m_age, t0 = (
-                m_slots[visible],
-                m_dist[visible],
-                m_age[visible],
-                t0[visible],
-            )
-            if not len(m_slots):
-                return
         tcodes = table.type_code[m_slots]
         # Few distinct types per check: a dict beats np.unique on arrays this small.
         score_of: dict[int, int] = {}
@@ -575,7 +644,7 @@ class _Check:
                 max_age_s=self.horizon,
                 lookahead_s=lookahead,
             )
-            miss = g.dist_m > table.reach_m(g.slots, g.age_s, self.r_obs)
+            miss = (g.dist_m > table.reach_m(g.slots, g.age_s, self.r_obs)) & self._vis(g.slots)
             best = self._arrival_times(g.slots[miss], g.dist_m[miss])
             if best is not None and best <= self.t + lookahead:
                 self._soonest(best)
@@ -596,14 +665,116 @@ class _Check:
             return None
         return float(when[ok].min())
 
+    # withheld assets, on the lattice ---------------------------------------------------
+
+    def _coarse(self, slots: Any) -> tuple[Any, Any, Any]:
+        """For withheld slots: whether each matches on the lattice, its cell-to-cell
+        distance, its report time. Every exact match is a coarse one (domain/coarse.py)."""
+        table = self.e.assets
+        lattice = self.lattice
+        t0 = table.t0[slots]
+        age_min, age_q = lattice.bucket_ages(self.tb, t0)
+        c0lat, c0lon = lattice.centres(table.lat[slots], table.lon[slots])
+        d = geo.haversine_m(self.clat, self.clon, c0lat, c0lon)
+        reach_q = lattice.up(table.a[slots] + table.v[slots] * age_q)
+        hit = (age_min <= self.horizon) & (d <= geo.widen(reach_q + self.r_obs_q + 2 * self.hd))
+        return hit, d, t0
+
+    def _surely_exact(self, slots: Any, d: Any, t0: Any) -> Any:
+        """Withheld slots that surely match exactly too (from lattice data only)."""
+        table = self.e.assets
+        lattice = self.lattice
+        age_min, _ = lattice.bucket_ages(self.tb, t0)
+        reach_low = table.a[slots] + table.v[slots] * age_min + self.r_obs_q - lattice.cell_m
+        return d + 2 * self.hd <= reach_low
+
+    def _coarse_arrival(self, slots: Any, d: Any, t0: Any) -> float | None:
+        """The start of the earliest bucket in which a withheld slot could match on the
+        lattice (never later than its exact arrival)."""
+        if len(slots) == 0:
+            return None
+        table = self.e.assets
+        lattice = self.lattice
+        v = table.v[slots]
+        need = (
+            (d - geo.ABSOLUTE_SLACK_M) / (1 + geo.SPHERE_ERROR)
+            - self.r_obs_q
+            - 2 * self.hd
+            - lattice.cell_m
+            - table.a[slots]
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            when = t0 + need / v - lattice.step_s
+        ok = (v > 0) & (when - t0 <= self.horizon)
+        if not ok.any():
+            return None
+        return float(when[ok].min())
+
+    def _withheld_assets(self) -> None:
+        if not self._any_withheld_asset:
+            return
+        table = self.e.assets
+        lattice = self.lattice
+        step = lattice.step_s
+        extra = self.r_obs_q + 3 * self.hd + lattice.cell_m
+        searched = _ARRIVAL_LOOKAHEADS[0]
+        g = table.gather(
+            self.clat,
+            self.clon,
+            self.tb,
+            extra,
+            max_age_s=self.horizon + step,
+            lookahead_s=step + searched,
+        )
+        slots = g.slots[~self._vis(g.slots)]
+        hit, d, t0 = self._coarse(slots)
+        if hit.any():
+            values = self.e._party_codes.values
+            for code in table.party[slots[hit]].tolist():
+                pid = values[code]
+                self.withheld[pid] = self.withheld.get(pid, 0) + 1
+            # A match stops being one when its report passes the horizon.
+            self._soonest_withheld(float(t0[hit].min()) + self.horizon)
+            # The exact answer might not match yet (the lattice only widens): its change,
+            # an arrival, is no earlier than the lattice's bound — so valid_until is never
+            # later than the exact answer's.
+            unsure = ~self._surely_exact(slots[hit], d[hit], t0[hit])
+            if unsure.any():
+                early = self._coarse_arrival(slots[hit][unsure], d[hit][unsure], t0[hit][unsure])
+                if early is not None:
+                    self._soonest_withheld(early)
+        best = self._coarse_arrival(slots[~hit], d[~hit], t0[~hit])
+        for lookahead in (*_ARRIVAL_LOOKAHEADS[1:], self.horizon):
+            if best is not None and best <= self.tb + searched:
+                break
+            if self.tb + searched >= self.changes_at:
+                return
+            g = table.gather(
+                self.clat,
+                self.clon,
+                self.tb,
+                extra,
+                max_age_s=self.horizon + step,
+                lookahead_s=step + lookahead,
+            )
+            slots = g.slots[~self._vis(g.slots)]
+            hit, d, t0 = self._coarse(slots)
+            found = self._coarse_arrival(slots[~hit], d[~hit], t0[~hit])
+            if found is not None and (best is None or found < best):
+                best = found
+            searched = lookahead
+        if best is not None:
+            self._soonest_withheld(best)
+
     # areas, movements, sites, AORs -------------------------------------------------------
 
     def _shapes(self) -> None:
         operating_parties: set[int] = set()
         for shape, d in self.e.shapes.near(self.lat, self.lon, self.r_obs):
             if shape.kind == "aor":
-                if shape.start <= self.t <= shape.end:
-                    operating_parties.add(shape.party)
+                continue  # whose units operate here: on the lattice (_withheld_shapes)
+            if not self._visible(*self._shape_rel(shape)):
+                self._owner_of_withheld_movement(shape)
                 continue
             start, end = shape.start, shape.end
             if shape.kind == "movement":
@@ -620,7 +791,57 @@ class _Check:
             if shape.kind == "area":
                 operating_parties.add(shape.party)
             self._shape_match(shape, d, start, end)
+        self._withheld_shapes(operating_parties)
         self._presence_gaps(operating_parties)
+
+    def _owner_of_withheld_movement(self, shape: Shape) -> None:
+        """A withheld movement matched exactly: its owner is still told."""
+        if shape.kind != "movement":
+            return
+        slot = self.e.assets.slot_of.get(shape.payload.asset_id)
+        if slot is None:
+            return
+        v = float(self.e.assets.v[slot])
+        widen = (shape.margin_m + self.r_obs) / v if v > 0 else 0.0
+        if shape.start - widen <= self.t <= shape.end + widen:
+            self.matched_assets.append(shape.payload.asset_id)
+
+    def _withheld_shapes(self, operating: set[int]) -> None:
+        """Withheld areas, movements and sites, and other parties' AORs, on the lattice:
+        within the rounded radius plus a half diagonal of the cell's centre (so the match
+        only widens, and depends on the cell, not the point), the window over the whole
+        time bucket."""
+        if not self._any_withheld_shape:
+            return
+        step = self.lattice.step_s
+        for shape, _ in self.e.near_cell(self.clat, self.clon, self.r_obs_q + self.hd):
+            if shape.kind == "aor":
+                if shape.party == self.asker_code:
+                    continue
+            elif self._visible(*self._shape_rel(shape)):
+                continue
+            start, end = shape.start, shape.end
+            if shape.kind == "movement":
+                slot = self.e.assets.slot_of.get(shape.payload.asset_id)
+                v = float(self.e.assets.v[slot]) if slot is not None else 0.0
+                widen = (shape.margin_m + self.r_obs_q + self.hd) / v if v > 0 else 0.0
+                start, end = start - widen, end + widen
+            if end < self.tb:
+                continue
+            if start > self.tb + step:
+                self._soonest_withheld(start)
+                continue
+            # Never later than the exact answer's change: the window as registered ends no
+            # later than its exact widening, and an exact start still to come is no earlier
+            # than the lattice's.
+            self._soonest_withheld(shape.end)
+            if shape.start > self.t:
+                self._soonest_withheld(start)
+            if shape.kind in ("aor", "area"):
+                operating.add(shape.party)
+            if shape.kind != "aor":
+                pid = self.e._party_codes.values[shape.party] or "unknown"
+                self.withheld[pid] = self.withheld.get(pid, 0) + 1
 
     def _shape_rel(self, shape: Shape) -> tuple[int, int]:
         payload = shape.payload
@@ -635,15 +856,10 @@ class _Check:
         return shape.party, self.e._rel_code(payload.party_id, payload.releasable_to)
 
     def _shape_match(self, shape: Shape, d: float, start: float, end: float) -> None:
-        party_code, rel_code = self._shape_rel(shape)
         if shape.kind == "movement":
             slot = self.e.assets.slot_of.get(shape.payload.asset_id)
             if slot is not None:
                 self.matched_assets.append(shape.payload.asset_id)
-        if not self._visible(party_code, rel_code):
-            pid = self.e._party_codes.values[party_code] or "unknown"
-            self.withheld[pid] = self.withheld.get(pid, 0) + 1
-            return
         protected = shape.kind == "site" or (
             shape.kind == "area" and shape.payload.kind == "protected"
         )
@@ -663,8 +879,9 @@ class _Check:
             party_id = e._party_codes.values[code]
             if party_id == self.asker or not party_id:
                 continue
+            # Another party's presence, at the cell's centre (its AOR was matched there).
             if not e.assets.fresh_presence(
-                code, self.lat, self.lon, self.t, self.fresh, e.settings.gap_radius_m
+                code, self.clat, self.clon, self.t, self.fresh, e.settings.gap_radius_m
             ):
                 party = e.parties.get(party_id)
                 name = party.name if party else party_id
@@ -685,30 +902,62 @@ class _Check:
         g = table.gather(self.lat, self.lon, self.t, self.r_obs, min_age_s=self.horizon)
         if len(g.slots) == 0:
             return
-        within = g.dist_m <= table.reach_m(g.slots, g.age_s, self.r_obs)
+        within = (g.dist_m <= table.reach_m(g.slots, g.age_s, self.r_obs)) & self._vis(g.slots)
         for slot, age in zip(g.slots[within].tolist(), g.age_s[within].tolist(), strict=True):
             asset_id = table.ids[slot]
             assert asset_id is not None
-            if self._area_stands_for(asset_id):
+            if self._area_stands_for(asset_id, self.t, self.t):
                 continue
-            party_code = int(table.party[slot])
-            party_id = e._party_codes.values[party_code]
-            if self._visible(party_code, int(table.rel_code[slot])):
-                reason = (
-                    f"{e._callsign[slot]} has not reported for {wording.duration(age)}; "
-                    "it could be here."
-                )
-            else:
-                reason = (
-                    "An asset of this party has not reported for over "
-                    f"{wording.duration(self.horizon)}; it could be here."
-                )
+            party_id = e._party_codes.values[int(table.party[slot])]
+            reason = (
+                f"{e._callsign[slot]} has not reported for {wording.duration(age)}; "
+                "it could be here."
+            )
             self.gaps.append(CoverageGap(party_id, reason))
 
-    def _area_stands_for(self, asset_id: str) -> bool:
+    def _withheld_past_horizon(self) -> None:
+        """Withheld assets past the horizon, on the lattice: the gap names the party only."""
+        if not self._any_withheld_asset:
+            return
+        e = self.e
+        table = e.assets
+        lattice = self.lattice
+        step = lattice.step_s
+        g = table.gather(
+            self.clat,
+            self.clon,
+            self.tb,
+            self.r_obs_q + 3 * self.hd + lattice.cell_m,
+            min_age_s=max(0.0, self.horizon - step),
+            lookahead_s=step,
+        )
+        slots = g.slots[~self._vis(g.slots)]
+        if len(slots) == 0:
+            return
+        _, age_q = lattice.bucket_ages(self.tb, table.t0[slots])
+        c0lat, c0lon = lattice.centres(table.lat[slots], table.lon[slots])
+        d = geo.haversine_m(self.clat, self.clon, c0lat, c0lon)
+        reach_q = lattice.up(table.a[slots] + table.v[slots] * age_q)
+        within = (age_q >= self.horizon) & (d <= geo.widen(reach_q + self.r_obs_q + 2 * self.hd))
+        for slot in slots[within].tolist():
+            asset_id = table.ids[slot]
+            assert asset_id is not None
+            # The area must stand for it over the whole bucket: its window is withheld too.
+            if self._area_stands_for(asset_id, self.tb, self.tb + step):
+                continue
+            party_id = e._party_codes.values[int(table.party[slot])]
+            reason = (
+                "An asset of this party has not reported for over "
+                f"{wording.duration(self.horizon)}; it could be here."
+            )
+            self.gaps.append(CoverageGap(party_id, reason))
+
+    def _area_stands_for(self, asset_id: str, start: float, end: float) -> bool:
         for area_id in self.e._areas_of_asset.get(asset_id, ()):
             area = self.e.areas.get(area_id)
-            if area is not None and area.kind == "operating" and area.start <= self.t <= area.end:
+            if area is None or area.kind != "operating":
+                continue
+            if area.start <= start <= end <= area.end:
                 return True
         return False
 

@@ -40,6 +40,8 @@ class Server:
         # servers started in parallel do not compete for the port.
         self.env = {
             "DECONFLICTION_COT_TLS_PORT": "0",
+            # serve limits checks per unit by default; tests that need it set it.
+            "DECONFLICTION_CHECK_RATE_LIMIT": "0",
             **backends.env_for(data_dir),
             **(env or {}),
         }

@@ -15,6 +15,7 @@ import logging
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from deconfliction.service import policy
 from deconfliction.service.config import DEFAULT_BODY_LIMIT
 from deconfliction.service.errors import ServiceError, TooLarge
 from deconfliction.service.usecases import UseCases
@@ -63,7 +64,7 @@ class CheckFastPath:
                 if not message.get("more_body", False):
                     break
             uc = self.uc
-            who = uc.auth.from_header(authorization)
+            who = policy.authorize(uc.auth.from_header(authorization), "POST", CHECKS_PATH)
             obs, data, party = uc.checks.prepare(who, body)
             status, out = 201, uc.checks.run(who, obs, data, party)
         except ServiceError as exc:

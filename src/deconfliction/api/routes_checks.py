@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import json_body, principal, usecases
+from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS, CheckAnswer, ErrorBody, ReportsAccepted
 from deconfliction.api.serialize import json_response
-from deconfliction.service.access import Principal
+from deconfliction.service import policy
 from deconfliction.service.usecases import UseCases
 
 router = APIRouter(tags=["checks"])
+CHECKS_PATH = "/v1/checks"
 
 _INCOMPLETE = {
     "model": ErrorBody,
@@ -39,7 +40,7 @@ The check and its answer are recorded before the answer is sent.
 
 
 @router.post(
-    "/v1/checks",
+    CHECKS_PATH,
     status_code=201,
     summary="Check an observation before acting",
     description=CHECK_DOC,
@@ -64,7 +65,9 @@ async def post_check(request: Request) -> Response:
     # Inline on the event loop: token lookup (cached ≤ 1 s), parse, engine, insert —
     # each tens of microseconds; a thread hop would cost more than the work.
     uc: UseCases = request.app.state.usecases
-    who = uc.auth.from_header(request.headers.get("authorization"))
+    who = policy.authorize(
+        uc.auth.from_header(request.headers.get("authorization")), "POST", CHECKS_PATH
+    )
     body = await request.body()
     obs, data, party = uc.checks.prepare(who, body)
     return Response(
@@ -80,9 +83,7 @@ async def post_check(request: Request) -> Response:
     responses={200: {"model": CheckAnswer, "description": "The recorded answer."}, **ERRORS},
     operation_id="get_check",
 )
-async def get_check(
-    request: Request, check_id: str, who: Annotated[Principal, Depends(principal)]
-) -> Response:
+async def get_check(request: Request, check_id: str, who: Caller) -> Response:
     answer = await run_in_threadpool(usecases(request).checks.get, who, check_id)
     return json_response(answer)
 
@@ -113,7 +114,7 @@ async def get_check(
     },
     operation_id="post_reports",
 )
-async def post_reports(request: Request, who: Annotated[Principal, Depends(principal)]) -> Any:
+async def post_reports(request: Request, who: Caller) -> Any:
     data = await json_body(request)
     result = await run_in_threadpool(usecases(request).reports.post, who, data)
     return json_response(result)

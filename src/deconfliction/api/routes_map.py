@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import principal, usecases
+from deconfliction.api.deps import Caller, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.domain import vocabulary
-from deconfliction.service.access import Principal
 from deconfliction.service.map import MapView
 from deconfliction.service.map_assets import AssetPositions
 
@@ -51,7 +50,7 @@ the same assets in less than half the bytes.
 )
 async def get_map(
     request: Request,
-    who: Annotated[Principal, Depends(principal)],
+    who: Caller,
     bbox: Annotated[
         str | None, Query(description="west,south,east,north in degrees: only what is in view")
     ] = None,
@@ -89,7 +88,7 @@ def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:
     responses=ERRORS,
     operation_id="get_vocabulary",
 )
-async def get_vocabulary(who: Annotated[Principal, Depends(principal)]) -> Response:
+async def get_vocabulary(who: Caller) -> Response:
     words = vocabulary.current()
     return json_response(
         {

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from deconfliction import __version__
-from deconfliction.api.deps import json_body, principal, usecases
+from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS, Health, Ready, TokenIssued, Version
 from deconfliction.api.serialize import json_response
 from deconfliction.service import auth
-from deconfliction.service.access import Principal
 from deconfliction.service.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.store import NotFound as StoreNotFound
 from deconfliction.store.times import format_time
 
 router = APIRouter(tags=["service"])
-Caller = Annotated[Principal, Depends(principal)]
 
 
 @router.get("/v1/health", response_model=Health, summary="Liveness (no token needed)")

@@ -7,20 +7,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from deconfliction.api.deps import json_body, principal, usecases
+from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
-from deconfliction.service.access import Principal
 from deconfliction.service.errors import InvalidInput
 from deconfliction.service.notifications import awareness
 
 router = APIRouter(tags=["notifications"])
-Caller = Annotated[Principal, Depends(principal)]
+
 
 #: A comment line this often keeps proxies from closing an idle stream.
 KEEPALIVE_S = 15.0

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import json_body, principal, usecases
+from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS, Page
 from deconfliction.api.serialize import json_response
-from deconfliction.service.access import Principal
 from deconfliction.service.kinds import KINDS, Kind
-
-Caller = Annotated[Principal, Depends(principal)]
 
 
 def _body_doc(kind: Kind) -> dict[str, Any]:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import principal, usecases
+from deconfliction.api.deps import Caller, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.review.build import DEFAULT_AFTER, DEFAULT_BEFORE, Incident
 from deconfliction.review.render import html_with_inline_map, to_markdown, to_png
 from deconfliction.review.usecase import parse_at, parse_duration, review
-from deconfliction.service.access import Principal
 from deconfliction.service.errors import InvalidInput
 
 router = APIRouter(tags=["review"])
@@ -40,7 +39,7 @@ FORMATS = ("json", "markdown", "html", "png")
 )
 async def get_review(
     request: Request,
-    who: Annotated[Principal, Depends(principal)],
+    who: Caller,
     at: Annotated[str, Query(description="The incident's time, RFC 3339 with a zone")],
     lat: Annotated[float, Query(description="Latitude, WGS 84 degrees")],
     lon: Annotated[float, Query(description="Longitude, WGS 84 degrees")],

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from deconfliction.api.deps import json_body, principal, usecases
+from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
-from deconfliction.service.access import Principal
 
 router = APIRouter(tags=["notifications"])
-Caller = Annotated[Principal, Depends(principal)]
 
 _WHO = (
     "Coordinators of the unit's party and admins (a webhook sends the unit's notifications "

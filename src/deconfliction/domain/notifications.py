@@ -41,6 +41,14 @@ ALLOWED_RESPONSES: dict[str, tuple[str, ...]] = {
     "hold_on_your_asset": ("confirmed_ours", "acknowledged"),
 }
 
+#: An alert (``payload.alert``) raised by sweep detection (``service/probing.py``): a
+#: unit made many checks spread over an area or on a grid in a short time. It goes to
+#: the coordination cells of the asker's party and of the parties whose withheld
+#: matches the sweep touched, and takes ``acknowledged``. The store's schema fixes its
+#: list of causes, so it is stored as a first-level ``escalation`` (no deadline) until
+#: a migration adds ``probing_suspected`` as a cause of its own.
+PROBING_SUSPECTED = "probing_suspected"
+
 #: Printed on every card and in the API's descriptions.
 ACKNOWLEDGEMENT_MEANS = (
     "Acknowledgement means received, never approved: answering says you were told, "

@@ -7,11 +7,13 @@ out ("who knew what when").
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from deconfliction.domain.model import Observation
+from deconfliction.domain.result import CheckResult
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.errors import (
@@ -22,10 +24,13 @@ from deconfliction.service.errors import (
     Unavailable,
 )
 from deconfliction.service.ids import new_check_id
+from deconfliction.service.probing import ProbingAlerts
 from deconfliction.service.validation import parse_json, validate
 
 if TYPE_CHECKING:
     from deconfliction.service.notify import Planner
+
+log = logging.getLogger("deconfliction.checks")
 
 
 class Checks:
@@ -35,6 +40,8 @@ class Checks:
         self.engine = service.engine
         #: Tells owners of matched assets of other parties (``hold_on_your_asset``).
         self.planner: Planner | None = None
+        #: Sweep detection (anti-probing, docs/security.md).
+        self.probing = ProbingAlerts(self.store, service.clock.now, self._coordination_cells)
 
     def prepare(
         self, who: Principal, body: bytes
@@ -102,7 +109,27 @@ class Checks:
                 f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
                 code="store_unavailable",
             ) from exc
+        self._watch_for_sweeps(check_id, obs, party, result)
         return body
+
+    def _watch_for_sweeps(
+        self, check_id: str, obs: Observation, party: str | None, result: CheckResult
+    ) -> None:
+        """After the check is recorded: a sweep is flagged to the parties concerned. A
+        failure here never costs the asker its (already recorded) answer."""
+        withheld = [m.party_id for m in result.matches if m.details_withheld]
+        try:
+            sweep = self.probing.check_recorded(
+                check_id, obs.unit_id, party, obs.position.lat, obs.position.lon, withheld
+            )
+        except Exception:
+            log.exception("sweep detection failed for check %s", check_id)
+            return
+        if sweep is not None and self.planner is not None:
+            self.planner.bell.ring()  # wake the streams
+
+    def _coordination_cells(self, party_id: str) -> list[str]:
+        return self.planner.coordination_cells(party_id) if self.planner is not None else []
 
     def check(self, who: Principal, body: bytes) -> bytes:
         """The whole check, blocking (threads, the CLI, tests)."""

@@ -1,10 +1,23 @@
-"""Checks per minute per unit (``--check-rate-limit``; 0 = off)."""
+"""Checks per minute per unit (``--check-rate-limit``; 0 = off).
+
+Anti-probing (docs/security.md): every check near a withheld asset tells the asker
+one bit about it, so the number of checks a unit may make bounds what it can learn.
+``serve`` turns the limit on by default (:data:`DEFAULT_PER_MINUTE`); benchmarks and
+bulk tests pass ``--check-rate-limit 0``. Over the limit: 429 ``treat_as: HOLD``.
+It applies to every check path: the fast path and the FastAPI route both go
+through ``Checks.prepare``.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+
+#: ``serve``'s default: a drone team checks a few points a minute; a burst of 60 at
+#: once and one a second sustained covers real use, while a sweep of 1,000 points
+#: takes over 15 minutes (and is flagged long before: ``service/probing.py``).
+DEFAULT_PER_MINUTE = 60
 
 
 class RateLimiter:
