@@ -115,7 +115,7 @@ def test_a_scripted_sweep_is_rate_limited_and_flagged(data_dir: Path) -> None:
                 inbox = http.get(
                     f"/v1/units/{cell}/notifications", params={"state": "all"}, headers=h
                 ).json()["items"]
-                alerts = [n for n in inbox if n.get("alert") == "probing_suspected"]
+                alerts = [n for n in inbox if n["cause"] == "probing_suspected"]
                 assert len(alerts) == 1, inbox
                 alert = alerts[0]
                 assert alert["sweep"]["unit_id"] == "c-drones"

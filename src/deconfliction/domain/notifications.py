@@ -23,6 +23,7 @@ Cause = Literal[
     "recognition_briefing",
     "hold_on_your_asset",
     "escalation",
+    "probing_suspected",
 ]
 CAUSES: tuple[str, ...] = get_args(Cause)
 
@@ -39,14 +40,14 @@ ALLOWED_RESPONSES: dict[str, tuple[str, ...]] = {
     "escalation": ("acknowledged",),
     "recognition_briefing": ("briefed",),
     "hold_on_your_asset": ("confirmed_ours", "acknowledged"),
+    "probing_suspected": ("acknowledged",),
 }
 
-#: An alert (``payload.alert``) raised by sweep detection (``service/probing.py``): a
-#: unit made many checks spread over an area or on a grid in a short time. It goes to
-#: the coordination cells of the asker's party and of the parties whose withheld
-#: matches the sweep touched, and takes ``acknowledged``. The store's schema fixes its
-#: list of causes, so it is stored as a first-level ``escalation`` (no deadline) until
-#: a migration adds ``probing_suspected`` as a cause of its own.
+#: Raised by sweep detection (``service/probing.py``): a unit made many checks spread over
+#: an area or on a grid in a short time. It goes to the coordination cells of the asker's
+#: party and of the parties whose withheld matches the sweep touched, takes
+#: ``acknowledged`` and has no deadline (nothing escalates it); ``payload.alert`` names
+#: it too, as in its first version.
 PROBING_SUSPECTED = "probing_suspected"
 
 #: Printed on every card and in the API's descriptions.

@@ -222,9 +222,7 @@ class ProbingAlerts:
                         "id": new_notification_id(),
                         "unit_id": cell,
                         "party_id": party,
-                        # Stored as a first-level escalation (the store's cause list is
-                        # fixed by its schema); ``payload.alert`` names what it is.
-                        "cause": "escalation",
+                        "cause": PROBING_SUSPECTED,
                         "asset_id": None,
                         "type_id": None,
                         "subject": f"probing:{sweep.unit_id}",

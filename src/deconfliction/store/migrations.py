@@ -317,6 +317,36 @@ _WEBHOOKS = Migration(
     ),
 )
 
+_PROBING_CAUSE = Migration(
+    6,
+    "a notification cause of its own for suspected probing (sweep detection)",
+    (
+        # The created-at index serves notifications' retention; it is also the schema
+        # change that makes SQLite's other connections reload the edited table below.
+        "CREATE INDEX notifications_by_created ON notifications (created_at)",
+    ),
+    dialect_only=(
+        ("postgresql", "ALTER TABLE notifications DROP CONSTRAINT notifications_cause_check"),
+        (
+            "postgresql",
+            "ALTER TABLE notifications ADD CONSTRAINT notifications_cause_check CHECK (cause IN "
+            "('announced_arrival', 'unannounced_entry', 'recognition_briefing', "
+            "'hold_on_your_asset', 'escalation', 'probing_suspected'))",
+        ),
+        # SQLite cannot change a CHECK constraint with ALTER TABLE: the documented
+        # procedure of migration 3 (edit the stored definition, then RESET).
+        ("sqlite", "PRAGMA writable_schema=ON"),
+        (
+            "sqlite",
+            "UPDATE sqlite_master SET sql = replace(sql, "
+            "'''hold_on_your_asset'', ''escalation'')', "
+            "'''hold_on_your_asset'', ''escalation'', ''probing_suspected'')') "
+            "WHERE type = 'table' AND name = 'notifications'",
+        ),
+        ("sqlite", "PRAGMA writable_schema=RESET"),
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
@@ -324,6 +354,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _AUDIT_CHAIN,
     _RETENTION,
     _WEBHOOKS,
+    _PROBING_CAUSE,
 )
 
 
