@@ -345,12 +345,15 @@ def assert_every_planned_notification_once(acks: list[Acknowledged], data_dir: P
     assert not told, f"notices for checks nobody answered: {sorted(told)[:3]}"
     assert holds > 0, "no check matched another party's asset: the test tested nothing"
 
-    # Nothing else was planned (no escalations: no deadline passed in the run).
+    # Nothing else was planned (no escalations: no deadline passed in the run). Eight
+    # clients checking random points over the area may look like a sweep: a probing
+    # alert to the cells is then right (docs/security.md; each server detects on its own).
     assert set(by_cause) <= {
         "announced_arrival",
         "unannounced_entry",
         "recognition_briefing",
         "hold_on_your_asset",
+        "probing_suspected",
     }, set(by_cause)
 
 
