@@ -317,6 +317,24 @@ def test_party_c_never_receives_party_b_secrets_but_its_checks_hold(world: World
                 f"/v1/checks/{b_check}",
             ):
                 assert get(path).status_code == 404, path
+            # B's unit's webhooks: not there for C, whatever the role (the policy's 403
+            # for an operator names no object).
+            hooks = seen.add(f"{role} GET webhooks", c.get("/v1/units/b-team/webhooks"))
+            assert hooks.status_code in (403, 404), hooks.text
+            made = seen.add(
+                f"{role} POST webhooks",
+                c.post("/v1/units/b-team/webhooks", json={"url": "http://127.0.0.1:9/x"}),
+            )
+            assert made.status_code in (403, 404), made.text
+            # The after-action review around B's secret asset, as C: nothing of B's.
+            review = get(
+                "/v1/review",
+                at=now_iso().replace("+00:00", "Z"),
+                lat=NEAR["asset"][0],
+                lon=NEAR["asset"][1],
+                radius_m=5000,
+            )
+            assert review.status_code in (200, 403), review.text
             for key, obj_id in (("asset", "b-secret-7"), ("area", "b-area-secret")):
                 s = c.get("/v1/dashboard/awareness", params={key: obj_id})
                 a = c.get("/v1/dashboard/awareness", params={key: f"zz-{obj_id}"})
