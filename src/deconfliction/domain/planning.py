@@ -84,6 +84,8 @@ class RoutePlan:
     lon1: FloatArray
     before_m: FloatArray
     length_m: FloatArray
+    #: An R-tree of the segments' boxes (degrees), for many AORs at once.
+    tree: shapely.STRtree
 
     @classmethod
     def of(cls, route: BaseGeometry, corridor_m: float) -> RoutePlan:
@@ -99,15 +101,19 @@ class RoutePlan:
             lengths.append(np.asarray(seg_m, dtype=float))
         length_m = np.concatenate(lengths) if lengths else np.zeros(0)
         before_m = np.concatenate(([0.0], np.cumsum(length_m)[:-1])) if len(length_m) else length_m
-        return cls(
-            corridor_m,
-            np.concatenate(lat0) if lat0 else np.zeros(0),
-            np.concatenate(lon0) if lon0 else np.zeros(0),
-            np.concatenate(lat1) if lat1 else np.zeros(0),
-            np.concatenate(lon1) if lon1 else np.zeros(0),
-            before_m,
-            length_m,
+        a_lat = np.concatenate(lat0) if lat0 else np.zeros(0)
+        a_lon = np.concatenate(lon0) if lon0 else np.zeros(0)
+        b_lat = np.concatenate(lat1) if lat1 else np.zeros(0)
+        b_lon = np.concatenate(lon1) if lon1 else np.zeros(0)
+        tree = shapely.STRtree(
+            shapely.box(
+                np.minimum(a_lon, b_lon),
+                np.minimum(a_lat, b_lat),
+                np.maximum(a_lon, b_lon),
+                np.maximum(a_lat, b_lat),
+            )
         )
+        return cls(corridor_m, a_lat, a_lon, b_lat, b_lon, before_m, length_m, tree)
 
     def candidates(self, aor: BaseGeometry) -> IntArray:
         """The segments that may come within the corridor of the AOR: a superset, by
@@ -220,14 +226,7 @@ def route_entries(plan: RoutePlan, aors: Sequence[BaseGeometry]) -> list[RouteEn
     fast_ids = np.flatnonzero(fast)
     if len(fast_ids) == 0:
         return out
-    tree = shapely.STRtree(
-        shapely.box(
-            np.minimum(plan.lon0, plan.lon1),
-            np.minimum(plan.lat0, plan.lat1),
-            np.maximum(plan.lon0, plan.lon1),
-            np.maximum(plan.lat0, plan.lat1),
-        )
-    )
+    tree = plan.tree
     for start in range(0, len(fast_ids), _FANOUT_CHUNK):
         ids = fast_ids[start : start + _FANOUT_CHUNK]
         boxes = shapely.box(west[ids], south[ids], east[ids], north[ids])

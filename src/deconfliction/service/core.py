@@ -95,6 +95,10 @@ class Service:
         self.hooks: list[WriteHook] = []
         #: Other processes' writes applied to the engine, not yet given to the hooks.
         self.unplanned: list[follow.Followed] = []
+        #: Another process plans notifications on this store (another server on the same
+        #: PostgreSQL database): seen when one of its notification events is followed. The
+        #: planner then looks in the store for what it could have written meanwhile.
+        self.other_planners = False
         #: Set before loading: the writes of events after this one (made by another
         #: process before the load, e.g. ``serve --demo``) are given to the hooks too.
         self.replay_after_seq: int | None = None

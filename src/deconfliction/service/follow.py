@@ -109,6 +109,8 @@ def catch_up(svc: Service) -> int:
         upto = svc.store.last_event_seq()  # every followed event up to here is committed
         events = svc.events.after(svc.applied_seq)
         for event in events:
+            if event.kind == "notification":
+                svc.other_planners = True  # another server plans on this store too
             if svc.engine.ready:
                 written = _apply(svc, event.kind, event.action, event.object_id, event.payload)
                 if written is not None and event.kind in PLANNED_KINDS:

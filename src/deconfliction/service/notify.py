@@ -122,6 +122,8 @@ class _FanOut:
     earlier: dict[str, str] | None = None
     #: Replays: the movement's latest announcement per unit, read once.
     latest: dict[str, dict[str, Any]] | None = None
+    #: The route prepared once for every chunk.
+    plan: planning.RoutePlan | None = None
 
 
 class Bell:
@@ -432,7 +434,24 @@ class Planner:
 
     # -- helpers ------------------------------------------------------------------------------
     def now(self) -> datetime:
-        return self.svc.clock.now()
+        """The service clock; within one hook call (one transaction) one instant, so that
+        everything it writes carries the same time (and a fan-out formats it once)."""
+        memo = self._memo
+        if memo is None:
+            return self.svc.clock.now()
+        now: datetime | None = memo.get(("now", ""))
+        if now is None:
+            now = memo[("now", "")] = self.svc.clock.now()
+        return now
+
+    def _now_text(self) -> str:
+        memo = self._memo
+        if memo is None:
+            return format_time(self.svc.clock.now())
+        text: str | None = memo.get(("now", "text"))
+        if text is None:
+            text = memo[("now", "text")] = format_time(self.now())
+        return text
 
     def _get(self, kind: str, obj_id: str | None, model: type[Any]) -> Any:
         if obj_id is None:
@@ -557,7 +576,7 @@ class Planner:
             "state": "pending",
             "escalation_level": escalation_level,
             "parent_id": parent_id,
-            "created_at": format_time(self.now()),
+            "created_at": self._now_text(),
         }
 
     # -- announced arrivals -------------------------------------------------------------------
@@ -587,7 +606,9 @@ class Planner:
             if job.replay:
                 job.latest = self._announcements(movement, asset, answered=None)
         units, job.units = job.units[:chunk], job.units[chunk:]
-        self._plan_movement(pending, movement, asset, units, job.earlier, job.latest)
+        if job.plan is None:
+            job.plan = planning.RoutePlan.of(movement.route_shape, movement.corridor_m)
+        self._plan_movement(pending, movement, asset, units, job.earlier, job.latest, job.plan)
         return len(units)
 
     def _announcements(
@@ -613,11 +634,13 @@ class Planner:
         units: Sequence[Unit | _AorUnit],
         earlier: dict[str, str] | None,
         latest: dict[str, dict[str, Any]] | None,
+        plan: planning.RoutePlan | None = None,
     ) -> None:
         """Announce a movement to the units whose AOR its corridor enters."""
         kind: EquipmentType | None = self._get("equipment_type", asset.type_id, EquipmentType)
         speed = self._speed_kmh(asset, kind)
-        plan = planning.RoutePlan.of(movement.route_shape, movement.corridor_m)
+        if plan is None:
+            plan = planning.RoutePlan.of(movement.route_shape, movement.corridor_m)
         hits = planning.route_entries(plan, [u.aor_shape for u in units])
         for unit, hit in zip(units, hits, strict=True):
             if hit is None:
@@ -933,8 +956,8 @@ class Planner:
         per briefing about to be opened, which is rare (once per unit and type). A stored
         briefing answered since is found answered when the batch is written (``_flush``)."""
         pending_id = self.pending_briefing.get(key)
-        if pending_id is not None:
-            return pending_id
+        if pending_id is not None or not self.svc.other_planners:
+            return pending_id  # alone on this store, what it wrote and loaded is all there is
         rows = self.store.find_notifications(
             unit_id=key[0], cause="recognition_briefing", type_id=key[1]
         )
