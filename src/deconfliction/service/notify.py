@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -572,7 +573,7 @@ class Planner:
             "subject": subject,
             "payload": payload,
             "urgent": urgent,
-            "deadline": format_time(deadline) if deadline is not None else None,
+            "deadline": _fmt(deadline) if deadline is not None else None,
             "state": "pending",
             "escalation_level": escalation_level,
             "parent_id": parent_id,
@@ -795,8 +796,8 @@ class Planner:
         who = f"{asset.callsign} ({what})" if releasable else f"A {what} of {party_name}"
         verb = "is already inside" if already_inside else "can enter"
         message = (
-            f"{who} {verb} the area of {unit.name} from {format_time(entry)}; "
-            f"answer by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
+            f"{who} {verb} the area of {unit.name} from {_fmt(entry)}; "
+            f"answer by {_fmt(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
         )
         subject_key = f"{subject[0]}:{subject[1]}"
         payload: dict[str, Any] = {
@@ -808,10 +809,10 @@ class Planner:
             "contact": contact,
             "card": card,
             "window": {
-                "start": format_time(window[0]),
-                "end": format_time(window[1]) if window[1] is not None else None,
+                "start": _fmt(window[0]),
+                "end": _fmt(window[1]) if window[1] is not None else None,
             },
-            "entry": {"at": format_time(entry), "position": where},
+            "entry": {"at": _fmt(entry), "position": where},
             "geometry": geometry,
             "acknowledgement": ACKNOWLEDGEMENT_MEANS,
             "_escalate_to": sorted({unit.party_id, asset.party_id}),
@@ -839,9 +840,9 @@ class Planner:
             arrival_id = earlier_id
             self.store.update_notification(
                 arrival_id,
-                at=format_time(now),
+                at=_fmt(now),
                 actor="service:notifications",
-                deadline=format_time(deadline),
+                deadline=_fmt(deadline),
                 payload=payload,
                 outbox_event="repeated",
             )
@@ -911,7 +912,7 @@ class Planner:
         if key in self.briefed:
             return  # answered on another node
         if pending_id is not None:
-            due = format_time(deadline)
+            due = _fmt(deadline)
             row = pending.briefings.get(pending_id)
             if row is not None:  # created in this very batch: still a row in memory
                 _add_arrival(row["payload"], arrival_id)
@@ -923,7 +924,7 @@ class Planner:
             return
         message = (
             f"Recognition briefing: {card_summary(card)}. Answer 'briefed' once your team "
-            f"knows what it looks like, by {format_time(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
+            f"knows what it looks like, by {_fmt(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
         )
         row = self._row(
             unit_id=unit.id,
@@ -1369,6 +1370,11 @@ class Escalator:
                     )
                 )
         self.store.add_notifications(rows, "service:escalation")
+
+
+#: A fan-out formats the same few instants (its window, its deadline floor) thousands of
+#: times: the stored text form, remembered.
+_fmt = lru_cache(maxsize=4096)(format_time)
 
 
 def _add_arrival(payload: dict[str, Any], arrival_id: str) -> None:
