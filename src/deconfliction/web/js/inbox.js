@@ -21,6 +21,7 @@ const CAUSE = {
   recognition_briefing: "Recognition briefing",
   hold_on_your_asset: "HOLD on your asset",
   escalation: "Escalation",
+  probing_suspected: "Possible probing",
 };
 
 const ANSWER = {
