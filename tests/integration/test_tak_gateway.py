@@ -333,3 +333,112 @@ def test_an_idle_connection_is_closed(tak: Tak) -> None:
     summary = summary_for(tak.server, port)
     assert summary["events"] == 0
     assert f"idle for {IDLE_S} s" in tak.server.log()
+
+
+def _ping(uid: str) -> bytes:
+    """A client's ping, as ATAK sends it (made with pytak): no position."""
+    event = pytak.gen_cot(
+        lat=0, lon=0, ce=9999999, le=9999999, hae=9999999, uid=uid, cot_type="t-x-c-t"
+    )
+    assert event is not None
+    return event
+
+
+def _pytak_session(tak: Tak, issued: Issued, payloads: list[bytes], *, proto: bool) -> list[Any]:
+    """Connect with pytak, send ``payloads`` with its TX worker, and read with takproto until
+    a pong arrives: every event read, as takproto ``TakMessage``s."""
+    config = pytak.client_functions.ConfigParser()
+    config.read_dict(
+        {
+            "pytak": {
+                "COT_URL": f"tls://127.0.0.1:{tak.tls_port}",
+                "PYTAK_TLS_CLIENT_CERT": str(issued.cert),
+                "PYTAK_TLS_CLIENT_KEY": str(issued.key),
+                "PYTAK_TLS_CLIENT_CAFILE": str(issued.ca),
+                "TAK_PROTO": "1" if proto else "0",
+            }
+        }
+    )
+    section = config["pytak"]
+
+    async def main() -> list[Any]:
+        reader, writer = await pytak.protocol_factory(section)
+        worker = pytak.TXWorker(asyncio.Queue(), section, writer)
+        for payload in payloads:
+            await worker.handle_data(payload)
+        await writer.drain()
+        data = b""
+        messages: list[Any] = []
+        try:
+            while not any(m.cotEvent.type == "t-x-c-t-r" for m in messages):
+                chunk = await asyncio.wait_for(reader.read(65536), 15)
+                assert chunk, "closed before the pong"
+                data += chunk
+                messages = _messages(data)
+        finally:
+            writer.close()
+            with contextlib.suppress(ssl.SSLError, ConnectionError):
+                await writer.wait_closed()
+        return messages
+
+    return asyncio.run(main())
+
+
+def _messages(data: bytes) -> list[Any]:
+    """Every complete event in what the server sent — XML events, then (once the client
+    speaks it) TAK Protocol frames — each read by takproto."""
+    import takproto  # type: ignore[import-untyped]
+
+    from deconfliction.cot.framing import read_varint
+
+    messages = []
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0xBF:
+            header = read_varint(data, pos + 1)
+            if header is None or header[1] + header[0] > len(data):
+                break
+            length, start = header
+            messages.append(takproto.parse_proto(bytearray(data[pos : start + length])))
+            pos = start + length
+        elif data[pos : pos + 1].isspace():
+            pos += 1
+        else:
+            end = data.find(b"</event>", pos)
+            if end < 0:
+                break
+            end += len(b"</event>")
+            event = data[pos:end].strip()
+            proto = takproto.xml2proto(event, takproto.TAKProtoVer.STREAM)
+            messages.append(takproto.parse_proto(bytearray(proto)))
+            pos = end
+    return messages
+
+
+def test_tls_clients_are_offered_tak_protocol_first_and_pings_are_answered(tak: Tak) -> None:
+    ping = _ping("ANDROID-pinger")
+    messages = _pytak_session(tak, tak.alpha, [ping], proto=False)
+    first = messages[0].cotEvent
+    assert first.type == "t-x-takp-v"
+    assert (
+        "TakProtocolSupport" in first.detail.xmlDetail and 'version="1"' in first.detail.xmlDetail
+    )
+    pongs = [m.cotEvent for m in messages if m.cotEvent.type == "t-x-c-t-r"]
+    assert len(pongs) == 1 and pongs[0].ce == 9999999  # never a map object
+    assert not any(m.cotEvent.type.startswith("a-h") for m in messages)
+
+
+def test_a_ping_in_tak_protocol_is_answered_in_tak_protocol(tak: Tak) -> None:
+    ping = _ping("ANDROID-pinger-2")
+    messages = _pytak_session(tak, tak.alpha, [ping], proto=True)
+    assert messages[0].cotEvent.type == "t-x-takp-v"  # XML, before the client spoke
+    assert messages[-1].cotEvent.type == "t-x-c-t-r"
+
+
+def test_plain_clients_get_no_announcement_and_pings_are_not_reports(tak: Tak) -> None:
+    sock = socket.create_connection(("127.0.0.1", tak.tcp_port), timeout=10)
+    port = sock.getsockname()[1]
+    send_and_close(sock, cot("ANDROID-plain-pinger", 0, 0, ce=9999999, cot_type="t-x-c-t"))
+    summary = summary_for(tak.server, port)
+    assert summary["rejected"] == {"control": 1}
+    assert summary["reports"] == 0

@@ -46,6 +46,7 @@ from deconfliction.cot.feed import ClientFeed
 from deconfliction.cot.framing import Protocol as Framing
 from deconfliction.cot.framing import StreamFramer, decode_datagram, decode_frame
 from deconfliction.cot.mapping import CHAT_TYPE, chat_message
+from deconfliction.cot.proto import encode_stream
 from deconfliction.cot.publisher import Publisher
 from deconfliction.cot.xml import MAX_EVENT_BYTES, render_event
 from deconfliction.service.cot_ingest import Outcome, Sender, Transport
@@ -62,6 +63,11 @@ MAX_LOGGED_PER_CONNECTION = 20
 MAX_UDP_BACKLOG = 10_000
 TAKP_QUERY = "t-x-takp-q"
 TAKP_RESPONSE = "t-x-takp-r"
+#: Sent to a TLS client on connect, as TAK servers do: "this server speaks TAK Protocol v1".
+TAKP_SUPPORT = "t-x-takp-v"
+#: A client's ping, and the server's answer.
+PING = "t-x-c-t"
+PONG = "t-x-c-t-r"
 
 
 class Sink(Protocol):
@@ -156,19 +162,36 @@ def _reason(exc: CotError) -> str:
     return "too_large" if isinstance(exc, CotTooLarge) else f"invalid:{exc.field}"
 
 
-def takp_response(now: datetime) -> bytes:
-    """``t-x-takp-r``: yes, switch this stream to TAK Protocol v1."""
-    event = CotEvent(
-        uid="deconfliction-takp",
-        type=TAKP_RESPONSE,
-        how="m-g",
+def _control(uid: str, cot_type: str, now: datetime, extra_xml: str = "") -> CotEvent:
+    """A control event: at 0,0 with an unknown position, so it never becomes a map object."""
+    return CotEvent(
+        uid=uid,
+        type=cot_type,
+        how="m-g" if cot_type != PONG else "h-g-i-g-o",
         time=now,
         start=now,
         stale=now + timedelta(minutes=1),
         point=Point(0.0, 0.0, UNKNOWN, UNKNOWN, UNKNOWN),
-        detail=Detail(extra_xml='<TakControl><TakResponse status="true"/></TakControl>'),
+        detail=Detail(extra_xml=extra_xml),
     )
-    return render_event(event)
+
+
+def takp_response(now: datetime) -> bytes:
+    """``t-x-takp-r``: yes, switch this stream to TAK Protocol v1."""
+    extra = '<TakControl><TakResponse status="true"/></TakControl>'
+    return render_event(_control("deconfliction-takp", TAKP_RESPONSE, now, extra))
+
+
+def takp_support(now: datetime) -> bytes:
+    """``t-x-takp-v``: what a TAK server sends first, offering TAK Protocol v1."""
+    extra = '<TakControl><TakProtocolSupport version="1"/></TakControl>'
+    return render_event(_control("deconfliction-takp", TAKP_SUPPORT, now, extra))
+
+
+def pong(now: datetime, protocol: Framing) -> bytes:
+    """``t-x-c-t-r``, the answer to a client's ping, in the stream's current encoding."""
+    event = _control("takPong", PONG, now)
+    return encode_stream(event) if protocol is Framing.STREAM else render_event(event)
 
 
 class Gateway:
@@ -377,6 +400,8 @@ class Gateway:
         feed_task: asyncio.Task[None] | None = None
         self._open[id(stats)] = stats
         try:
+            if sender.authenticated:  # first, before anything else is written
+                writer.write(takp_support(datetime.now(UTC)))
             if sender.authenticated and self.publisher is not None:
                 stats.feed = self._feed(writer, sender)
                 try:
@@ -494,6 +519,11 @@ class Gateway:
                 if sender.authenticated and framer.protocol is Framing.XML:
                     replies.append(takp_response(datetime.now(UTC)))
                     framer.switch(Framing.STREAM)
+                continue
+            if event.type == PING:  # answered on TLS; plain clients are sent nothing
+                stats.counts["control"] += 1
+                if sender.authenticated:
+                    replies.append(pong(datetime.now(UTC), framer.protocol))
                 continue
             events.append(event)
 
