@@ -216,10 +216,14 @@ async def _open(
     return await asyncio.open_connection("127.0.0.1", bench.tcp_port)
 
 
-async def _discard(reader: asyncio.StreamReader) -> None:
+async def _discard(
+    reader: asyncio.StreamReader, pongs: set[int] | None = None, me: int = 0
+) -> None:
+    """Read whatever the server sends; note in ``pongs`` when it answers a ping."""
     with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
-        while await reader.read(65536):
-            pass
+        while chunk := await reader.read(65536):
+            if pongs is not None and b"t-x-c-t-r" in chunk:
+                pongs.add(me)
 
 
 async def _throughput(
@@ -302,6 +306,7 @@ async def _hold(bench: Bench, clients: int, active: int, seconds: float) -> None
     rng = random.Random(SEED)
     connected = 0
     sent_reports = 0
+    ponged: set[int] = set()
     stop = asyncio.Event()
     before = bench.stored()
 
@@ -309,7 +314,7 @@ async def _hold(bench: Bench, clients: int, active: int, seconds: float) -> None
         nonlocal connected, sent_reports
         reader, writer = await _open(bench, "tls", index)
         connected += 1
-        drain = asyncio.ensure_future(_discard(reader))
+        drain = asyncio.ensure_future(_discard(reader, ponged, index))
         next_ping = time.monotonic() + rng.random() * PING_EVERY_S
         n = 0
         try:
@@ -363,6 +368,7 @@ async def _hold(bench: Bench, clients: int, active: int, seconds: float) -> None
         active=active,
         seconds=seconds,
         clients_connected_at_end=still,
+        clients_answered_a_ping=len(ponged),
         rss_first_mb=samples[0] if samples else None,
         rss_settled_min_mb=min(settled) if settled else None,
         rss_settled_max_mb=max(settled) if settled else None,
