@@ -442,3 +442,68 @@ def test_plain_clients_get_no_announcement_and_pings_are_not_reports(tak: Tak) -
     summary = summary_for(tak.server, port)
     assert summary["rejected"] == {"control": 1}
     assert summary["reports"] == 0
+
+
+def _status(tak: Tak, token: str | None) -> Any:
+    with tak.server.client(token) as c:
+        return c.get("/v1/tak/status")
+
+
+def test_tak_status_for_admins_and_coordinators(tak: Tak) -> None:
+    admin = issue(tak.data_dir, "admin")
+    alpha = tls_connect(tak.tls_port, tak.alpha.context())
+    bravo = tls_connect(tak.tls_port, tak.bravo.context())
+    plain = socket.create_connection(("127.0.0.1", tak.tcp_port), timeout=10)
+    alpha_port, bravo_port = alpha.getsockname()[1], bravo.getsockname()[1]
+    plain_port = plain.getsockname()[1]
+    try:
+        alpha.sendall(cot("ANDROID-status-alpha-unbound", 48.5, 35.5) + cot("x", 91.0, 35.5))
+        bravo.sendall(cot("ANDROID-status-bravo-unbound", 48.5, 35.5))
+        plain.sendall(cot("ANDROID-status-plain-unbound", 48.5, 35.5))
+
+        def connection(body: dict[str, Any], port: int) -> dict[str, Any] | None:
+            return next((c for c in body["connections"] if c["peer"].endswith(f":{port}")), None)
+
+        def settled() -> dict[str, Any] | None:
+            r = _status(tak, admin)
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            mine = [connection(body, p) for p in (alpha_port, bravo_port, plain_port)]
+            if all(c is not None and c["rejected"].get("unbound_uid") for c in mine):
+                return body
+            return None
+
+        body = wait_for(settled)
+        assert body["enabled"] is True
+        assert body["listeners"] == {"tls": tak.tls_port, "tcp": tak.tcp_port, "udp": tak.udp_port}
+        mine = connection(body, alpha_port)
+        assert mine is not None
+        assert (mine["transport"], mine["unit"], mine["party"]) == ("tls", "a-cell", "alpha")
+        assert mine["protocol"] == "xml"
+        assert mine["rejected"] == {"unbound_uid": 1, "invalid:point.lat": 1}
+        assert "sent" in mine  # a TLS client is sent its picture
+        unbound = {u["uid"]: u for u in body["unbound"]}
+        assert unbound["ANDROID-status-alpha-unbound"]["unit_id"] == "a-cell"
+        assert unbound["ANDROID-status-alpha-unbound"]["count"] == 1
+        assert unbound["ANDROID-status-bravo-unbound"]["party_id"] == "bravo"
+        assert unbound["ANDROID-status-plain-unbound"]["transport"] == "plain"
+        assert "refused" in body["closed_totals"]
+
+        # A coordinator of alpha: alpha's TLS connections and unbound uids, nothing else.
+        r = _status(tak, tak.coord_a)
+        assert r.status_code == 200, r.text
+        seen = r.json()
+        assert {c["party"] for c in seen["connections"]} == {"alpha"}
+        assert connection(seen, alpha_port) is not None
+        assert connection(seen, bravo_port) is None and connection(seen, plain_port) is None
+        uids = {u["uid"] for u in seen["unbound"]}
+        assert "ANDROID-status-alpha-unbound" in uids
+        assert not uids & {"ANDROID-status-bravo-unbound", "ANDROID-status-plain-unbound"}
+        assert "closed_totals" not in seen
+
+        # Operators and strangers are refused.
+        assert _status(tak, tak.op_a).status_code == 403
+        assert _status(tak, None).status_code == 401
+    finally:
+        for sock in (alpha, bravo, plain):
+            sock.close()

@@ -96,6 +96,9 @@ class ConnectionStats:
     transport: Transport
     peer: str
     unit_id: str | None = None
+    party_id: str | None = None
+    #: ``xml``, ``tak-stream`` once known (from the first bytes, or negotiated).
+    protocol: str | None = None
     opened: float = field(default_factory=time.monotonic)
     bytes: int = 0
     events: int = 0
@@ -114,6 +117,8 @@ class ConnectionStats:
             "transport": self.transport,
             "peer": self.peer,
             "unit": self.unit_id,
+            "party": self.party_id,
+            "protocol": self.protocol,
             "seconds": round(time.monotonic() - self.opened, 3),
             "bytes": self.bytes,
             "events": self.events,
@@ -323,6 +328,24 @@ class Gateway:
         """Counters of every open connection (TLS ones with what they were sent)."""
         return [stats.summary() for stats in list(self._open.values())]
 
+    def snapshot(self, timeout: float = 5.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """:meth:`clients` and the totals of closed connections, taken on the gateway's own
+        loop so that no counter changes while it is read; for other threads (the API)."""
+        loop = self._loop
+        if loop is None or self._stopped or not loop.is_running():
+            return [], self.stats.snapshot()
+        taken: concurrent.futures.Future[tuple[list[dict[str, Any]], dict[str, Any]]]
+        taken = concurrent.futures.Future()
+
+        def take() -> None:
+            try:
+                taken.set_result((self.clients(), self.stats.snapshot()))
+            except BaseException as exc:  # handed to the caller, not lost in the loop
+                taken.set_exception(exc)
+
+        loop.call_soon_threadsafe(take)
+        return taken.result(timeout)
+
     # -- streams -------------------------------------------------------------------------
 
     async def _accept_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -393,7 +416,7 @@ class Gateway:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: Sender
     ) -> None:
         cfg = self.config
-        stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id)
+        stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id, sender.party_id)
         framer = StreamFramer(None, max_bytes=cfg.max_event_bytes)
         loop = asyncio.get_running_loop()
         end = "closed by the client"
@@ -423,6 +446,8 @@ class Gateway:
                 stats.bytes += len(chunk)
                 framer.push(chunk)
                 events, replies = self._frames(framer, stats, sender)
+                if framer.protocol is not None:
+                    stats.protocol = framer.protocol.value
                 if stats.feed is not None:  # before the reply: after it, only TAK Protocol
                     stats.feed.protocol = framer.protocol
                 for reply in replies:
