@@ -507,3 +507,38 @@ def test_tak_status_for_admins_and_coordinators(tak: Tak) -> None:
     finally:
         for sock in (alpha, bravo, plain):
             sock.close()
+
+
+def test_a_revoked_certificate_is_refused_and_its_open_connection_closed(
+    tak: Tak, tmp_path: Path
+) -> None:
+    from cryptography import x509
+
+    from tests.integration.live import run_cli
+
+    revoked = issue_client(tak.data_dir, "a-cell", tmp_path / "soon-revoked")
+    serial = x509.load_pem_x509_certificate(revoked.cert.read_bytes()).serial_number
+    held = tls_connect(tak.tls_port, revoked.context())  # connected before the revocation
+    held.settimeout(30)
+
+    result = run_cli("tak", "revoke", "--serial", f"{serial:X}", "--data-dir", str(tak.data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"certificate serial {serial:x} revoked" in result.stdout
+    again = run_cli("tak", "revoke", "--serial", f"0x{serial:x}", "--data-dir", str(tak.data_dir))
+    assert "already revoked" in again.stdout
+    bad = run_cli("tak", "revoke", "--serial", "not-hex", "--data-dir", str(tak.data_dir))
+    assert bad.returncode != 0 and "--serial" in bad.stderr
+
+    # The open connection is closed by the server (it was idle: the sweep finds it).
+    with contextlib.suppress(ssl.SSLError, ConnectionError):
+        while held.recv(65536):  # its picture, then the end
+            pass
+    held.close()
+    wait_for(lambda: "certificate revoked" in tak.server.log())
+    # A new connection with it is refused at connect; the unit's other certificates still work.
+    assert _refused(revoked.context(), tak.tls_port)
+    wait_for(lambda: "is revoked" in tak.server.log())  # refused after the handshake, logged
+    tak.register("alpha-after-revocation", "ANDROID-after-revocation")
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    send_and_close(sock, cot("ANDROID-after-revocation", 48.66, 35.5))
+    wait_for(lambda: tak.holds("alpha-after-revocation", 48.66, 35.5))

@@ -70,6 +70,16 @@ PING = "t-x-c-t"
 PONG = "t-x-c-t-r"
 
 
+#: How often open TLS connections are checked against the revocation list.
+REVOCATION_SWEEP_S = 2.0
+
+
+class RevocationCheck(Protocol):
+    """Revoked client certificates (:class:`~deconfliction.tak.revocation.Revocations`)."""
+
+    def is_revoked(self, serial: str | None) -> bool: ...
+
+
 class Sink(Protocol):
     """Where events go (:class:`~deconfliction.service.cot_ingest.CotIngest`)."""
 
@@ -99,6 +109,10 @@ class ConnectionStats:
     party_id: str | None = None
     #: ``xml``, ``tak-stream`` once known (from the first bytes, or negotiated).
     protocol: str | None = None
+    #: The client certificate's serial (TLS), and whether it was found revoked meanwhile.
+    serial: str | None = None
+    revoked: bool = False
+    task: asyncio.Task[None] | None = None
     opened: float = field(default_factory=time.monotonic)
     bytes: int = 0
     events: int = 0
@@ -208,6 +222,7 @@ class Gateway:
         config: GatewayConfig,
         tls_context: ssl.SSLContext | None = None,
         outbound: CotOutbound | None = None,
+        revocations: RevocationCheck | None = None,
     ) -> None:
         if config.tls_port and tls_context is None:
             raise ValueError("a TLS port needs a TLS context")
@@ -238,6 +253,8 @@ class Gateway:
         )
         self._open: dict[int, ConnectionStats] = {}
         self._publisher_task: asyncio.Task[None] | None = None
+        self.revocations = revocations
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -288,6 +305,8 @@ class Gateway:
             self.ports["tls"] = server.sockets[0].getsockname()[1]
             if self.publisher is not None:  # not a connection: kept out of ``_tasks``
                 self._publisher_task = asyncio.get_running_loop().create_task(self._publish())
+            if self.revocations is not None:
+                self._sweep_task = asyncio.get_running_loop().create_task(self._sweep())
         if cfg.tcp_port:
             server = await asyncio.start_server(
                 self._accept_tcp, cfg.host, cfg.tcp_port, limit=cfg.read_size
@@ -303,9 +322,10 @@ class Gateway:
             self.ports["udp"] = transport.get_extra_info("sockname")[1]
 
     async def _close(self) -> None:
-        if self._publisher_task is not None:
-            self._publisher_task.cancel()
-            await asyncio.gather(self._publisher_task, return_exceptions=True)
+        for background in (self._publisher_task, self._sweep_task):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         for server in self._servers:
             server.close()
         if self._udp is not None:
@@ -318,6 +338,25 @@ class Gateway:
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    async def _sweep(self) -> None:
+        """Close the open connections of certificates revoked since they connected (an idle
+        receiver sends nothing that would let the read loop notice)."""
+        assert self.revocations is not None
+        while True:
+            await asyncio.sleep(REVOCATION_SWEEP_S)
+            for stats in list(self._open.values()):
+                if stats.serial and not stats.revoked and self.revocations.is_revoked(stats.serial):
+                    stats.revoked = True
+                    self.stats.refused["revoked_while_connected"] += 1
+                    log.warning(
+                        "%s (%s): certificate serial %s revoked; closing",
+                        stats.peer,
+                        stats.unit_id,
+                        stats.serial,
+                    )
+                    if stats.task is not None:
+                        stats.task.cancel()
 
     async def _publish(self) -> None:
         assert self.publisher is not None
@@ -393,6 +432,11 @@ class Gateway:
             self.stats.refused["handshake"] += 1
             log.warning("tls %s refused: TLS handshake failed: %s", peer, exc)
             return None
+        serial = (writer.get_extra_info("peercert") or {}).get("serialNumber")
+        if self.revocations is not None and self.revocations.is_revoked(serial):
+            self.stats.refused["revoked"] += 1
+            log.warning("tls %s refused: certificate serial %s is revoked", peer, serial)
+            return None
         identity = peer_identity(writer.get_extra_info("peercert"))
         if identity is None:
             self.stats.refused["no_unit_in_certificate"] += 1
@@ -407,7 +451,6 @@ class Gateway:
             log.warning("tls %s (%s) refused: %s", peer, identity.subject, problem)
             return None
         log.info("tls %s connected as unit %s (%s)", peer, identity.unit_id, identity.party_id)
-        serial = (writer.get_extra_info("peercert") or {}).get("serialNumber")
         return Sender(
             "tls", peer, identity.unit_id, identity.party_id, str(serial or ""), identity.subject
         )
@@ -417,6 +460,8 @@ class Gateway:
     ) -> None:
         cfg = self.config
         stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id, sender.party_id)
+        stats.serial = sender.cert_id if sender.authenticated else None
+        stats.task = asyncio.current_task()
         framer = StreamFramer(None, max_bytes=cfg.max_event_bytes)
         loop = asyncio.get_running_loop()
         end = "closed by the client"
@@ -443,6 +488,10 @@ class Gateway:
                     break
                 if not chunk:
                     break
+                if stats.serial and self.revocations and self.revocations.is_revoked(stats.serial):
+                    stats.revoked = True
+                    end = "certificate revoked"
+                    break
                 stats.bytes += len(chunk)
                 framer.push(chunk)
                 events, replies = self._frames(framer, stats, sender)
@@ -462,7 +511,7 @@ class Gateway:
                     )
                     self._count(stats, outcome.counts)
         except asyncio.CancelledError:
-            end = "gateway stopping"
+            end = "certificate revoked" if stats.revoked else "gateway stopping"
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             end = f"connection error: {exc}"
         finally:

@@ -21,6 +21,7 @@ from deconfliction.service.cot_ingest import CotIngest
 from deconfliction.service.cot_outbound import CotOutbound
 from deconfliction.service.usecases import UseCases
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
+from deconfliction.tak.revocation import Revocations
 from deconfliction.tak.status import SCOPE_KEY
 
 Scope = MutableMapping[str, Any]
@@ -83,6 +84,7 @@ def start_gateway(
             ),
             server_tls_context(pki) if settings.cot_tls_port else None,
             CotOutbound(usecases) if settings.cot_tls_port else None,
+            Revocations.of(settings.data_dir) if settings.cot_tls_port else None,
         )
         gateway.start()
     return TakRuntime(pki, ingest, gateway)
