@@ -542,3 +542,62 @@ def test_a_revoked_certificate_is_refused_and_its_open_connection_closed(
     sock = tls_connect(tak.tls_port, tak.alpha.context())
     send_and_close(sock, cot("ANDROID-after-revocation", 48.66, 35.5))
     wait_for(lambda: tak.holds("alpha-after-revocation", 48.66, 35.5))
+
+
+def _pytak_plain(url: str, events: list[bytes], *, proto: bool = False) -> None:
+    """Send with pytak over a plain port (``tcp://`` or ``udp://``), its own client and TX
+    worker (mesh protobuf over UDP, stream protobuf over TCP when ``proto``)."""
+    config = pytak.client_functions.ConfigParser()
+    config.read_dict({"pytak": {"COT_URL": url, "TAK_PROTO": "1" if proto else "0"}})
+    section = config["pytak"]
+
+    async def main() -> None:
+        _, writer = await pytak.protocol_factory(section)
+        worker = pytak.TXWorker(asyncio.Queue(), section, writer)
+        for event in events:
+            await worker.handle_data(event)
+        if hasattr(writer, "drain"):
+            await writer.drain()
+        writer.close()
+        if hasattr(writer, "wait_closed"):
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("scheme", "proto", "lat"),
+    [("tcp", False, 48.91), ("tcp", True, 48.92), ("udp", False, 48.93), ("udp", True, 48.94)],
+)
+def test_pytak_over_plain_ports_is_stored_as_plain_and_never_moves_the_asset(
+    tak: Tak, scheme: str, proto: bool, lat: float
+) -> None:
+    asset_id, uid = f"alpha-pytak-{scheme}-{int(proto)}", f"ANDROID-pytak-{scheme}-{int(proto)}"
+    tak.register(asset_id, uid)
+    event = pytak.gen_cot(lat=lat, lon=FAR[1], ce=8, uid=uid)
+    assert event is not None
+    port = tak.tcp_port if scheme == "tcp" else tak.udp_port
+    url_scheme = "udp+wo" if scheme == "udp" else scheme  # pytak's send-only UDP client
+    _pytak_plain(f"{url_scheme}://127.0.0.1:{port}", [event], proto=proto)
+    wait_for(lambda: "plain" in tak.latest(asset_id))
+    latest = tak.latest(asset_id)
+    assert latest["plain"]["lat"] == pytest.approx(lat)
+    assert latest["authenticated"]["lat"] == pytest.approx(HOME[0])
+    # What a check sees: the authenticated position holds; the forged one 50 km away moves
+    # nothing (widening a candidate's reach with plain reports is the engine's next step).
+    assert tak.holds(asset_id, *HOME)
+    assert not tak.holds(asset_id, lat, FAR[1])
+
+
+def test_a_10_megabyte_event_over_tls_is_dropped_and_the_connection_goes_on(tak: Tak) -> None:
+    tak.register("alpha-huge-1", "ANDROID-huge")
+    huge = cot("ANDROID-huge", 48.6, 35.5).replace(b"<detail>", b"<detail>" + b"x" * 10_000_000)
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    port = sock.getsockname()[1]
+    sock.sendall(huge)
+    send_and_close(sock, cot("ANDROID-huge", 48.67, 35.5))
+    summary = summary_for(tak.server, port)
+    assert summary["rejected"] == {"too_large": 1}
+    assert summary["reports"] == 1
+    wait_for(lambda: tak.holds("alpha-huge-1", 48.67, 35.5))
