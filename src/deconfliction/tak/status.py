@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from deconfliction.service.access import Principal
-from deconfliction.service.errors import Forbidden
+from deconfliction.service.errors import Forbidden, Unavailable
 
 if TYPE_CHECKING:
     from deconfliction.tak.server import TakRuntime
@@ -33,7 +33,10 @@ def tak_status(who: Principal, runtime: TakRuntime | None) -> dict[str, Any]:
         if who.is_admin:
             body["closed_totals"] = None
         return body
-    connections, totals = gateway.snapshot()
+    try:
+        connections, totals = gateway.snapshot()
+    except TimeoutError:  # its loop is stuck: say so rather than answer from a moving state
+        raise Unavailable("the TAK gateway did not answer within 5 s; try again") from None
     if not who.is_admin:
         connections = [c for c in connections if c["party"] is not None and c["party"] == party]
     connections.sort(key=lambda c: (c["transport"], c["unit"] or "", c["peer"]))
