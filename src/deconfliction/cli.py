@@ -562,6 +562,28 @@ def tak_issue_client(
     say(f"PKCS#12 password (shown once, also inside the data package): {credentials.password}")
 
 
+@tak_app.command("revoke")
+def tak_revoke(
+    serial: Annotated[
+        str, typer.Option(help="The certificate's serial, in hex, as issue-client printed it.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept beside the serial).")] = "",
+    data_dir: DataDir = Path("./data"),
+) -> None:
+    """Revoke a client certificate: refused at connect, open connections closed in seconds."""
+    from deconfliction.tak.revocation import SerialError, parse_serial, revoke, revoked_path
+
+    try:
+        number = parse_serial(serial)
+        added = revoke(data_dir, number, datetime.now(UTC), reason)
+    except SerialError as exc:
+        raise _fail(f"--serial: {exc}") from None
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    state = "revoked" if added else "already revoked"
+    say(f"certificate serial {number:x} {state} ({revoked_path(data_dir)})")
+
+
 # --- import / export ----------------------------------------------------------------------------
 
 

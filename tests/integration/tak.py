@@ -137,13 +137,17 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
         time.sleep(0.05)
 
 
+_ENDED = re.compile(r"cot connection ended \(.*?\): (\{.*\})$")
+
+
 def connection_summaries(server: Server) -> list[dict[str, Any]]:
     """The per-connection counters the gateway logs when a connection ends."""
     out = []
     for line in server.log().splitlines():
-        _, sep, tail = line.partition("cot connection ended")
-        if sep:
-            out.append(json.loads(tail.split(": ", 1)[1]))
+        # "(<why it ended>): {json}"; the reason may hold ": " itself (a connection error).
+        match = _ENDED.search(line)
+        if match:
+            out.append(json.loads(match.group(1)))
     return out
 
 

@@ -333,3 +333,271 @@ def test_an_idle_connection_is_closed(tak: Tak) -> None:
     summary = summary_for(tak.server, port)
     assert summary["events"] == 0
     assert f"idle for {IDLE_S} s" in tak.server.log()
+
+
+def _ping(uid: str) -> bytes:
+    """A client's ping, as ATAK sends it (made with pytak): no position."""
+    event = pytak.gen_cot(
+        lat=0, lon=0, ce=9999999, le=9999999, hae=9999999, uid=uid, cot_type="t-x-c-t"
+    )
+    assert event is not None
+    return event
+
+
+def _pytak_session(tak: Tak, issued: Issued, payloads: list[bytes], *, proto: bool) -> list[Any]:
+    """Connect with pytak, send ``payloads`` with its TX worker, and read with takproto until
+    a pong arrives: every event read, as takproto ``TakMessage``s."""
+    config = pytak.client_functions.ConfigParser()
+    config.read_dict(
+        {
+            "pytak": {
+                "COT_URL": f"tls://127.0.0.1:{tak.tls_port}",
+                "PYTAK_TLS_CLIENT_CERT": str(issued.cert),
+                "PYTAK_TLS_CLIENT_KEY": str(issued.key),
+                "PYTAK_TLS_CLIENT_CAFILE": str(issued.ca),
+                "TAK_PROTO": "1" if proto else "0",
+            }
+        }
+    )
+    section = config["pytak"]
+
+    async def main() -> list[Any]:
+        reader, writer = await pytak.protocol_factory(section)
+        worker = pytak.TXWorker(asyncio.Queue(), section, writer)
+        for payload in payloads:
+            await worker.handle_data(payload)
+        await writer.drain()
+        data = b""
+        messages: list[Any] = []
+        try:
+            while not any(m.cotEvent.type == "t-x-c-t-r" for m in messages):
+                chunk = await asyncio.wait_for(reader.read(65536), 15)
+                assert chunk, "closed before the pong"
+                data += chunk
+                messages = _messages(data)
+        finally:
+            writer.close()
+            with contextlib.suppress(ssl.SSLError, ConnectionError):
+                await writer.wait_closed()
+        return messages
+
+    return asyncio.run(main())
+
+
+def _messages(data: bytes) -> list[Any]:
+    """Every complete event in what the server sent — XML events, then (once the client
+    speaks it) TAK Protocol frames — each read by takproto."""
+    import takproto  # type: ignore[import-untyped]
+
+    from deconfliction.cot.framing import read_varint
+
+    messages = []
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0xBF:
+            header = read_varint(data, pos + 1)
+            if header is None or header[1] + header[0] > len(data):
+                break
+            length, start = header
+            messages.append(takproto.parse_proto(bytearray(data[pos : start + length])))
+            pos = start + length
+        elif data[pos : pos + 1].isspace():
+            pos += 1
+        else:
+            end = data.find(b"</event>", pos)
+            if end < 0:
+                break
+            end += len(b"</event>")
+            event = data[pos:end].strip()
+            proto = takproto.xml2proto(event, takproto.TAKProtoVer.STREAM)
+            messages.append(takproto.parse_proto(bytearray(proto)))
+            pos = end
+    return messages
+
+
+def test_tls_clients_are_offered_tak_protocol_first_and_pings_are_answered(tak: Tak) -> None:
+    ping = _ping("ANDROID-pinger")
+    messages = _pytak_session(tak, tak.alpha, [ping], proto=False)
+    first = messages[0].cotEvent
+    assert first.type == "t-x-takp-v"
+    assert (
+        "TakProtocolSupport" in first.detail.xmlDetail and 'version="1"' in first.detail.xmlDetail
+    )
+    pongs = [m.cotEvent for m in messages if m.cotEvent.type == "t-x-c-t-r"]
+    assert len(pongs) == 1 and pongs[0].ce == 9999999  # never a map object
+    assert not any(m.cotEvent.type.startswith("a-h") for m in messages)
+
+
+def test_a_ping_in_tak_protocol_is_answered_in_tak_protocol(tak: Tak) -> None:
+    ping = _ping("ANDROID-pinger-2")
+    messages = _pytak_session(tak, tak.alpha, [ping], proto=True)
+    assert messages[0].cotEvent.type == "t-x-takp-v"  # XML, before the client spoke
+    assert messages[-1].cotEvent.type == "t-x-c-t-r"
+
+
+def test_plain_clients_get_no_announcement_and_pings_are_not_reports(tak: Tak) -> None:
+    sock = socket.create_connection(("127.0.0.1", tak.tcp_port), timeout=10)
+    port = sock.getsockname()[1]
+    send_and_close(sock, cot("ANDROID-plain-pinger", 0, 0, ce=9999999, cot_type="t-x-c-t"))
+    summary = summary_for(tak.server, port)
+    assert summary["rejected"] == {"control": 1}
+    assert summary["reports"] == 0
+
+
+def _status(tak: Tak, token: str | None) -> Any:
+    with tak.server.client(token) as c:
+        return c.get("/v1/tak/status")
+
+
+def test_tak_status_for_admins_and_coordinators(tak: Tak) -> None:
+    admin = issue(tak.data_dir, "admin")
+    alpha = tls_connect(tak.tls_port, tak.alpha.context())
+    bravo = tls_connect(tak.tls_port, tak.bravo.context())
+    plain = socket.create_connection(("127.0.0.1", tak.tcp_port), timeout=10)
+    alpha_port, bravo_port = alpha.getsockname()[1], bravo.getsockname()[1]
+    plain_port = plain.getsockname()[1]
+    try:
+        alpha.sendall(cot("ANDROID-status-alpha-unbound", 48.5, 35.5) + cot("x", 91.0, 35.5))
+        bravo.sendall(cot("ANDROID-status-bravo-unbound", 48.5, 35.5))
+        plain.sendall(cot("ANDROID-status-plain-unbound", 48.5, 35.5))
+
+        def connection(body: dict[str, Any], port: int) -> dict[str, Any] | None:
+            return next((c for c in body["connections"] if c["peer"].endswith(f":{port}")), None)
+
+        def settled() -> dict[str, Any] | None:
+            r = _status(tak, admin)
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            mine = [connection(body, p) for p in (alpha_port, bravo_port, plain_port)]
+            if all(c is not None and c["rejected"].get("unbound_uid") for c in mine):
+                return body
+            return None
+
+        body = wait_for(settled)
+        assert body["enabled"] is True
+        assert body["listeners"] == {"tls": tak.tls_port, "tcp": tak.tcp_port, "udp": tak.udp_port}
+        mine = connection(body, alpha_port)
+        assert mine is not None
+        assert (mine["transport"], mine["unit"], mine["party"]) == ("tls", "a-cell", "alpha")
+        assert mine["protocol"] == "xml"
+        assert mine["rejected"] == {"unbound_uid": 1, "invalid:point.lat": 1}
+        assert "sent" in mine  # a TLS client is sent its picture
+        unbound = {u["uid"]: u for u in body["unbound"]}
+        assert unbound["ANDROID-status-alpha-unbound"]["unit_id"] == "a-cell"
+        assert unbound["ANDROID-status-alpha-unbound"]["count"] == 1
+        assert unbound["ANDROID-status-bravo-unbound"]["party_id"] == "bravo"
+        assert unbound["ANDROID-status-plain-unbound"]["transport"] == "plain"
+        assert "refused" in body["closed_totals"]
+
+        # A coordinator of alpha: alpha's TLS connections and unbound uids, nothing else.
+        r = _status(tak, tak.coord_a)
+        assert r.status_code == 200, r.text
+        seen = r.json()
+        assert {c["party"] for c in seen["connections"]} == {"alpha"}
+        assert connection(seen, alpha_port) is not None
+        assert connection(seen, bravo_port) is None and connection(seen, plain_port) is None
+        uids = {u["uid"] for u in seen["unbound"]}
+        assert "ANDROID-status-alpha-unbound" in uids
+        assert not uids & {"ANDROID-status-bravo-unbound", "ANDROID-status-plain-unbound"}
+        assert "closed_totals" not in seen
+
+        # Operators and strangers are refused.
+        assert _status(tak, tak.op_a).status_code == 403
+        assert _status(tak, None).status_code == 401
+    finally:
+        for sock in (alpha, bravo, plain):
+            sock.close()
+
+
+def test_a_revoked_certificate_is_refused_and_its_open_connection_closed(
+    tak: Tak, tmp_path: Path
+) -> None:
+    from cryptography import x509
+
+    from tests.integration.live import run_cli
+
+    revoked = issue_client(tak.data_dir, "a-cell", tmp_path / "soon-revoked")
+    serial = x509.load_pem_x509_certificate(revoked.cert.read_bytes()).serial_number
+    held = tls_connect(tak.tls_port, revoked.context())  # connected before the revocation
+    held.settimeout(30)
+
+    result = run_cli("tak", "revoke", "--serial", f"{serial:X}", "--data-dir", str(tak.data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"certificate serial {serial:x} revoked" in result.stdout
+    again = run_cli("tak", "revoke", "--serial", f"0x{serial:x}", "--data-dir", str(tak.data_dir))
+    assert "already revoked" in again.stdout
+    bad = run_cli("tak", "revoke", "--serial", "not-hex", "--data-dir", str(tak.data_dir))
+    assert bad.returncode != 0 and "--serial" in bad.stderr
+
+    # The open connection is closed by the server (it was idle: the sweep finds it).
+    with contextlib.suppress(ssl.SSLError, ConnectionError):
+        while held.recv(65536):  # its picture, then the end
+            pass
+    held.close()
+    wait_for(lambda: "certificate revoked" in tak.server.log())
+    # A new connection with it is refused at connect; the unit's other certificates still work.
+    assert _refused(revoked.context(), tak.tls_port)
+    wait_for(lambda: "is revoked" in tak.server.log())  # refused after the handshake, logged
+    tak.register("alpha-after-revocation", "ANDROID-after-revocation")
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    send_and_close(sock, cot("ANDROID-after-revocation", 48.66, 35.5))
+    wait_for(lambda: tak.holds("alpha-after-revocation", 48.66, 35.5))
+
+
+def _pytak_plain(url: str, events: list[bytes], *, proto: bool = False) -> None:
+    """Send with pytak over a plain port (``tcp://`` or ``udp://``), its own client and TX
+    worker (mesh protobuf over UDP, stream protobuf over TCP when ``proto``)."""
+    config = pytak.client_functions.ConfigParser()
+    config.read_dict({"pytak": {"COT_URL": url, "TAK_PROTO": "1" if proto else "0"}})
+    section = config["pytak"]
+
+    async def main() -> None:
+        _, writer = await pytak.protocol_factory(section)
+        worker = pytak.TXWorker(asyncio.Queue(), section, writer)
+        for event in events:
+            await worker.handle_data(event)
+        if hasattr(writer, "drain"):
+            await writer.drain()
+        writer.close()
+        if hasattr(writer, "wait_closed"):
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("scheme", "proto", "lat"),
+    [("tcp", False, 48.91), ("tcp", True, 48.92), ("udp", False, 48.93), ("udp", True, 48.94)],
+)
+def test_pytak_over_plain_ports_is_stored_as_plain_and_never_moves_the_asset(
+    tak: Tak, scheme: str, proto: bool, lat: float
+) -> None:
+    asset_id, uid = f"alpha-pytak-{scheme}-{int(proto)}", f"ANDROID-pytak-{scheme}-{int(proto)}"
+    tak.register(asset_id, uid)
+    event = pytak.gen_cot(lat=lat, lon=FAR[1], ce=8, uid=uid)
+    assert event is not None
+    port = tak.tcp_port if scheme == "tcp" else tak.udp_port
+    url_scheme = "udp+wo" if scheme == "udp" else scheme  # pytak's send-only UDP client
+    _pytak_plain(f"{url_scheme}://127.0.0.1:{port}", [event], proto=proto)
+    wait_for(lambda: "plain" in tak.latest(asset_id))
+    latest = tak.latest(asset_id)
+    assert latest["plain"]["lat"] == pytest.approx(lat)
+    assert latest["authenticated"]["lat"] == pytest.approx(HOME[0])
+    # What a check sees: the authenticated position holds; the forged one 50 km away moves
+    # nothing (widening a candidate's reach with plain reports is the engine's next step).
+    assert tak.holds(asset_id, *HOME)
+    assert not tak.holds(asset_id, lat, FAR[1])
+
+
+def test_a_10_megabyte_event_over_tls_is_dropped_and_the_connection_goes_on(tak: Tak) -> None:
+    tak.register("alpha-huge-1", "ANDROID-huge")
+    huge = cot("ANDROID-huge", 48.6, 35.5).replace(b"<detail>", b"<detail>" + b"x" * 10_000_000)
+    sock = tls_connect(tak.tls_port, tak.alpha.context())
+    port = sock.getsockname()[1]
+    sock.sendall(huge)
+    send_and_close(sock, cot("ANDROID-huge", 48.67, 35.5))
+    summary = summary_for(tak.server, port)
+    assert summary["rejected"] == {"too_large": 1}
+    assert summary["reports"] == 1
+    wait_for(lambda: tak.holds("alpha-huge-1", 48.67, 35.5))

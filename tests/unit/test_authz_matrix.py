@@ -237,6 +237,8 @@ def _cases(api: Api, ids: dict[str, str]) -> dict[tuple[str, str], Case]:
     cases[("GET", "/v1/review")] = Case(
         lambda _a: (f"/v1/review?at={at}&lat=48.5&lon=35.5&radius_m=1000", None), ok, ok
     )
+    # In process there is no gateway: the status says it is off (enabled: false).
+    cases[("GET", "/v1/tak/status")] = Case(lambda _a: ("/v1/tak/status", None), ok, ok)
     cases.update(_registry_cases(api))
     return cases
 

@@ -308,13 +308,17 @@ def test_datagrams_xml_and_mesh() -> None:
     mesh = encode_mesh(event)
     assert mesh.startswith(MESH_HEADER)
     assert decode_datagram(mesh) == event
+    # pytak's unicast UDP: one TAK Protocol stream frame, exactly the datagram.
+    assert decode_datagram(encode_stream(event)) == event
 
 
 @pytest.mark.parametrize(
     "data",
     [
         b"\xbf\x02\xbf" + b"\x12\x00",  # an unknown protocol version
-        STREAM_FRAMES[0],  # stream framing in a datagram
+        STREAM_FRAMES[0][:-1],  # a stream frame longer than the datagram
+        STREAM_FRAMES[0] + b"\x00",  # ... or shorter
+        b"\xbf",
         b"\x00garbage",
         b"",
         MESH_HEADER + b"\xff\xff",

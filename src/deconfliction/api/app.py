@@ -17,6 +17,7 @@ from deconfliction.api import (
     routes_notifications,
     routes_registry,
     routes_review,
+    routes_tak,
     routes_webhooks,
     web,
 )
@@ -60,6 +61,7 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
     app.include_router(routes_notifications.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_review.router)  # GET /v1/review (issue 8)
+    app.include_router(routes_tak.router)  # GET /v1/tak/status (issue 5)
     web.install(app)  # GET /v1/map, the web UI at / and /web
     openapi.install(app)
     app.add_middleware(

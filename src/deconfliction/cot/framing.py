@@ -84,7 +84,7 @@ def read_varint(data: bytes | bytearray, pos: int) -> tuple[int, int] | None:
 
 
 def decode_datagram(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> CotEvent:
-    """One UDP datagram: CoT XML or a TAK Protocol v1 mesh message."""
+    """One UDP datagram: CoT XML, a TAK Protocol v1 mesh message, or one stream frame."""
     if len(data) > max_bytes + len(MESH_HEADER):
         raise CotTooLarge("datagram", f"{len(data)} bytes, over the limit of {max_bytes}")
     protocol = detect_protocol(data)
@@ -95,6 +95,13 @@ def decode_datagram(data: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> CotEven
         if version != 1:
             raise CotError("datagram", f"TAK Protocol version {version} is not supported")
         return decode_payload(data[len(MESH_HEADER) :], max_bytes=max_bytes)
+    if protocol is Protocol.STREAM:
+        # pytak sends TAK Protocol to a unicast address with *stream* framing (0xbf, length):
+        # taken when the frame is exactly the datagram, so nothing is guessed.
+        header = read_varint(data, 1)
+        if header is None or header[0] + header[1] != len(data):
+            raise CotError("datagram", "a TAK Protocol stream frame that is not the whole datagram")
+        return decode_payload(data[header[1] :], max_bytes=max_bytes)
     raise CotError("datagram", "neither CoT XML nor a TAK Protocol mesh message")
 
 

@@ -46,6 +46,7 @@ from deconfliction.cot.feed import ClientFeed
 from deconfliction.cot.framing import Protocol as Framing
 from deconfliction.cot.framing import StreamFramer, decode_datagram, decode_frame
 from deconfliction.cot.mapping import CHAT_TYPE, chat_message
+from deconfliction.cot.proto import encode_stream
 from deconfliction.cot.publisher import Publisher
 from deconfliction.cot.xml import MAX_EVENT_BYTES, render_event
 from deconfliction.service.cot_ingest import Outcome, Sender, Transport
@@ -62,6 +63,21 @@ MAX_LOGGED_PER_CONNECTION = 20
 MAX_UDP_BACKLOG = 10_000
 TAKP_QUERY = "t-x-takp-q"
 TAKP_RESPONSE = "t-x-takp-r"
+#: Sent to a TLS client on connect, as TAK servers do: "this server speaks TAK Protocol v1".
+TAKP_SUPPORT = "t-x-takp-v"
+#: A client's ping, and the server's answer.
+PING = "t-x-c-t"
+PONG = "t-x-c-t-r"
+
+
+#: How often open TLS connections are checked against the revocation list.
+REVOCATION_SWEEP_S = 2.0
+
+
+class RevocationCheck(Protocol):
+    """Revoked client certificates (:class:`~deconfliction.tak.revocation.Revocations`)."""
+
+    def is_revoked(self, serial: str | None) -> bool: ...
 
 
 class Sink(Protocol):
@@ -90,6 +106,13 @@ class ConnectionStats:
     transport: Transport
     peer: str
     unit_id: str | None = None
+    party_id: str | None = None
+    #: ``xml``, ``tak-stream`` once known (from the first bytes, or negotiated).
+    protocol: str | None = None
+    #: The client certificate's serial (TLS), and whether it was found revoked meanwhile.
+    serial: str | None = None
+    revoked: bool = False
+    task: asyncio.Task[None] | None = None
     opened: float = field(default_factory=time.monotonic)
     bytes: int = 0
     events: int = 0
@@ -108,6 +131,8 @@ class ConnectionStats:
             "transport": self.transport,
             "peer": self.peer,
             "unit": self.unit_id,
+            "party": self.party_id,
+            "protocol": self.protocol,
             "seconds": round(time.monotonic() - self.opened, 3),
             "bytes": self.bytes,
             "events": self.events,
@@ -156,19 +181,36 @@ def _reason(exc: CotError) -> str:
     return "too_large" if isinstance(exc, CotTooLarge) else f"invalid:{exc.field}"
 
 
-def takp_response(now: datetime) -> bytes:
-    """``t-x-takp-r``: yes, switch this stream to TAK Protocol v1."""
-    event = CotEvent(
-        uid="deconfliction-takp",
-        type=TAKP_RESPONSE,
-        how="m-g",
+def _control(uid: str, cot_type: str, now: datetime, extra_xml: str = "") -> CotEvent:
+    """A control event: at 0,0 with an unknown position, so it never becomes a map object."""
+    return CotEvent(
+        uid=uid,
+        type=cot_type,
+        how="m-g" if cot_type != PONG else "h-g-i-g-o",
         time=now,
         start=now,
         stale=now + timedelta(minutes=1),
         point=Point(0.0, 0.0, UNKNOWN, UNKNOWN, UNKNOWN),
-        detail=Detail(extra_xml='<TakControl><TakResponse status="true"/></TakControl>'),
+        detail=Detail(extra_xml=extra_xml),
     )
-    return render_event(event)
+
+
+def takp_response(now: datetime) -> bytes:
+    """``t-x-takp-r``: yes, switch this stream to TAK Protocol v1."""
+    extra = '<TakControl><TakResponse status="true"/></TakControl>'
+    return render_event(_control("deconfliction-takp", TAKP_RESPONSE, now, extra))
+
+
+def takp_support(now: datetime) -> bytes:
+    """``t-x-takp-v``: what a TAK server sends first, offering TAK Protocol v1."""
+    extra = '<TakControl><TakProtocolSupport version="1"/></TakControl>'
+    return render_event(_control("deconfliction-takp", TAKP_SUPPORT, now, extra))
+
+
+def pong(now: datetime, protocol: Framing) -> bytes:
+    """``t-x-c-t-r``, the answer to a client's ping, in the stream's current encoding."""
+    event = _control("takPong", PONG, now)
+    return encode_stream(event) if protocol is Framing.STREAM else render_event(event)
 
 
 class Gateway:
@@ -180,6 +222,7 @@ class Gateway:
         config: GatewayConfig,
         tls_context: ssl.SSLContext | None = None,
         outbound: CotOutbound | None = None,
+        revocations: RevocationCheck | None = None,
     ) -> None:
         if config.tls_port and tls_context is None:
             raise ValueError("a TLS port needs a TLS context")
@@ -210,6 +253,8 @@ class Gateway:
         )
         self._open: dict[int, ConnectionStats] = {}
         self._publisher_task: asyncio.Task[None] | None = None
+        self.revocations = revocations
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -260,6 +305,8 @@ class Gateway:
             self.ports["tls"] = server.sockets[0].getsockname()[1]
             if self.publisher is not None:  # not a connection: kept out of ``_tasks``
                 self._publisher_task = asyncio.get_running_loop().create_task(self._publish())
+            if self.revocations is not None:
+                self._sweep_task = asyncio.get_running_loop().create_task(self._sweep())
         if cfg.tcp_port:
             server = await asyncio.start_server(
                 self._accept_tcp, cfg.host, cfg.tcp_port, limit=cfg.read_size
@@ -275,9 +322,10 @@ class Gateway:
             self.ports["udp"] = transport.get_extra_info("sockname")[1]
 
     async def _close(self) -> None:
-        if self._publisher_task is not None:
-            self._publisher_task.cancel()
-            await asyncio.gather(self._publisher_task, return_exceptions=True)
+        for background in (self._publisher_task, self._sweep_task):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         for server in self._servers:
             server.close()
         if self._udp is not None:
@@ -291,6 +339,25 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
 
+    async def _sweep(self) -> None:
+        """Close the open connections of certificates revoked since they connected (an idle
+        receiver sends nothing that would let the read loop notice)."""
+        assert self.revocations is not None
+        while True:
+            await asyncio.sleep(REVOCATION_SWEEP_S)
+            for stats in list(self._open.values()):
+                if stats.serial and not stats.revoked and self.revocations.is_revoked(stats.serial):
+                    stats.revoked = True
+                    self.stats.refused["revoked_while_connected"] += 1
+                    log.warning(
+                        "%s (%s): certificate serial %s revoked; closing",
+                        stats.peer,
+                        stats.unit_id,
+                        stats.serial,
+                    )
+                    if stats.task is not None:
+                        stats.task.cancel()
+
     async def _publish(self) -> None:
         assert self.publisher is not None
         with contextlib.suppress(asyncio.CancelledError):
@@ -299,6 +366,24 @@ class Gateway:
     def clients(self) -> list[dict[str, Any]]:
         """Counters of every open connection (TLS ones with what they were sent)."""
         return [stats.summary() for stats in list(self._open.values())]
+
+    def snapshot(self, timeout: float = 5.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """:meth:`clients` and the totals of closed connections, taken on the gateway's own
+        loop so that no counter changes while it is read; for other threads (the API)."""
+        loop = self._loop
+        if loop is None or self._stopped or not loop.is_running():
+            return [], self.stats.snapshot()
+        taken: concurrent.futures.Future[tuple[list[dict[str, Any]], dict[str, Any]]]
+        taken = concurrent.futures.Future()
+
+        def take() -> None:
+            try:
+                taken.set_result((self.clients(), self.stats.snapshot()))
+            except BaseException as exc:  # handed to the caller, not lost in the loop
+                taken.set_exception(exc)
+
+        loop.call_soon_threadsafe(take)
+        return taken.result(timeout)
 
     # -- streams -------------------------------------------------------------------------
 
@@ -347,6 +432,11 @@ class Gateway:
             self.stats.refused["handshake"] += 1
             log.warning("tls %s refused: TLS handshake failed: %s", peer, exc)
             return None
+        serial = (writer.get_extra_info("peercert") or {}).get("serialNumber")
+        if self.revocations is not None and self.revocations.is_revoked(serial):
+            self.stats.refused["revoked"] += 1
+            log.warning("tls %s refused: certificate serial %s is revoked", peer, serial)
+            return None
         identity = peer_identity(writer.get_extra_info("peercert"))
         if identity is None:
             self.stats.refused["no_unit_in_certificate"] += 1
@@ -361,7 +451,6 @@ class Gateway:
             log.warning("tls %s (%s) refused: %s", peer, identity.subject, problem)
             return None
         log.info("tls %s connected as unit %s (%s)", peer, identity.unit_id, identity.party_id)
-        serial = (writer.get_extra_info("peercert") or {}).get("serialNumber")
         return Sender(
             "tls", peer, identity.unit_id, identity.party_id, str(serial or ""), identity.subject
         )
@@ -370,13 +459,17 @@ class Gateway:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: Sender
     ) -> None:
         cfg = self.config
-        stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id)
+        stats = ConnectionStats(sender.transport, sender.peer, sender.unit_id, sender.party_id)
+        stats.serial = sender.cert_id if sender.authenticated else None
+        stats.task = asyncio.current_task()
         framer = StreamFramer(None, max_bytes=cfg.max_event_bytes)
         loop = asyncio.get_running_loop()
         end = "closed by the client"
         feed_task: asyncio.Task[None] | None = None
         self._open[id(stats)] = stats
         try:
+            if sender.authenticated:  # first, before anything else is written
+                writer.write(takp_support(datetime.now(UTC)))
             if sender.authenticated and self.publisher is not None:
                 stats.feed = self._feed(writer, sender)
                 try:
@@ -395,9 +488,15 @@ class Gateway:
                     break
                 if not chunk:
                     break
+                if stats.serial and self.revocations and self.revocations.is_revoked(stats.serial):
+                    stats.revoked = True
+                    end = "certificate revoked"
+                    break
                 stats.bytes += len(chunk)
                 framer.push(chunk)
                 events, replies = self._frames(framer, stats, sender)
+                if framer.protocol is not None:
+                    stats.protocol = framer.protocol.value
                 if stats.feed is not None:  # before the reply: after it, only TAK Protocol
                     stats.feed.protocol = framer.protocol
                 for reply in replies:
@@ -412,7 +511,7 @@ class Gateway:
                     )
                     self._count(stats, outcome.counts)
         except asyncio.CancelledError:
-            end = "gateway stopping"
+            end = "certificate revoked" if stats.revoked else "gateway stopping"
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             end = f"connection error: {exc}"
         finally:
@@ -494,6 +593,11 @@ class Gateway:
                 if sender.authenticated and framer.protocol is Framing.XML:
                     replies.append(takp_response(datetime.now(UTC)))
                     framer.switch(Framing.STREAM)
+                continue
+            if event.type == PING:  # answered on TLS; plain clients are sent nothing
+                stats.counts["control"] += 1
+                if sender.authenticated:
+                    replies.append(pong(datetime.now(UTC), framer.protocol))
                 continue
             events.append(event)
 

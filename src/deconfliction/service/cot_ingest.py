@@ -166,6 +166,8 @@ class CotIngest:
         self.clock = clock
         self._bindings = _Bindings()
         self._unbound: dict[str, dict[str, UnboundUid]] = {}
+        #: sender key → (unit, party) of the unbound uids listed under it.
+        self._unbound_owner: dict[str, tuple[str | None, str | None]] = {}
 
     def identify(self, unit_id: str, party_id: str) -> str | None:
         """``None`` if a certificate's unit exists and belongs to its party, else why not."""
@@ -269,6 +271,9 @@ class CotIngest:
             if len(self._unbound) >= MAX_UNBOUND_SENDERS:
                 return
             seen = self._unbound[sender.key] = {}
+            self._unbound_owner[sender.key] = (
+                (sender.unit_id, sender.party_id) if sender.authenticated else (None, None)
+            )
         entry = seen.get(event.uid)
         if entry is not None:
             entry.count += 1
@@ -294,3 +299,28 @@ class CotIngest:
         with self.svc.lock:
             key = f"unit:{unit_id}" if unit_id is not None else "plain"
             return sorted(self._unbound.get(key, {}).values(), key=lambda u: u.uid)
+
+    def unbound_listing(self, party_id: str | None = None) -> list[dict[str, Any]]:
+        """Every unbound uid with the unit whose clients sent it, for its coordinators to
+        bind: the units of ``party_id`` only, or everything (plain ports too) for ``None``."""
+        out: list[dict[str, Any]] = []
+        with self.svc.lock:
+            for key, seen in self._unbound.items():
+                unit_id, owner = self._unbound_owner.get(key, (None, None))
+                if party_id is not None and owner != party_id:
+                    continue
+                for entry in seen.values():
+                    out.append(
+                        {
+                            "unit_id": unit_id,
+                            "party_id": owner,
+                            "transport": "tls" if unit_id is not None else "plain",
+                            "uid": entry.uid,
+                            "callsign": entry.callsign,
+                            "count": entry.count,
+                            "first_seen": entry.first_seen.isoformat(),
+                            "last_seen": entry.last_seen.isoformat(),
+                        }
+                    )
+        out.sort(key=lambda u: (u["unit_id"] or "", u["uid"]))
+        return out

@@ -127,6 +127,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/v1/units/{unit_id}/webhooks"): Rule(STAFF, Reads.OWN_PARTY, "never the secret"),
     ("DELETE", "/v1/webhooks/{webhook_id}"): Rule(STAFF, Reads.OWN_PARTY, "own party's units"),
     ("GET", "/v1/review"): Rule(STAFF, Reads.RELEASABLE, "what the caller's party may see"),
+    ("GET", "/v1/tak/status"): Rule(STAFF, Reads.OWN_PARTY, "own party's TLS clients"),
 }
 
 

@@ -21,6 +21,8 @@ from deconfliction.service.cot_ingest import CotIngest
 from deconfliction.service.cot_outbound import CotOutbound
 from deconfliction.service.usecases import UseCases
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
+from deconfliction.tak.revocation import Revocations
+from deconfliction.tak.status import SCOPE_KEY
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,13 +84,15 @@ def start_gateway(
             ),
             server_tls_context(pki) if settings.cot_tls_port else None,
             CotOutbound(usecases) if settings.cot_tls_port else None,
+            Revocations.of(settings.data_dir) if settings.cot_tls_port else None,
         )
         gateway.start()
     return TakRuntime(pki, ingest, gateway)
 
 
 class StopBeforeShutdown:
-    """An ASGI wrapper: on ``lifespan.shutdown``, stop the gateway before the app shuts down."""
+    """An ASGI wrapper: on ``lifespan.shutdown``, stop the gateway before the app shuts down;
+    every request carries the runtime in its scope (:data:`SCOPE_KEY`)."""
 
     def __init__(self, app: ASGIApp, runtime: TakRuntime) -> None:
         self.app = app
@@ -96,6 +100,7 @@ class StopBeforeShutdown:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
+            scope[SCOPE_KEY] = self.runtime
             await self.app(scope, receive, send)
             return
 
