@@ -446,7 +446,11 @@ class Engine:
             return slots
 
     def put_reports(self, reports: Sequence[PositionReport]) -> int:
-        """Take position reports (the newest per asset wins); unknown assets are skipped."""
+        """Take position reports (the newest per asset wins); unknown assets are skipped.
+
+        Authenticated reports place an asset. A plain-port report (``source`` plain) only
+        widens where it could be (``_widen``): applied after the batch's authenticated ones.
+        """
         with self._lock:
             slot_of = self.assets.slot_of
             rows = [
@@ -460,15 +464,46 @@ class Engine:
                 for r in reports
                 if r.asset_id in slot_of and r.source == "authenticated"
             ]
-            if not rows:
-                return 0
+            taken = 0
             if len(rows) == 1:
                 slot, lat, lon, t0, a = rows[0]
-                return int(self.assets.report(slot, lat, lon, t0, a))
-            arr = np.asarray(rows, dtype=np.float64)
-            return self.assets.report_batch(
-                arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
-            )
+                taken = int(self.assets.report(slot, lat, lon, t0, a))
+            elif rows:
+                arr = np.asarray(rows, dtype=np.float64)
+                taken = self.assets.report_batch(
+                    arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+                )
+            for r in reports:
+                if r.source != "authenticated" and r.asset_id in slot_of:
+                    taken += self._widen(
+                        slot_of[r.asset_id],
+                        r.position.lat,
+                        r.position.lon,
+                        _ts(r.time),
+                        geo.r99(r.effective_cep_m),
+                    )
+            return taken
+
+    def _widen(self, slot: int, lat: float, lon: float, t: float, r99: float) -> int:
+        """A plain report at (lat, lon) at time t: the asset could be there, so the check
+        must find it there from then on — but it never moves the asset (a forged report
+        must not take a friendly out of a check at its authenticated position). The
+        authenticated report's accuracy grows until its reach covers the plain report's at
+        every later time: ``a ≥ d + r99 − v·(t − t0)``. Without an authenticated report the
+        plain one is all there is, and places the asset. One older than the authenticated
+        report says nothing newer and is ignored. A later authenticated report replaces it."""
+        table = self.assets
+        if not table.has[slot]:
+            return int(table.report(slot, lat, lon, t, r99))
+        t0 = float(table.t0[slot])
+        if t < t0:
+            return 0
+        here_lat, here_lon = float(table.lat[slot]), float(table.lon[slot])
+        d = geo.haversine_scalar_m(here_lat, here_lon, lat, lon)
+        need = d + r99 - float(table.v[slot]) * (t - t0)
+        if need <= float(table.a[slot]):
+            return 0
+        return int(table.report(slot, here_lat, here_lon, t0, need))
 
     # -- the check -------------------------------------------------------------------------
 
