@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import math
-import os
 import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,10 +50,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.docs import report_row
 from deconfliction.store import Store, open_store
+from harness import emit, percentiles, start_server
 
 SEED = 42
 PARTIES = 20
@@ -71,10 +71,6 @@ AOR_DEG = 2.0
 #: Every line names the backend (set by main()).
 CONTEXT: dict[str, Any] = {}
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def emit(**fields: Any) -> None:
-    print(json.dumps({**CONTEXT, **fields}), flush=True)
 
 
 def create_database(admin_url: str) -> str:
@@ -97,55 +93,6 @@ def drop_database(admin_url: str, url: str) -> None:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-
-
-def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], int]:
-    """``deconfliction serve`` on a free port (rate limit off), once ``/v1/ready``."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
-    url_args = ["--database-url", database_url] if database_url else []
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deconfliction",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            *url_args,
-            "--cot-tls-port",
-            "0",
-            "--check-rate-limit",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/v1/ready")
-            response = conn.getresponse()
-            body = response.read()
-            if response.status == 200:
-                return proc, port
-            if b"index_unavailable" in body:  # the load failed: waiting will not help
-                proc.kill()
-                raise SystemExit(f"the server could not load: {body.decode()}")
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("the server exited")
-        time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _aor(rng: random.Random) -> dict[str, Any]:
@@ -315,15 +262,6 @@ def run_checks(
         out.append(time.perf_counter() - t0)
         codes.append(response.status)
     conn.close()
-
-
-def percentiles(lat: list[float]) -> dict[str, float]:
-    s = sorted(lat)
-    return {
-        "p50_ms": round(s[len(s) // 2] * 1000, 3),
-        "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))] * 1000, 3),
-        "max_ms": round(s[-1] * 1000, 3),
-    }
 
 
 def main() -> None:

@@ -60,14 +60,13 @@ from api_bench import (
     DEFAULT_POSTGRES_URL,
     create_database,
     drop_database,
-    emit,
-    start_server,
 )
 from deconfliction.domain.geo import R99_PER_CEP
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.docs import report_row
 from deconfliction.store import Store, open_store
+from harness import emit, start_server
 
 SEED = 42
 LAT_LO, LAT_HI, LON_LO, LON_HI = 50.0, 54.5, 30.0, 37.0

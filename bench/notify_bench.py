@@ -33,14 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import json
 import math
-import os
 import random
-import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +48,8 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.access import SYSTEM
@@ -59,6 +57,7 @@ from deconfliction.service.config import Settings
 from deconfliction.service.kinds import MOVEMENT
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import Store, open_store
+from harness import emit, raise_fd_limit, start_server
 
 SEED = 42
 M_PER_DEG = 111_195.0
@@ -67,16 +66,6 @@ ROUTE_LON0, ROUTE_LON1 = 30.0, 37.0
 LAT0, LAT1 = 50.0, 54.5
 LON0, LON1 = 30.0, 37.0
 BATCH = 10_000
-
-
-def emit(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def box(lat: float, lon: float, half_m: float) -> dict[str, Any]:
@@ -310,20 +299,6 @@ async def _fanout_over_sse(port: int, admin: str, tokens: dict[str, str], body: 
     )
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/v1/ready")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("the server exited")
-        time.sleep(0.1)
-
-
 def fanout_over_sse(n_aors: int, n_streams: int) -> None:
     rng = random.Random(SEED)
     data_dir = Path(tempfile.mkdtemp(prefix="dcf-bench-"))
@@ -335,28 +310,7 @@ def fanout_over_sse(n_aors: int, n_streams: int) -> None:
         tokens = {u: auth.issue(store, "operator", u, None)[0] for u in units[::step][:n_streams]}
         admin, _ = auth.issue(store, "admin", None, None)
         store.close()
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deconfliction",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--cot-tls-port",
-                "0",
-                "--check-rate-limit",
-                "0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        wait_ready(port, proc)
+        proc, port = start_server(data_dir)
         body = orjson.dumps(movement_body(datetime.now(UTC)))
         asyncio.run(_fanout_over_sse(port, admin, tokens, body))
     finally:
@@ -449,9 +403,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("fanout", "sse", "detection"), default=None)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    # 1,000 streams need more descriptors than the usual soft limit of 1,024.
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_fd_limit()  # 1,000 streams need more than the usual soft limit of 1,024
     if args.only in (None, "fanout"):
         fanout_in_process(args.aors)
     if args.only in (None, "sse"):

@@ -37,10 +37,8 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -53,11 +51,13 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from deconfliction.service import auth
 from deconfliction.store import open_store
+from harness import CLI, emit, free_port, issue_client, raise_fd_limit
 
 SEED = 42
-CLI = (sys.executable, "-m", "deconfliction")
 PARTY = "own"
 UNITS = tuple(f"own-{n}" for n in range(10))
 #: The units' area, away from where the reports are, so the benchmark measures ingest and
@@ -69,24 +69,6 @@ PING_EVERY_S = 60.0
 SAMPLE_EVERY_S = 10.0
 ENDED = re.compile(r"cot connection ended \(.*?\): (\{.*\})$")
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def emit(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def raise_fd_limit() -> None:
-    """Many connections need many descriptors: soft limit up to the hard one (the server
-    inherits it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def uid(sender: int, n: int) -> str:
@@ -116,28 +98,6 @@ def ping(sender: int) -> bytes:
         f'stale="{(t + timedelta(seconds=20)).strftime(STAMP)}"><point lat="0" lon="0" '
         f'hae="9999999" ce="9999999" le="9999999"/><detail/></event>'
     ).encode()
-
-
-def issue_client(data_dir: Path, unit: str, out: Path) -> ssl.SSLContext:
-    subprocess.run(
-        [
-            *CLI,
-            "tak",
-            "issue-client",
-            "--unit",
-            unit,
-            "--out",
-            str(out),
-            "--data-dir",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    context = ssl.create_default_context(cafile=str(out / "ca.pem"))
-    context.load_cert_chain(out / f"{unit}.pem", out / f"{unit}.key.pem")
-    return context
 
 
 def rss_mb(pid: int) -> float:

@@ -37,64 +37,22 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from deconfliction.service import auth
 from deconfliction.store import open_store
+from harness import CLI, emit, free_port, issue_client, percentiles
 
 SEED = 42
-CLI = (sys.executable, "-m", "deconfliction")
 UNITS = ("rx-1", "rx-2", "rx-3", "rx-4")
 BOX = [[35.0, 48.0], [36.0, 48.0], [36.0, 49.0], [35.0, 49.0], [35.0, 48.0]]
 ASSET = "bench-asset"
 UID = "ANDROID-bench-asset"
 ENDED = re.compile(r"cot connection ended \(.*?\): (\{.*\})$")
 MARKER = re.compile(rb'uid="deconfliction\.asset\.bench-asset"[^>]*>\s*<point lat="([-0-9.]+)"')
-
-
-def emit(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentiles(lat: list[float]) -> dict[str, float]:
-    s = sorted(lat)
-    return {
-        "samples": len(s),
-        "p50_ms": round(s[len(s) // 2] * 1000, 2),
-        "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))] * 1000, 2),
-        "max_ms": round(s[-1] * 1000, 2),
-    }
-
-
-def issue_client(data_dir: Path, unit: str, out: Path) -> ssl.SSLContext:
-    result = subprocess.run(
-        [
-            *CLI,
-            "tak",
-            "issue-client",
-            "--unit",
-            unit,
-            "--out",
-            str(out),
-            "--data-dir",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    del result
-    context = ssl.create_default_context(cafile=str(out / "ca.pem"))
-    context.load_cert_chain(out / f"{unit}.pem", out / f"{unit}.key.pem")
-    return context
 
 
 class Receivers:

@@ -1,0 +1,128 @@
+"""What every benchmark needs around the thing it measures: JSON lines out, a free port,
+the real server started and awaited, latency percentiles, a TAK client certificate, and
+enough file descriptors. Benchmarks import it as ``from harness import ...`` (they run as
+scripts from ``bench/``)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: The service's command line, as the benchmarks run it.
+CLI = (sys.executable, "-m", "deconfliction")
+
+
+def emit(**fields: Any) -> None:
+    """One figure: a JSON object on its own line."""
+    print(json.dumps(fields), flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentiles(lat: list[float]) -> dict[str, float]:
+    """Samples, p50, p99 and max of latencies in seconds, reported in milliseconds."""
+    s = sorted(lat)
+    return {
+        "samples": len(s),
+        "p50_ms": round(s[len(s) // 2] * 1000, 2),
+        "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))] * 1000, 2),
+        "max_ms": round(s[-1] * 1000, 2),
+    }
+
+
+def raise_fd_limit() -> None:
+    """Many connections need many descriptors: the soft limit up to the hard one (a server
+    started afterwards inherits it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_server(
+    data_dir: Path, database_url: str | None = None, extra: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``deconfliction serve`` on a free port (rate limit off, no TAK listener unless
+    ``extra`` asks), once ``/v1/ready`` answers; the environment's ``DECONFLICTION_*``
+    settings are not passed on."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
+    url_args = ["--database-url", database_url] if database_url else []
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *url_args,
+            "--cot-tls-port",
+            "0",
+            "--check-rate-limit",
+            "0",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    wait_ready(proc, port)
+    return proc, port
+
+
+def wait_ready(proc: subprocess.Popen[Any], port: int) -> None:
+    """Until ``/v1/ready``; stops if the server exits or reports that loading failed."""
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v1/ready")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200:
+                return
+            if b"index_unavailable" in body:  # the load failed: waiting will not help
+                proc.kill()
+                raise SystemExit(f"the server could not load: {body.decode()}")
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the server exited")
+        time.sleep(0.1)
+
+
+def issue_client(data_dir: Path, unit: str, out: Path) -> ssl.SSLContext:
+    """A TAK client certificate for ``unit`` (``deconfliction tak issue-client``), as a
+    TLS context that trusts the server's CA."""
+    subprocess.run(
+        [
+            *CLI,
+            "tak",
+            "issue-client",
+            "--unit",
+            unit,
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    context = ssl.create_default_context(cafile=str(out / "ca.pem"))
+    context.load_cert_chain(out / f"{unit}.pem", out / f"{unit}.key.pem")
+    return context
