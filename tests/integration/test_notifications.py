@@ -556,42 +556,32 @@ def test_an_operating_area_announces_its_assets_and_the_dashboard_shows_who_know
     )
     assert r.status_code == 404
     # The same from the CLI, as a coordinator at a terminal reads it.
-    shown = subprocess.run(
+    shown = dashboard_cli(world, "b-sam", world.coord_b)
+    assert shown.returncode == 0, shown.stderr
+    assert "a-drones" in shown.stdout and "Sgt. Tester" in shown.stdout
+    assert "Unanswered: a-cell" in shown.stdout and "Unbriefed: a-cell" in shown.stdout
+    refused = dashboard_cli(world, "b-sam", world.coord_a)
+    assert refused.returncode != 0 and "404" in refused.stderr
+
+
+def dashboard_cli(world: World, asset_id: str, token: str) -> subprocess.CompletedProcess[str]:
+    """``deconfliction dashboard --asset`` against the test's server, wide enough a terminal
+    for the table's rows to stay on one line."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "deconfliction",
             "dashboard",
             "--asset",
-            "b-sam",
+            asset_id,
             "--url",
             world.server.url,
             "--token",
-            world.coord_b,
+            token,
         ],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "COLUMNS": "250"},
     )
-    assert shown.returncode == 0, shown.stderr
-    assert "a-drones" in shown.stdout and "Sgt. Tester" in shown.stdout
-    assert "Unanswered: a-cell" in shown.stdout and "Unbriefed: a-cell" in shown.stdout
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deconfliction",
-            "dashboard",
-            "--asset",
-            "b-sam",
-            "--url",
-            world.server.url,
-            "--token",
-            world.coord_a,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode != 0 and "404" in refused.stderr
