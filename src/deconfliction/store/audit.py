@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 from deconfliction.audit.chain import GENESIS, AuditEntry, entry_hash, payload_digest
 from deconfliction.audit.keys import NodeKey
+from deconfliction.store.backend_sql import BackendSQL, EventEntry
 from deconfliction.store.base import REPORT_FIELDS, PurgeCutoffs
 from deconfliction.store.jsontext import dumps, loads
 
@@ -28,11 +28,8 @@ ENTRY_COLUMNS = (
 )
 _BATCH = 1000
 
-#: One event to append: (at, kind, action, object_id, actor, payload JSON text).
-EventEntry = tuple[str, str, str, str | None, str, str]
 
-
-class AuditLogSQL:
+class AuditLogSQL(BackendSQL):
     """Chains every appended event; reads the chain for ``audit verify`` and export."""
 
     #: The node key that signs entries (``None``: entries are not signed).
@@ -43,25 +40,6 @@ class AuditLogSQL:
     _audit_sign_interval_s: float = 1.0
     _audit_since_signed: int = 0
     _audit_signed_at: float = float("-inf")
-
-    # Provided by the backend.
-    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _now(self) -> str:  # pragma: no cover
-        raise NotImplementedError
 
     # -- signing -------------------------------------------------------------
     def use_audit_key(
@@ -203,7 +181,7 @@ class AuditLogSQL:
         return {str(k): str(v) for k, v in self._fetch("SELECT key_id, public_key FROM audit_keys")}
 
 
-class RetentionSQL:
+class RetentionSQL(BackendSQL):
     """Retention purges (``docs/design/audit.md``, "Retention"): rows of the current state
     are deleted and the payloads of their events set to NULL; the chain, which covers the
     payload digests, still verifies. Shared by both backends like ``AuditLogSQL``."""
@@ -212,25 +190,10 @@ class RetentionSQL:
     #: qmark ``_fetch``/``_execute``); PostgreSQL's store sets ``%s``.
     _snapshot_mark = "?"
 
-    # Provided by the backend (and ``AuditLogSQL``).
-    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _now(self) -> str:  # pragma: no cover
-        raise NotImplementedError
-
+    # Provided by ``AuditLogSQL``.
     def _append_chained(
         self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
     ) -> int:
-        raise NotImplementedError  # pragma: no cover
-
-    def _snapshot(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         raise NotImplementedError  # pragma: no cover
 
     # -- the after-action review's reads ------------------------------------------------

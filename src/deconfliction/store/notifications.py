@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
-from deconfliction.store.audit import EventEntry
+from deconfliction.store.backend_sql import BackendSQL
 from deconfliction.store.errors import NotFound
 from deconfliction.store.jsontext import dumps, loads
 
@@ -79,33 +78,8 @@ def _event_json(row: dict[str, Any], payload_json: str) -> str:
     return f'{head[:-1]},"payload":{payload_json}}}'
 
 
-class NotificationSQL:
+class NotificationSQL(BackendSQL):
     """The notification methods of the ``Store`` protocol (see the module docstring)."""
-
-    # Provided by the backend.
-    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _read(self) -> AbstractContextManager[Any]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _append_event(
-        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
-    ) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
-        """Run one statement; the new row's id for an INSERT, else the rows changed."""
-        raise NotImplementedError
-
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError  # pragma: no cover
-
-    def _append_events(self, entries: Sequence[EventEntry]) -> builtins.list[int]:
-        raise NotImplementedError  # pragma: no cover
-
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover
 
     # -- writes ------------------------------------------------------------
     def add_notifications(self, rows: Sequence[dict[str, Any]], actor: str) -> builtins.list[int]:

@@ -60,7 +60,8 @@ from psycopg import IsolationLevel, errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from deconfliction.store.audit import AuditLogSQL, EventEntry, RetentionSQL
+from deconfliction.store.audit import AuditLogSQL, RetentionSQL
+from deconfliction.store.backend_sql import EventEntry
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,

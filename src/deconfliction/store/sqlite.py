@@ -48,7 +48,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from deconfliction.store.audit import AuditLogSQL, EventEntry, RetentionSQL
+from deconfliction.store.audit import AuditLogSQL, RetentionSQL
+from deconfliction.store.backend_sql import EventEntry
 from deconfliction.store.base import (
     REPORT_FIELDS,
     TOKEN_ROLES,

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
+from deconfliction.store.backend_sql import BackendSQL
 from deconfliction.store.errors import NotFound
 from deconfliction.store.jsontext import dumps
 
@@ -45,23 +45,8 @@ def _webhook(row: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-class WebhookSQL:
+class WebhookSQL(BackendSQL):
     """The webhook methods of the ``Store`` protocol (see the module docstring)."""
-
-    # Provided by the backend.
-    def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _append_event(
-        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
-    ) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[tuple[Any, ...]]:
-        raise NotImplementedError  # pragma: no cover
 
     def add_webhook(self, webhook: dict[str, Any], actor: str) -> dict[str, Any]:
         """Store a webhook (``id``, ``unit_id``, ``party_id``, ``url``, ``secret``,
