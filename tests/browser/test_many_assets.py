@@ -7,6 +7,7 @@ import re
 
 import httpx
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from deconfliction.scenarios import demo as story
 from tests.browser.conftest import Demo, sign_in
@@ -57,8 +58,16 @@ def test_many_assets_are_dots_on_one_canvas(page: Page, demo: Demo) -> None:
     page.goto(f"{demo.url}/#/map/@{lat},{lon},14")
     box = page.locator("#map").bounding_box()
     assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    expect(page.locator(".leaflet-popup-content")).to_contain_text(f"Many-{target:03d}")
+    # The dots of the new view are drawn once its data has come: click until the popup opens.
+    popup = page.locator(".leaflet-popup-content")
+    for _ in range(20):
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            popup.wait_for(state="visible", timeout=1000)
+            break
+        except PlaywrightTimeout:
+            continue
+    expect(popup).to_contain_text(f"Many-{target:03d}")
     picked = page.input_value("#check-position")
     assert abs(float(picked.split(",")[0]) - lat) < 0.001, picked
     # A check there: HOLD, and back on the map its dot is highlighted (drawn as a hit).
