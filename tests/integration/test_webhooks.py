@@ -153,6 +153,19 @@ def test_only_the_units_coordinators_manage_its_webhooks(
         url, json={"url": endpoint.url, "secret": "short"}, headers=bearer(world.coord_a)
     )
     assert short.status_code == 422 and short.json()["error"]["field"] == "secret"
+    for bad, field in (
+        ({"url": endpoint.url, "after": -1}, "after"),
+        ({"url": endpoint.url, "after": True}, "after"),
+        ({"url": endpoint.url, "colour": "red"}, "colour"),
+        ({"url": "http://"}, "url"),
+        ({"url": "x" * 3000}, "url"),
+        ({"url": endpoint.url, "secret": 12345678901234567}, "secret"),
+    ):
+        r = world.http.post(url, json=bad, headers=bearer(world.coord_a))
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, (bad, r.text)
+    not_object = world.http.post(url, json=[1], headers=bearer(world.coord_a))
+    assert not_object.status_code == 422, not_object.text
+    # Nothing refused was stored.
     assert world.http.get(url, headers=bearer(world.coord_a)).json()["items"] == []
     made = world.http.post(url, json=body, headers=bearer(world.coord_a)).json()
     assert len(made["secret"]) >= 16  # generated, shown once

@@ -116,31 +116,32 @@ class RoutePlan:
         return cls(corridor_m, a_lat, a_lon, b_lat, b_lon, before_m, length_m, tree)
 
     def candidates(self, aor: BaseGeometry) -> IntArray:
-        """The segments that may come within the corridor of the AOR: a superset, by
-        boxes. Every point within ``d`` of the AOR is within ``d / R`` radians of latitude
-        of its box and, below latitude phi, within ``2 asin(sin(d / 2R) / cos phi)`` of
-        longitude (the haversine bound); near a pole or the antimeridian, all segments."""
-        everything = np.arange(len(self.length_m))
-        west, south, east, north = aor.bounds
-        d = geo.widen(self.corridor_m) + _SEGMENT_SLACK_M
-        dlat = math.degrees(d / geo.EARTH_RADIUS_M)
-        s, n = south - dlat, north + dlat
-        poleward = max(abs(s), abs(n))
-        if poleward >= 89.0:
-            return everything
-        ratio = math.sin(d / (2 * geo.EARTH_RADIUS_M)) / math.cos(math.radians(poleward))
-        if ratio >= 1.0:
-            return everything
-        dlon = math.degrees(2 * math.asin(ratio))
-        w, e = west - dlon, east + dlon
-        if w < -180.0 or e > 180.0:
-            return everything
-        lat_lo = np.minimum(self.lat0, self.lat1)
-        lat_hi = np.maximum(self.lat0, self.lat1)
-        lon_lo = np.minimum(self.lon0, self.lon1)
-        lon_hi = np.maximum(self.lon0, self.lon1)
-        keep = (lat_hi >= s) & (lat_lo <= n) & (lon_hi >= w) & (lon_lo <= e)
-        return np.flatnonzero(keep)
+        """The segments that may come within the corridor of the AOR (a superset, by
+        boxes: :func:`_corridor_boxes`), in route order; near a pole or the antimeridian,
+        all of them."""
+        boxes, prunable = _corridor_boxes(np.asarray([aor.bounds]), self.corridor_m)
+        if not prunable[0]:
+            return np.arange(len(self.length_m))
+        return np.sort(self.tree.query(shapely.box(*boxes[0]), predicate="intersects"))
+
+
+def _corridor_boxes(
+    bounds: FloatArray, corridor_m: float
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Each AOR's box (west, south, east, north) widened by the corridor, and whether that
+    box can prune at all. Every point within ``d`` of an AOR is within ``d / R`` radians of
+    latitude of its box and, below latitude phi, within ``2 asin(sin(d / 2R) / cos phi)``
+    of longitude (the haversine bound); near a pole, or across the antimeridian, a box
+    bounds nothing."""
+    d = geo.widen(corridor_m) + _SEGMENT_SLACK_M
+    dlat = math.degrees(d / geo.EARTH_RADIUS_M)
+    south, north = bounds[:, 1] - dlat, bounds[:, 3] + dlat
+    poleward = np.maximum(np.abs(south), np.abs(north))
+    ratio = math.sin(d / (2 * geo.EARTH_RADIUS_M)) / np.cos(np.radians(np.minimum(poleward, 89.0)))
+    dlon = np.degrees(2 * np.arcsin(np.minimum(ratio, 1.0)))
+    west, east = bounds[:, 0] - dlon, bounds[:, 2] + dlon
+    prunable = (poleward < 89.0) & (ratio < 1.0) & (west >= -180.0) & (east <= 180.0)
+    return np.column_stack((west, south, east, north)), prunable
 
 
 _QUAD_SEGS = 16
@@ -205,21 +206,9 @@ def route_entries(plan: RoutePlan, aors: Sequence[BaseGeometry]) -> list[RouteEn
         return out
     geoms = np.empty(len(aors), dtype=object)
     geoms[:] = list(aors)
-    d = geo.widen(plan.corridor_m) + _SEGMENT_SLACK_M
-    bounds = shapely.bounds(geoms)
-    dlat = math.degrees(d / geo.EARTH_RADIUS_M)
-    south, north = bounds[:, 1] - dlat, bounds[:, 3] + dlat
-    poleward = np.maximum(np.abs(south), np.abs(north))
-    ratio = math.sin(d / (2 * geo.EARTH_RADIUS_M)) / np.cos(np.radians(np.minimum(poleward, 89.0)))
-    dlon = np.degrees(2 * np.arcsin(np.minimum(ratio, 1.0)))
-    west, east = bounds[:, 0] - dlon, bounds[:, 2] + dlon
+    boxes, prunable = _corridor_boxes(shapely.bounds(geoms), plan.corridor_m)
     fast = (
-        (shapely.get_type_id(geoms) == 3)
-        & (shapely.get_num_interior_rings(geoms) == 0)
-        & (poleward < 89.0)
-        & (ratio < 1.0)
-        & (west >= -180.0)
-        & (east <= 180.0)
+        (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0) & prunable
     )
     for i in np.flatnonzero(~fast).tolist():
         out[i] = planned_route_entry(plan, aors[i])
@@ -229,8 +218,7 @@ def route_entries(plan: RoutePlan, aors: Sequence[BaseGeometry]) -> list[RouteEn
     tree = plan.tree
     for start in range(0, len(fast_ids), _FANOUT_CHUNK):
         ids = fast_ids[start : start + _FANOUT_CHUNK]
-        boxes = shapely.box(west[ids], south[ids], east[ids], north[ids])
-        pairs = tree.query(boxes, predicate="intersects")
+        pairs = tree.query(shapely.box(*boxes[ids].T), predicate="intersects")
         found = _first_entries(plan, geoms[ids], pairs, geo.widen(plan.corridor_m))
         for local, entry in found.items():
             out[int(ids[local])] = entry
