@@ -39,6 +39,14 @@ def row(nid: str, unit: str | None = "u1", **extra: Any) -> dict[str, Any]:
     return base
 
 
+def test_a_single_notification_s_event_names_it(store: Store) -> None:
+    before = store.last_event_seq()
+    store.add_notifications([row("n1")], "test")
+    (event,) = store.events(after_seq=before)
+    assert (event.kind, event.action, event.object_id) == ("notification", "create", "n1")
+    assert [n["id"] for n in event.payload["notifications"]] == ["n1"]
+
+
 def test_notifications_are_stored_with_their_event_and_outbox_position(store: Store) -> None:
     before = store.last_event_seq()
     positions = store.add_notifications(
@@ -46,11 +54,13 @@ def test_notifications_are_stored_with_their_event_and_outbox_position(store: St
     )
     assert positions[0] < positions[1] and positions[2] == 0
     events = store.events(after_seq=before)
-    assert [(e.kind, e.action, e.object_id) for e in events] == [
-        ("notification", "create", "n1"),
-        ("notification", "create", "n2"),
-        ("notification", "create", "n3"),
-    ]
+    # One audit entry for the batch, carrying every row as stored.
+    assert [(e.kind, e.action, e.object_id) for e in events] == [("notification", "create", None)]
+    assert [n["id"] for n in events[0].payload["notifications"]] == ["n1", "n2", "n3"]
+    assert events[0].payload["notifications"][0]["payload"] == {
+        "message": "hello",
+        "card": {"name": "T1"},
+    }
     got = store.get_notification("n1")
     assert got is not None
     assert got["payload"] == {"message": "hello", "card": {"name": "T1"}}
