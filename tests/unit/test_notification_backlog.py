@@ -84,7 +84,7 @@ def test_the_load_backlog_is_told_in_chunks_once_each(
         writing = uc.core.writing
 
         def counted() -> Any:
-            transactions.append(uc.core.lock._is_owned())  # type: ignore[attr-defined]
+            transactions.append(uc.core.lock.held())
             return writing()
 
         monkeypatch.setattr(uc.core, "writing", counted)

@@ -34,6 +34,7 @@ from deconfliction.service import docs, follow
 from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
 from deconfliction.service.ratelimit import RateLimiter
+from deconfliction.service.writelock import WriteLock
 from deconfliction.store import Store, database_path, open_store
 
 log = logging.getLogger("deconfliction.service")
@@ -76,7 +77,7 @@ class Service:
         self.engine = engine
         self.settings = settings
         #: Held by every write (store + engine) and by the loader.
-        self.lock = threading.RLock()
+        self.lock = WriteLock()
         self.rate_limiter = RateLimiter(settings.check_rate_limit)
         #: asset id → owner party, for the report path; ``None`` until loaded.
         self.asset_party: dict[str, str] | None = None
@@ -133,7 +134,9 @@ class Service:
     def open(cls, settings: Settings) -> Service:
         """Open (and migrate) the store; the engine starts empty and not ready."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = open_store(settings.data_dir, settings.database_url, sign=True)  # migrates
+        store = open_store(
+            settings.data_dir, settings.database_url, sign=True, long_running=True
+        )  # migrates
         engine = Engine(horizon=timedelta(hours=settings.horizon_hours))
         return cls(store, engine, settings)
 

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -64,8 +63,6 @@ MAX_BRIEFING_ARRIVALS = 20
 _UNIT_PAGE = 500
 #: Deferred work is done this many entries or units per transaction (see ``drain``).
 CHUNK = 500
-#: Between two chunks, long enough for a thread waiting for the write lock to take it.
-HANDOFF_S = 0.001
 #: An asset leaves an AOR (ends its entry episode) only once it reports this much
 #: beyond the boundary, plus its 99 % radius: a report hugging the border does not
 #: start a new episode each time.
@@ -305,7 +302,7 @@ class Planner:
                     return done
             # The lock is not fair: without a pause this thread takes it straight back,
             # and a report batch waiting for it would wait for the whole fan-out.
-            time.sleep(HANDOFF_S)
+            self.svc.lock.hand_off()
 
     def _tell_backlog(self, chunk: int) -> int:
         batch = self._backlog[:chunk]
@@ -1273,7 +1270,7 @@ class Escalator:
                     for row in due:
                         self._escalate(row, now)
                         done += 1
-            time.sleep(HANDOFF_S)  # let a waiting writer in (see Planner.drain)
+            self.svc.lock.hand_off()  # let a waiting writer in (see Planner.drain)
         if done:
             self.planner.bell.ring()
         return done

@@ -83,6 +83,7 @@ def open_store(
     durability: Durability = "normal",
     migrate: bool = True,
     sign: bool = False,
+    long_running: bool = False,
 ) -> Store:
     """The configured store, its schema brought up to date unless ``migrate`` is false.
 
@@ -90,7 +91,8 @@ def open_store(
     open a ``PostgresStore``; the data directory is then not used by the store.
     With ``sign`` (as ``serve`` and the CLI open it), the store signs audit entries
     with the node's key, ``audit_ed25519.pem`` in the data directory (created there,
-    0600, on first use).
+    0600, on first use). ``long_running`` (``serve``): SQLite checkpoints its log from
+    a background thread, not inside the commits of writes (``store/checkpoint.py``).
     """
     path = database_path(data_dir, database_url)
     store: Store
@@ -98,7 +100,7 @@ def open_store(
         assert database_url is not None
         store = PostgresStore(database_url, durability=durability)
     else:
-        store = SQLiteStore(path, durability=durability)
+        store = SQLiteStore(path, durability=durability, background_checkpoints=long_running)
     if migrate:
         try:
             store.migrate()

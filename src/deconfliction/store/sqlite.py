@@ -17,7 +17,8 @@ survives depends on ``durability``:
     lost — never half-applied: the database stays consistent and simply ends
     at an earlier commit — if the operating system crashes or the machine
     loses power before the log is written back (the log is fsynced at each
-    checkpoint, by default every ~1000 pages).
+    checkpoint: every ~1000 pages, or with ``background_checkpoints``, as a
+    server opens it, every 0.5 s from a thread of its own; ``store/checkpoint.py``).
 ``"full"`` (``PRAGMA synchronous=FULL``)
     The log is fsynced before each commit returns, so a committed transaction
     also survives an operating-system crash or a power loss, given storage
@@ -59,6 +60,7 @@ from deconfliction.store.base import (
     TokenRecord,
     check_kind,
 )
+from deconfliction.store.checkpoint import Checkpointer
 from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
 from deconfliction.store.jsontext import dumps, loads
 from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
@@ -148,7 +150,11 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
         durability: Durability = "normal",
         busy_timeout_s: float = 10.0,
         clock: Callable[[], datetime] = _utc_now,
+        background_checkpoints: bool = False,
     ) -> None:
+        """``background_checkpoints``: checkpoint the log from a thread of the store's own
+        rather than inside the commits of writes (a long-running server; see
+        ``store/checkpoint.py``)."""
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
         self.path = Path(path)
@@ -167,6 +173,10 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
                 raise StoreError(f"{self.path}: cannot use WAL mode (got {mode!r})")
             synchronous = "FULL" if durability == "full" else "NORMAL"
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._checkpointer: Checkpointer | None = None
+            if background_checkpoints:
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = Checkpointer(self.path, busy_timeout_s)
 
     # -- lifecycle ---------------------------------------------------------
     def _create_private_file(self) -> None:
@@ -240,6 +250,8 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
             if self._closed:
                 return
             self._closed = True
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
             # Refresh planner statistics if useful; if another process holds the write
             # lock, closing matters more.
             with suppress(sqlite3.Error):
