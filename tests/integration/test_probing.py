@@ -128,8 +128,14 @@ def test_a_scripted_sweep_is_rate_limited_and_flagged(data_dir: Path) -> None:
         server.stop()
     # ... and in the audit log: the alerts' events are in the hash chain, which verifies.
     with store_at(data_dir) as store:
-        events = [e for e in store.events(0, 100_000) if "probing_suspected" in repr(e)]
-        assert len(events) == 2
+        told = [
+            n
+            for e in store.events(0, 100_000)
+            if e.kind == "notification" and e.action == "create"
+            for n in e.payload["notifications"]
+            if n["cause"] == "probing_suspected"
+        ]
+        assert len(told) == 2
     verified = run_cli("audit", "verify", "--data-dir", str(data_dir))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

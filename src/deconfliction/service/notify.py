@@ -495,17 +495,36 @@ class Planner:
             memo[("card", kind.id)] = card
         return card
 
+    def _card_summary(self, type_id: str, card: dict[str, Any]) -> str:
+        """The card's one-line summary, written once per type in a batch."""
+        memo = self._memo
+        if memo is None:
+            return card_summary(card)
+        text: str | None = memo.get(("card_summary", type_id))
+        if text is None:
+            text = memo[("card_summary", type_id)] = card_summary(card)
+        return text
+
     def _speed_kmh(self, asset: Asset, kind: EquipmentType | None) -> float:
         if asset.max_speed_kmh is not None:
             return asset.max_speed_kmh
         return kind.max_speed_kmh if kind is not None else 1000.0  # unknown: fail early
 
     def _lead(self, party_id: str) -> timedelta:
-        """The notified unit's party's lead time (DESIGN.md: per party configurable)."""
+        """The notified unit's party's lead time (DESIGN.md: per party configurable);
+        read once per party in a batch."""
+        memo = self._memo
+        lead: timedelta | None = memo.get(("lead", party_id)) if memo is not None else None
+        if lead is not None:
+            return lead
         party = self._party(party_id)
         if party is not None and party.announcement_lead_min is not None:
-            return timedelta(minutes=party.announcement_lead_min)
-        return timedelta(seconds=self.settings.announcement_lead_s)
+            lead = timedelta(minutes=party.announcement_lead_min)
+        else:
+            lead = timedelta(seconds=self.settings.announcement_lead_s)
+        if memo is not None:
+            memo[("lead", party_id)] = lead
+        return lead
 
     def _party(self, party_id: str) -> Party | None:
         party: Party | None = self._get("party", party_id, Party)
@@ -925,8 +944,9 @@ class Planner:
             arrivals.append(arrival_id)
             pending.repeats[pending_id] = (arrivals, min(earliest, due))
             return
+        summary = self._card_summary(kind.id, card)
         message = (
-            f"Recognition briefing: {card_summary(card)}. Answer 'briefed' once your team "
+            f"Recognition briefing: {summary}. Answer 'briefed' once your team "
             f"knows what it looks like, by {_fmt(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
         )
         row = self._row(
