@@ -139,7 +139,7 @@ async def stream(
 
     async def events() -> AsyncIterator[bytes]:
         position = start
-        waiter = bell.waiter()
+        waiter = bell.waiter(unit_id)
         _, wake = waiter
         idle = 0.0
         try:

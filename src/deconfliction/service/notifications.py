@@ -182,7 +182,7 @@ class Notifications:
                 raise NotFound(f"no notification {notification_id!r}") from None
         if fresh:
             self.planner.answered(stored)
-            self.planner.bell.ring()
+            self.planner.bell.ring([stored["unit_id"]])
         elif stored["response"] != response:
             raise Conflict(
                 f"notification {notification_id!r} was already answered "

@@ -127,12 +127,23 @@ class _FanOut:
     plan: planning.RoutePlan | None = None
 
 
+#: A stream's wake-up: its event loop and the event it waits on.
+Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
+
+
 class Bell:
     """Wakes the server-sent-event streams (on their event loops), and any other reader of
-    the outbox that asked (``on_ring``: the webhook dispatcher), when the outbox grows."""
+    the outbox that asked (``on_ring``: the webhook dispatcher), when the outbox grows.
+
+    A unit's stream waits for its unit only: a fan-out to 10,000 units rings once per
+    chunk of 500, and waking all of 1,000 connected streams at each ring made each read
+    the store for nothing, 20,000 reads competing with the fan-out for the store. A
+    waiter for no unit (the CoT publisher, which serves every client) hears every ring,
+    and a ring naming no units wakes everyone."""
 
     def __init__(self) -> None:
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._waiters: dict[str | None, set[Waiter]] = {}
+        self._unit_of: dict[Waiter, str | None] = {}
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -141,27 +152,43 @@ class Bell:
         with self._lock:
             self._callbacks.append(callback)
 
-    def waiter(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+    def waiter(self, unit_id: str | None = None) -> Waiter:
         entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
-            self._waiters.add(entry)
+            self._waiters.setdefault(unit_id, set()).add(entry)
+            self._unit_of[entry] = unit_id
         return entry
 
-    def discard(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+    def discard(self, entry: Waiter) -> None:
         with self._lock:
-            self._waiters.discard(entry)
+            if entry not in self._unit_of:
+                return
+            unit_id = self._unit_of.pop(entry)
+            waiters = self._waiters.get(unit_id)
+            if waiters is not None:
+                waiters.discard(entry)
+                if not waiters:
+                    del self._waiters[unit_id]
 
-    def ring(self) -> None:
+    def ring(self, units: Iterable[str | None] | None = None) -> None:
+        """The outbox grew, for ``units`` (``None``: for anyone)."""
         with self._lock:
-            waiters = list(self._waiters)
+            if units is None:
+                waiters = list(self._unit_of)
+            else:
+                waiters = list(self._waiters.get(None, ()))
+                for unit_id in set(units):
+                    if unit_id is not None:
+                        waiters.extend(self._waiters.get(unit_id, ()))
             callbacks = list(self._callbacks)
         for callback in callbacks:
             callback()
-        for loop, event in waiters:
+        for entry in waiters:
+            loop, event = entry
             try:
                 loop.call_soon_threadsafe(event.set)
             except RuntimeError:  # the loop is closed
-                self.discard((loop, event))
+                self.discard(entry)
 
 
 @dataclass
@@ -412,6 +439,7 @@ class Planner:
         the stream carries an arrival before the briefing that names it)."""
         if not pending.rows and not pending.repeats:
             return
+        told: set[str | None] = {row.get("unit_id") for row in pending.rows}
         if pending.rows:
             self.store.add_notifications(pending.rows, "service:notifications")
         at = format_time(self.now())
@@ -419,6 +447,7 @@ class Planner:
             current = self.store.get_notification(briefing_id)
             if current is None or current["response"] is not None:
                 continue
+            told.add(current["unit_id"])
             payload = dict(current["payload"])
             for arrival_id in arrivals:
                 _add_arrival(payload, arrival_id)
@@ -434,7 +463,7 @@ class Planner:
         pending.rows = []
         pending.briefings = {}
         pending.repeats = {}
-        self.bell.ring()
+        self.bell.ring(told)
 
     # -- helpers ------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -856,7 +885,7 @@ class Planner:
                 payload=payload,
                 outbox_event="repeated",
             )
-            self.bell.ring()
+            self.bell.ring([unit.id])
         else:
             row = self._row(
                 unit_id=unit.id,
