@@ -127,3 +127,37 @@ def test_deadlines_come_due_in_order_and_updates_reach_the_outbox(store: Store) 
     assert [o["event"] for o in store.outbox_after("u1")][-1] == "escalated"
     with pytest.raises(NotFound):
         store.update_notification("nope", at=AT, actor="t", state="escalated")
+
+
+def test_many_updates_are_one_event_and_reach_each_unit_s_stream(store: Store) -> None:
+    store.add_notifications([row("n1"), row("n2", unit="u2"), row("n3", unit=None)], "test")
+    before = store.last_event_seq()
+    later = "2025-03-01T12:20:00.000000Z"
+    updated = store.update_notifications(
+        [
+            ("n2", {"deadline": later, "payload": {"message": "changed"}}),
+            ("n1", {"deadline": later, "payload": {"message": "changed too"}}),
+            ("n3", {"state": "escalated"}),
+        ],
+        at=AT,
+        actor="test",
+        outbox_event="repeated",
+    )
+    assert [u["id"] for u in updated] == ["n2", "n1", "n3"]
+    assert updated[0]["payload"] == {"message": "changed"} and updated[0]["deadline"] == later
+    assert updated[2]["state"] == "escalated" and updated[2]["deadline"] != later
+    (event,) = store.events(after_seq=before)
+    assert (event.action, event.object_id) == ("update", None)
+    assert [u["id"] for u in event.payload["updates"]] == ["n2", "n1", "n3"]
+    # Each unit's stream carries its own again; the unit-less one has no stream.
+    assert [o["event"] for o in store.outbox_after("u2")] == ["created", "repeated"]
+    assert [o["event"] for o in store.outbox_after("u1")] == ["created", "repeated"]
+    # An unknown id: nothing of the batch changes.
+    with pytest.raises(NotFound):
+        store.update_notifications(
+            [("n1", {"state": "answered"}), ("nope", {"state": "answered"})], at=AT, actor="t"
+        )
+    n1 = store.get_notification("n1")
+    assert n1 is not None and n1["state"] == "pending"
+    assert store.update_notifications([], at=AT, actor="t") == []
+    assert set(store.get_notifications(["n1", "n3", "nope"])) == {"n1", "n3"}

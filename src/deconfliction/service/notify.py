@@ -201,6 +201,9 @@ class _Pending:
     #: Stored unanswered briefings repeated in this batch: id → (arrival ids, earliest
     #: deadline), applied once per briefing when the batch is written.
     repeats: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    #: Stored unanswered announcements whose subject changed: id → (unit, new deadline,
+    #: new payload), updated in place and delivered again when the batch is written.
+    updates: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
 
 
 #: The store kind of each object the planner plans.
@@ -435,34 +438,44 @@ class Planner:
                 self._memo = None
 
     def _flush(self, pending: _Pending) -> None:
-        """Write the batch: new notifications first, then each repeated briefing once (so
-        the stream carries an arrival before the briefing that names it)."""
-        if not pending.rows and not pending.repeats:
+        """Write the batch: changed announcements and new notifications first, then each
+        repeated briefing once (so the stream carries an arrival before the briefing that
+        names it). Each of the three is one store call, however many units it concerns."""
+        if not pending.rows and not pending.repeats and not pending.updates:
             return
-        told: set[str | None] = {row.get("unit_id") for row in pending.rows}
-        if pending.rows:
-            self.store.add_notifications(pending.rows, "service:notifications")
+        actor = "service:notifications"
         at = format_time(self.now())
+        told: set[str | None] = {unit_id for unit_id, _, _ in pending.updates.values()}
+        self.store.update_notifications(
+            [
+                (arrival_id, {"deadline": deadline, "payload": payload})
+                for arrival_id, (_, deadline, payload) in pending.updates.items()
+            ],
+            at=at,
+            actor=actor,
+            outbox_event="repeated",
+        )
+        told.update(row.get("unit_id") for row in pending.rows)
+        if pending.rows:
+            self.store.add_notifications(pending.rows, actor)
+        current = self.store.get_notifications(list(pending.repeats)) if pending.repeats else {}
+        repeated = []
         for briefing_id, (arrivals, due) in pending.repeats.items():
-            current = self.store.get_notification(briefing_id)
-            if current is None or current["response"] is not None:
-                continue
-            told.add(current["unit_id"])
-            payload = dict(current["payload"])
+            row = current.get(briefing_id)
+            if row is None or row["response"] is not None:
+                continue  # answered meanwhile (on another node): nothing to repeat
+            told.add(row["unit_id"])
+            payload = dict(row["payload"])
             for arrival_id in arrivals:
                 _add_arrival(payload, arrival_id)
-            old = current["deadline"]
-            self.store.update_notification(
-                briefing_id,
-                at=at,
-                actor="service:notifications",
-                deadline=min(old, due) if old else due,
-                payload=payload,
-                outbox_event="repeated",
-            )
+            old = row["deadline"]
+            deadline = min(old, due) if old else due
+            repeated.append((briefing_id, {"deadline": deadline, "payload": payload}))
+        self.store.update_notifications(repeated, at=at, actor=actor, outbox_event="repeated")
         pending.rows = []
         pending.briefings = {}
         pending.repeats = {}
+        pending.updates = {}
         self.bell.ring(told)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -877,15 +890,7 @@ class Planner:
         arrival_id: str
         if earlier_id is not None:
             arrival_id = earlier_id
-            self.store.update_notification(
-                arrival_id,
-                at=_fmt(now),
-                actor="service:notifications",
-                deadline=_fmt(deadline),
-                payload=payload,
-                outbox_event="repeated",
-            )
-            self.bell.ring([unit.id])
+            pending.updates[arrival_id] = (unit.id, _fmt(deadline), payload)
         else:
             row = self._row(
                 unit_id=unit.id,

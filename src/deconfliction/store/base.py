@@ -317,6 +317,18 @@ class Store(Protocol):
         """Change state, deadline or payload (event ``update``); ``NotFound``."""
         ...
 
+    def update_notifications(
+        self,
+        updates: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        at: str,
+        actor: str,
+        outbox_event: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Many (id, changes) updates in one transaction, with one ``update`` event;
+        ``NotFound`` (nothing changed) if any id is unknown. The updated rows, in order."""
+        ...
+
     def answer_notification(
         self,
         notification_id: str,
@@ -331,6 +343,10 @@ class Store(Protocol):
         ...
 
     def get_notification(self, notification_id: str) -> dict[str, Any] | None: ...
+
+    def get_notifications(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The notifications of ``ids`` that exist, by id."""
+        ...
 
     def find_notifications(
         self,

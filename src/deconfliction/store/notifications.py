@@ -47,6 +47,8 @@ _COLUMNS = ", ".join(NOTIFICATION_FIELDS)
 _SELECT = f"SELECT seq, {_COLUMNS} FROM notifications"
 _FILTERS = ("unit_id", "party_id", "cause", "asset_id", "type_id", "subject", "parent_id")
 OUTBOX_EVENTS = ("created", "repeated", "answered", "escalated")
+#: Ids per ``IN (...)`` of a batch read (well under every backend's parameter limit).
+_ID_PAGE = 500
 
 
 def notification_from_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -163,31 +165,64 @@ class NotificationSQL(BackendSQL):
     ) -> dict[str, Any]:
         """Change a notification's state, deadline or payload (``NotFound``); with
         ``outbox_event`` (``repeated``, ``escalated``) the unit's stream carries it again."""
-        with self.transaction():
-            current = self.get_notification(notification_id)
-            if current is None:
-                raise NotFound("notification", notification_id)
-            changes: dict[str, Any] = {}
-            if state is not None:
-                changes["state"] = state
-            if deadline is not None:
-                changes["deadline"] = deadline
-            if payload is not None:
-                changes["payload"] = payload
-            event_seq = self._append_event(
-                at, "notification", "update", notification_id, actor, dumps(changes)
-            )
-            if changes:
-                sets = ", ".join(f"{name} = ?" for name in changes)
-                params = [dumps(v) if name == "payload" else v for name, v in changes.items()]
-                self._execute(
-                    f"UPDATE notifications SET {sets} WHERE id = ?", (*params, notification_id)
-                )
-            if outbox_event is not None and current["unit_id"]:
-                self._outbox(current["unit_id"], notification_id, outbox_event, at, event_seq)
-            updated = self.get_notification(notification_id)
-        assert updated is not None
+        changes: dict[str, Any] = {}
+        if state is not None:
+            changes["state"] = state
+        if deadline is not None:
+            changes["deadline"] = deadline
+        if payload is not None:
+            changes["payload"] = payload
+        (updated,) = self.update_notifications(
+            [(notification_id, changes)], at=at, actor=actor, outbox_event=outbox_event
+        )
         return updated
+
+    def update_notifications(
+        self,
+        updates: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        at: str,
+        actor: str,
+        outbox_event: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """:meth:`update_notification` for many (id, changes) at once — ``changes`` of
+        ``state``, ``deadline``, ``payload`` — with one event for the batch (``update``,
+        ``{"updates": [{"id", <changes>}, ...]}``, naming its notification when it has one)
+        and a statement per set of changed columns: a movement changed after its fan-out,
+        or a report batch repeating hundreds of briefings, updates that many at once.
+        ``NotFound`` (and nothing changed) if any id is unknown. The updated rows, in order."""
+        if not updates:
+            return []
+        ids = [notification_id for notification_id, _ in updates]
+        with self.transaction():
+            current = self.get_notifications(ids)
+            for notification_id in ids:
+                if notification_id not in current:
+                    raise NotFound("notification", notification_id)
+            event = dumps({"updates": [{"id": i, **changes} for i, changes in updates]})
+            event_seq = self._append_event(
+                at, "notification", "update", ids[0] if len(ids) == 1 else None, actor, event
+            )
+            by_columns: dict[tuple[str, ...], builtins.list[tuple[Any, ...]]] = {}
+            for notification_id, changes in updates:
+                if changes:
+                    values = [dumps(v) if k == "payload" else v for k, v in changes.items()]
+                    by_columns.setdefault(tuple(changes), []).append((*values, notification_id))
+            for columns, params in by_columns.items():
+                sets = ", ".join(f"{name} = ?" for name in columns)
+                self._execute_many(f"UPDATE notifications SET {sets} WHERE id = ?", params)
+            if outbox_event is not None:
+                self._execute_many(
+                    "INSERT INTO outbox (unit_id, notification_id, event, at, event_seq) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (current[i]["unit_id"], i, outbox_event, at, event_seq)
+                        for i in ids
+                        if current[i]["unit_id"]
+                    ],
+                )
+            updated = self.get_notifications(ids)
+        return [updated[i] for i in ids]
 
     def answer_notification(
         self,
@@ -229,6 +264,18 @@ class NotificationSQL(BackendSQL):
     def get_notification(self, notification_id: str) -> dict[str, Any] | None:
         rows = self._fetch(f"{_SELECT} WHERE id = ?", (notification_id,))
         return notification_from_row(rows[0]) if rows else None
+
+    def get_notifications(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The notifications of ``ids`` that exist, by id (read _ID_PAGE at a time)."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), _ID_PAGE):
+            page = wanted[start : start + _ID_PAGE]
+            marks = ", ".join("?" * len(page))
+            for r in self._fetch(f"{_SELECT} WHERE id IN ({marks})", page):
+                row = notification_from_row(r)
+                out[row["id"]] = row
+        return out
 
     def find_notifications(
         self,
