@@ -168,7 +168,9 @@ def report(asset_id: str, at: datetime, lat: float, lon: float) -> PositionRepor
 
 
 def open_usecases(data_dir: Path) -> UseCases:
-    uc = UseCases.open(Settings(data_dir=data_dir, check_rate_limit=0))  # type: ignore[call-arg]
+    # As `serve` runs it (background checkpoints, the loaded heap frozen).
+    settings = Settings(data_dir=data_dir, check_rate_limit=0, long_running=True)  # type: ignore[call-arg]
+    uc = UseCases.open(settings)
     uc.core.load_now()
     if not uc.core.ready:
         raise SystemExit("the service did not load")

@@ -135,6 +135,7 @@ def serve(
         cot_udp_port=cot_udp_port,
         check_rate_limit=check_rate_limit,
         demo=demo,
+        long_running=True,
     )
     policy = None
     if retention_policy is not None:

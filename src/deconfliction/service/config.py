@@ -48,6 +48,9 @@ class Settings:
     webhook_retry_max_s: float = 300.0
     webhook_timeout_s: float = 5.0
     webhook_poll_s: float = 1.0
+    #: One service per process, for the life of the process (``serve``): the loaded index
+    #: is moved out of the garbage collector's sight once loaded (``Service._load``).
+    long_running: bool = False
     #: Test hook (``DECONFLICTION_TEST_CLOCK=1``): ``POST /v1/test/clock`` moves the clock.
     test_clock: bool = field(default_factory=lambda: _float_env("DECONFLICTION_TEST_CLOCK") > 0)
 

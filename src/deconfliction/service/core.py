@@ -10,6 +10,7 @@ background thread; until it is ready, checks answer ``503`` with
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -135,7 +136,7 @@ class Service:
         """Open (and migrate) the store; the engine starts empty and not ready."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(
-            settings.data_dir, settings.database_url, sign=True, long_running=True
+            settings.data_dir, settings.database_url, sign=True, long_running=settings.long_running
         )  # migrates
         engine = Engine(horizon=timedelta(hours=settings.horizon_hours))
         return cls(store, engine, settings)
@@ -202,6 +203,14 @@ class Service:
             log.exception("planning other processes' writes failed; retrying")
         self.load_seconds = time.perf_counter() - started
         log.info("index loaded in %.2f s", self.load_seconds)
+        if self.settings.long_running:
+            # The loaded index (100,000 AORs are millions of objects) lives as long as the
+            # process: out of the collector's sight, its full passes stop walking all of it
+            # (a pause in whatever request is running), and its younger passes get cheaper.
+            # Only in a process with one service for its life: frozen cyclic garbage is
+            # never freed (tests load many services in one process).
+            gc.collect()
+            gc.freeze()
         self.drain()
 
     def drain(self) -> None:
