@@ -119,8 +119,14 @@ def test_a_units_notifications_reach_its_endpoint_signed_in_order_despite_failur
     for headers, body in endpoint.received:
         assert _signed(headers, body)
         assert orjson.loads(body)["webhook_id"] == hook["id"]
-    listed = world.http.get("/v1/units/a-drones/webhooks", headers=bearer(world.coord_a))
-    (state,) = listed.json()["items"]
+    # The cursor is stored once the endpoint's answer is in, just after it received the body.
+    deadline = time.monotonic() + 30
+    while True:
+        listed = world.http.get("/v1/units/a-drones/webhooks", headers=bearer(world.coord_a))
+        (state,) = listed.json()["items"]
+        if state["delivered_seq"] == max(positions) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert "secret" not in state
     assert state["delivered_seq"] == max(positions) and state["attempts"] == 0
 
