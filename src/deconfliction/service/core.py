@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
@@ -95,6 +95,8 @@ class Service:
         self.clock = Clock()
         #: Told about every write, inside its transaction (notifications).
         self.hooks: list[WriteHook] = []
+        #: This thread's open :meth:`writing` block: its after-commit callbacks.
+        self._writing = threading.local()
         #: Other processes' writes applied to the engine, not yet given to the hooks.
         self.unplanned: list[follow.Followed] = []
         #: Another process plans notifications on this store (another server on the same
@@ -229,12 +231,36 @@ class Service:
         processes' writes first, and count this write's events as applied.
 
         Use under :attr:`lock`; update the engine after the block (after the commit).
+        What :meth:`after_commit` was given inside the block runs once it has committed.
         """
-        with self.store.transaction():
-            follow.catch_up(self)
-            yield
-            last = self.store.last_event_seq()
-        self.applied_seq = last
+        local = self._writing
+        if getattr(local, "callbacks", None) is not None:  # nested: the outer block commits
+            with self.store.transaction():
+                yield
+            return
+        local.callbacks = []
+        try:
+            with self.store.transaction():
+                follow.catch_up(self)
+                yield
+                last = self.store.last_event_seq()
+            self.applied_seq = last
+            callbacks: list[Callable[[], None]] = local.callbacks
+        finally:
+            local.callbacks = None
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's :meth:`writing` block has committed (at once
+        outside one). Readers on other connections (PostgreSQL's pool, SQLite's readers)
+        see a write only then: a stream woken inside the transaction read too early and
+        found the write a poll later."""
+        callbacks = getattr(self._writing, "callbacks", None)
+        if callbacks is None:
+            callback()
+        else:
+            callbacks.append(callback)
 
     def start_following(self, interval_s: float = FOLLOW_INTERVAL_S) -> threading.Thread:
         """Apply writes made by other processes on the same store (``deconfliction import``,

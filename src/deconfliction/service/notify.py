@@ -476,7 +476,8 @@ class Planner:
         pending.briefings = {}
         pending.repeats = {}
         pending.updates = {}
-        self.bell.ring(told)
+        # Once committed: a stream that reads on another connection sees it only then.
+        self.svc.after_commit(lambda: self.bell.ring(told))
 
     # -- helpers ------------------------------------------------------------------------------
     def now(self) -> datetime:
