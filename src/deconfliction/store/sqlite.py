@@ -172,6 +172,7 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
         #: Each other thread's read-only connection (``_fetch``), and all of them to close.
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._closed = False
         self._create_private_file()
         with _translated():
@@ -261,10 +262,11 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
             self._closed = True
             if self._checkpointer is not None:
                 self._checkpointer.stop()
-            for reader in self._reader_conns:
-                with suppress(sqlite3.Error):
-                    reader.close()
-            self._reader_conns.clear()
+            with self._readers_lock:
+                for reader in self._reader_conns:
+                    with suppress(sqlite3.Error):
+                        reader.close()
+                self._reader_conns.clear()
             # Refresh planner statistics if useful; if another process holds the write
             # lock, closing matters more.
             with suppress(sqlite3.Error):
@@ -385,8 +387,7 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
         conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
         if conn is None:
             conn = self._connect(read_only=True)
-            with self._lock:
-                self._check_open()
+            with self._readers_lock:  # not the store's lock: a writer may hold that
                 self._reader_conns.append(conn)
             self._readers.conn = conn
         return conn
