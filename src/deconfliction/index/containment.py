@@ -9,6 +9,8 @@ in the ``ShapeIndex``), which AORs rarely do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -19,11 +21,16 @@ from deconfliction.index.shapes import Shape, ShapeIndex
 class Containment:
     """Point-in-polygon for a batch of points against every shape of ``kind``."""
 
-    def __init__(self, shapes: ShapeIndex, kind: str) -> None:
+    def __init__(
+        self, shapes: ShapeIndex, kind: str, key: Callable[[Shape], str] = lambda s: s.id
+    ) -> None:
         self.index = shapes
         self._kind = kind
+        self._key = key
         self._version = -1
         self._shapes: list[Shape] = []
+        #: ``key`` of each shape, in the tree's order (what ``containing_keys`` answers).
+        self._keys: list[str] = []
         self._tree: shapely.STRtree | None = None
         self._start = np.zeros(0)
         self._end = np.zeros(0)
@@ -34,6 +41,7 @@ class Containment:
             return
         shapes = [s for s in self.index.shapes(self._kind) if s.geom is not None]
         self._shapes = shapes
+        self._keys = [self._key(s) for s in shapes]
         self._tree = shapely.STRtree([s.geom for s in shapes]) if shapes else None
         self._start = np.array([s.start for s in shapes], dtype=float)
         self._end = np.array([s.end for s in shapes], dtype=float)
@@ -47,14 +55,55 @@ class Containment:
     ) -> list[list[Shape]]:
         """For each point, the shapes that contain it (boundary included) and whose
         window holds its time."""
-        self._fresh()
         out: list[list[Shape]] = [[] for _ in range(len(lats))]
+        pairs = self._pairs(lats, lons, times)  # brings the tree up to date first
+        shapes = self._shapes
+        for p, s in pairs:
+            out[p].append(shapes[s])
+        return out
+
+    def containing_keys(
+        self,
+        lats: npt.NDArray[np.float64],
+        lons: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64],
+    ) -> list[tuple[str, ...]]:
+        """As :meth:`containing`, each shape named by its ``key`` (kept per tree), and no
+        list made for a point inside nothing (most points of a sparse kind): a report
+        batch wants names, and one Python object fewer per point."""
+        out: list[tuple[str, ...]] = [()] * len(lats)
+        pairs = self._pairs(lats, lons, times)  # brings the tree up to date first
+        keys = self._keys
+        group: list[str] = []
+        current = -1
+        for p, s in pairs:
+            if p != current:
+                if group:
+                    out[current] = tuple(group)
+                group = []
+                current = p
+            group.append(keys[s])
+        if group:
+            out[current] = tuple(group)
+        return out
+
+    def _pairs(
+        self,
+        lats: npt.NDArray[np.float64],
+        lons: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64],
+    ) -> zip[tuple[int, int]]:
+        """(point, shape) index pairs of every containment, by point (the R-tree's own
+        order within a point)."""
+        self._fresh()
         if self._tree is None or len(lats) == 0:
-            return out
+            return zip([], [], strict=True)
         points = shapely.points(lons, lats)
         point_idx, shape_idx = self._tree.query(points, predicate="intersects")
         t = times[point_idx]
         ok = (self._start[shape_idx] <= t) & (t <= self._end[shape_idx])
-        for p, s in zip(point_idx[ok].tolist(), shape_idx[ok].tolist(), strict=True):
-            out[p].append(self._shapes[s])
-        return out
+        point_idx, shape_idx = point_idx[ok], shape_idx[ok]
+        # Grouped by point, each point's shapes in the tree's order (a stable sort keeps
+        # that order; the query gives them by point already, this only makes it certain).
+        order = np.argsort(point_idx, kind="stable")
+        return zip(point_idx[order].tolist(), shape_idx[order].tolist(), strict=True)
