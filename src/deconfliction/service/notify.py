@@ -405,11 +405,12 @@ class Planner:
                 batch = sorted(
                     (r for r in reports if r.source == "authenticated"), key=lambda r: r.time
                 )
-                lats = [r.position.lat for r in batch]
-                lons = [r.position.lon for r in batch]
+                positions = [r.position for r in batch]
+                lats = [p.lat for p in positions]
+                lons = [p.lon for p in positions]
                 times = [r.time.timestamp() for r in batch]
                 inside = self._containing(lats, lons, times)
-                exits = self._exit_distances(batch, lats, lons, inside)
+                exits = self._exit_distances([r.asset_id for r in batch], lats, lons, inside)
                 report = self._report
                 for i, units in enumerate(inside):
                     report(pending, batch[i], units, lats[i], lons[i], times[i], exits.get(i))
@@ -562,7 +563,7 @@ class Planner:
 
     def _exit_distances(
         self,
-        batch: Sequence[PositionReport],
+        asset_ids: Sequence[str],
         lats: Sequence[float],
         lons: Sequence[float],
         inside: Sequence[tuple[str, ...]],
@@ -572,34 +573,47 @@ class Planner:
         measured for the whole batch in one vectorised call (one call per report was a
         third of a batch's detection). Which AORs an asset is inside depends on its
         earlier reports, so this measures a superset: the AORs it was inside before the
-        batch and those any of its reports in the batch is in. ``_report`` measures one
-        by itself should it ever need one not here."""
-        held: dict[str, set[str]] = {}
-        for report, units in zip(batch, inside, strict=True):
-            asset_id = report.asset_id
-            was = held.get(asset_id)
-            if was is None:
-                was = held[asset_id] = set(self.inside.get(asset_id, ()))
-            was.update(units)
+        batch and those its earlier reports in the batch are in. ``_report`` measures one
+        by itself should it ever need one not here. No object is made for a report that
+        needs nothing (most): the collector's passes cost as much as the loop."""
+        before = self.inside
+        earlier: dict[str, tuple[str, ...]] = {}  # asset → the AORs its reports so far are in
+        wanted: dict[int, dict[str, float]] = {}
+        for i, asset_id in enumerate(asset_ids):
+            units = inside[i]
+            was = before.get(asset_id)
+            prior = earlier.get(asset_id)
+            for may in (was, prior):
+                if not may:
+                    continue
+                for unit_id in may:
+                    if unit_id not in units:
+                        pending = wanted.get(i)
+                        if pending is None:
+                            pending = wanted[i] = {}
+                        pending[unit_id] = math.nan
+            if units:
+                if prior is None:
+                    earlier[asset_id] = units
+                else:
+                    earlier[asset_id] = prior + tuple(u for u in units if u not in prior)
+        if not wanted:
+            return wanted
         get = self.svc.engine.shapes.get
         pairs: list[tuple[int, str]] = []
         shapes: list[Shape] = []
-        for i, (report, units) in enumerate(zip(batch, inside, strict=True)):
-            was = held[report.asset_id]
-            if len(was) == len(units):
-                continue  # ``units`` are among ``was``: as many means the same
-            for unit_id in was.difference(units):
+        for i, units_of in wanted.items():
+            for unit_id in list(units_of):
                 shape = get("aor", unit_id)
-                if shape is not None:
+                if shape is None:
+                    del units_of[unit_id]  # no AOR any more: not inside it (as ``_report``)
+                else:
                     pairs.append((i, unit_id))
                     shapes.append(shape)
-        out: dict[int, dict[str, float]] = {}
-        if not pairs:
-            return out
         distances = distances_m(shapes, [lats[i] for i, _ in pairs], [lons[i] for i, _ in pairs])
-        for (i, unit_id), d in zip(pairs, distances.tolist(), strict=True):
-            out.setdefault(i, {})[unit_id] = d
-        return out
+        for (i, unit_id), distance in zip(pairs, distances.tolist(), strict=True):
+            wanted[i][unit_id] = distance
+        return wanted
 
     def _row(
         self,
