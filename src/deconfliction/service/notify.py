@@ -405,15 +405,36 @@ class Planner:
                 batch = sorted(
                     (r for r in reports if r.source == "authenticated"), key=lambda r: r.time
                 )
+                asset_ids = [r.asset_id for r in batch]
                 positions = [r.position for r in batch]
                 lats = [p.lat for p in positions]
                 lons = [p.lon for p in positions]
                 times = [r.time.timestamp() for r in batch]
                 inside = self._containing(lats, lons, times)
-                exits = self._exit_distances([r.asset_id for r in batch], lats, lons, inside)
-                report = self._report
+                exits = self._exit_distances(asset_ids, lats, lons, inside)
+                last_seen, inside_of = self.last_seen, self.inside
                 for i, units in enumerate(inside):
-                    report(pending, batch[i], units, lats[i], lons[i], times[i], exits.get(i))
+                    asset_id, t = asset_ids[i], times[i]
+                    if t < last_seen.get(asset_id, -1e18):
+                        continue  # an older report changes no episode
+                    last_seen[asset_id] = t
+                    before = inside_of.get(asset_id)
+                    # Most reports leave every episode as it was (outside every AOR, as
+                    # before, or inside the very AORs it was in): nothing more to do.
+                    if before:
+                        if len(units) == len(before) and before.issuperset(units):
+                            continue
+                    elif not units:
+                        inside_of.pop(asset_id, None)
+                        continue
+                    self._report(
+                        pending,
+                        batch[i],
+                        units,
+                        before or set(),
+                        (lats[i], lons[i], t),
+                        exits.get(i),
+                    )
                 self._flush(pending)
             finally:
                 self._memo = None
@@ -1053,28 +1074,16 @@ class Planner:
         pending: _Pending,
         report: PositionReport,
         units: tuple[str, ...],
-        lat: float,
-        lon: float,
-        t: float,
+        before: set[str],
+        at: tuple[float, float, float],
         exits: dict[str, float] | None,
     ) -> None:
-        """One report (at ``lat``, ``lon``, ``t``) against the episodes; ``units``: the
-        AORs containing it; ``exits``: its distance to AORs it may have left, measured
-        ahead (see ``_exit_distances``)."""
+        """A report that may change its asset's episodes (``reports_written`` took the
+        others): ``units``, the AORs containing it; ``before``, those its asset was inside;
+        ``at``, its latitude, longitude and time; ``exits``, its distance to AORs it may
+        have left, measured ahead (see ``_exit_distances``)."""
         asset_id = report.asset_id
-        if t < self.last_seen.get(asset_id, -1e18):
-            return  # an older report changes no episode
-        self.last_seen[asset_id] = t
-        before = self.inside.get(asset_id)
-        # Most reports leave every episode as it was: outside every AOR, as before, or
-        # inside the very AORs it was in.
-        if not before:
-            if not units:
-                self.inside.pop(asset_id, None)
-                return
-            before = set()
-        elif len(units) == len(before) and before.issuperset(units):
-            return
+        lat, lon, t = at
         now_inside = set(units)
         # Hysteresis: still inside an AOR it was in until clearly out.
         limit: float | None = None
