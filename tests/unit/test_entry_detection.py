@@ -21,6 +21,7 @@ from deconfliction.service.config import Settings
 from deconfliction.service.kinds import ASSET
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
+from deconfliction.store import reports as reports_store
 from tests import backends
 from tests.integration.world import BOX_A
 
@@ -279,3 +280,37 @@ def test_the_assets_kept_across_batches_follow_writes_here_and_elsewhere(tmp_pat
         assert callsigns("b-2") == ["b-2", "Here"]
     finally:
         uc.core.close()
+
+
+def test_a_report_row_is_built_or_refused_as_field_by_field() -> None:
+    """The one-pass row of a well-formed report is the field-by-field row, and a bad value
+    anywhere raises what the field-by-field pass raises (the first bad field's error)."""
+    rng = random.Random(23)
+    good: dict[str, Any] = {
+        "asset_id": "a-1",
+        "time": "2026-01-02T03:04:05.123456Z",
+        "lat": 50.5,
+        "lon": 30.25,
+        "cep_m": 10,
+        "extra_radius_m": None,
+        "speed_kmh": 12.5,
+        "course_deg": None,
+        "source": "plain",
+    }
+    bad_values: list[Any] = [math.nan, math.inf, -math.inf, "x", None, 10**400, "1e999", True]
+    for _ in range(2000):
+        report = dict(good)
+        for key in rng.sample(sorted(good), rng.randint(0, 3)):
+            if rng.random() < 0.2:
+                del report[key]
+            else:
+                report[key] = rng.choice([*bad_values, "", 3, "2026-02-30T00:00:00.000000Z"])
+        try:
+            expected: Any = reports_store._checked_row(report)
+        except Exception as exc:
+            expected = (type(exc), str(exc))
+        try:
+            got: Any = reports_store.to_row(report)
+        except Exception as exc:
+            got = (type(exc), str(exc))
+        assert got == expected, report

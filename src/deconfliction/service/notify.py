@@ -592,11 +592,11 @@ class Planner:
         """Per report (by index), its distance to each AOR its asset may be inside when
         the report is taken but which does not contain it: what the hysteresis measures,
         measured for the whole batch in one vectorised call (one call per report was a
-        third of a batch's detection). Which AORs an asset is inside depends on its
+        quarter of the detection's time). Which AORs an asset is inside depends on its
         earlier reports, so this measures a superset: the AORs it was inside before the
         batch and those its earlier reports in the batch are in. ``_report`` measures one
         by itself should it ever need one not here. No object is made for a report that
-        needs nothing (most): the collector's passes cost as much as the loop."""
+        needs nothing (most): objects alive by the thousand make the collector run."""
         before = self.inside
         earlier: dict[str, tuple[str, ...]] = {}  # asset → the AORs its reports so far are in
         wanted: dict[int, dict[str, float]] = {}
@@ -609,10 +609,10 @@ class Planner:
                     continue
                 for unit_id in may:
                     if unit_id not in units:
-                        pending = wanted.get(i)
-                        if pending is None:
-                            pending = wanted[i] = {}
-                        pending[unit_id] = math.nan
+                        of_report = wanted.get(i)
+                        if of_report is None:
+                            of_report = wanted[i] = {}
+                        of_report[unit_id] = math.nan  # measured below
             if units:
                 if prior is None:
                     earlier[asset_id] = units
@@ -1161,7 +1161,7 @@ class Planner:
 
     def _asset(self, asset_id: str) -> Asset | None:
         """The asset as stored, read once for many report batches: the detection read
-        and validated it for every entry, a fifth of a batch's cost. Good while the
+        and validated it for every entry (6 % of a batch's time). Good while the
         engine's asset registry is unchanged: every asset write and delete, this
         process's or another's it follows (``follow.catch_up``, which every write
         transaction runs first), reaches the engine under the write lock before the
