@@ -474,7 +474,7 @@ class Engine:
                     np.fromiter([slot_of[r.asset_id] for r in placed], np.int64, n),
                     np.fromiter([p.lat for p in positions], np.float64, n),
                     np.fromiter([p.lon for p in positions], np.float64, n),
-                    np.fromiter([_ts(r.time) for r in placed], np.float64, n),
+                    np.fromiter([r.time.timestamp() for r in placed], np.float64, n),
                     # geo.r99 of each, as one multiplication.
                     geo.R99_PER_CEP
                     * np.fromiter([r.effective_cep_m for r in placed], np.float64, n),

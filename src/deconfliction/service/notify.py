@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -403,7 +404,7 @@ class Planner:
             try:
                 # A plain-port report only widens where an asset could be: not an entry.
                 batch = sorted(
-                    (r for r in reports if r.source == "authenticated"), key=lambda r: r.time
+                    (r for r in reports if r.source == "authenticated"), key=attrgetter("time")
                 )
                 asset_ids = [r.asset_id for r in batch]
                 positions = [r.position for r in batch]
