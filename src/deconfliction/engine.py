@@ -453,25 +453,31 @@ class Engine:
         """
         with self._lock:
             slot_of = self.assets.slot_of
-            rows = [
-                (
-                    slot_of[r.asset_id],
-                    r.position.lat,
-                    r.position.lon,
-                    _ts(r.time),
-                    geo.r99(r.effective_cep_m),
-                )
-                for r in reports
-                if r.asset_id in slot_of and r.source == "authenticated"
-            ]
+            placed = [r for r in reports if r.source == "authenticated" and r.asset_id in slot_of]
             taken = 0
-            if len(rows) == 1:
-                slot, lat, lon, t0, a = rows[0]
-                taken = int(self.assets.report(slot, lat, lon, t0, a))
-            elif rows:
-                arr = np.asarray(rows, dtype=np.float64)
+            if len(placed) == 1:
+                r = placed[0]
+                taken = int(
+                    self.assets.report(
+                        slot_of[r.asset_id],
+                        r.position.lat,
+                        r.position.lon,
+                        _ts(r.time),
+                        geo.r99(r.effective_cep_m),
+                    )
+                )
+            elif placed:
+                # Column by column: no tuple per report, no 2-D array to split again.
+                n = len(placed)
+                positions = [r.position for r in placed]
                 taken = self.assets.report_batch(
-                    arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+                    np.fromiter([slot_of[r.asset_id] for r in placed], np.int64, n),
+                    np.fromiter([p.lat for p in positions], np.float64, n),
+                    np.fromiter([p.lon for p in positions], np.float64, n),
+                    np.fromiter([r.time.timestamp() for r in placed], np.float64, n),
+                    # geo.r99 of each, as one multiplication.
+                    geo.R99_PER_CEP
+                    * np.fromiter([r.effective_cep_m for r in placed], np.float64, n),
                 )
             for r in reports:
                 if r.source != "authenticated" and r.asset_id in slot_of:

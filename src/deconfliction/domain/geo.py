@@ -173,6 +173,71 @@ def distance_to_precomputed_chords_m(lat0: float, lon0: float, chords: Chords) -
     return math.sqrt(float(np.fmin.reduce(px * px + py * py)))
 
 
+def distances_to_precomputed_chords_m(
+    lat0s: Sequence[float], lon0s: Sequence[float], chords: Sequence[Chords]
+) -> FloatArray:
+    """:func:`distance_to_precomputed_chords_m` for many (point, chords) pairs at once.
+
+    A report batch measures thousands of pairs (the hysteresis of every asset that left
+    an AOR): one numpy pass over all their vertices instead of a dozen small array
+    operations per pair. The same operations in the same order on the same values, so
+    each result is the scalar function's (``tests/unit/test_geo.py`` compares them).
+    """
+    n = len(chords)
+    out = np.empty(n)
+    counts = np.fromiter((len(c.lat_rad) for c in chords), dtype=np.intp, count=n)
+    # A pair with fewer than two vertices has no segment: the scalar function's case.
+    few = np.flatnonzero(counts < 2).tolist()
+    for k in few:
+        out[k] = distance_to_precomputed_chords_m(lat0s[k], lon0s[k], chords[k])
+    many = np.flatnonzero(counts >= 2)
+    if len(many) == 0:
+        return out
+    if few:
+        keep = many.tolist()
+        lat0s = [lat0s[k] for k in keep]
+        lon0s = [lon0s[k] for k in keep]
+        chords = [chords[k] for k in keep]
+        counts = counts[many]
+    # Per pair, its origin repeated over its vertices (sine and cosine by ``math``, as
+    # the scalar function takes them).
+    p0_list = [lat0 * _RAD for lat0 in lat0s]
+    p0 = np.repeat(np.asarray(p0_list), counts)
+    cos_p0 = np.repeat(np.asarray([math.cos(p) for p in p0_list]), counts)
+    sin_p0 = np.repeat(np.asarray([math.sin(p) for p in p0_list]), counts)
+    lon0 = np.repeat(np.asarray([lon * _RAD for lon in lon0s]), counts)
+    lat_rad = np.concatenate([c.lat_rad for c in chords])
+    cos_p = np.concatenate([c.cos_lat for c in chords])
+    sin_lat = np.concatenate([c.sin_lat for c in chords])
+    dl = np.concatenate([c.lon_rad for c in chords]) - lon0
+    sin_dl = np.sin(dl)
+    cos_dl = np.cos(dl)
+    a = np.sin((lat_rad - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
+    dist = (2.0 * EARTH_RADIUS_M) * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    east = sin_dl * cos_p
+    north = cos_p0 * sin_lat - sin_p0 * cos_p * cos_dl
+    h = np.hypot(east, north)
+    scale = np.divide(dist, h, out=np.zeros_like(dist), where=h > 0)
+    x = east * scale
+    y = north * scale
+    ax = x[:-1]
+    ay = y[:-1]
+    dx = x[1:] - ax
+    dy = y[1:] - ay
+    denom = dx * dx + dy * dy
+    t = np.divide(-(ax * dx + ay * dy), denom, out=np.zeros_like(denom), where=denom > 0)
+    np.clip(t, 0.0, 1.0, out=t)
+    px = ax + t * dx
+    py = ay + t * dy
+    squared = px * px + py * py
+    starts = np.cumsum(counts) - counts
+    # The segment from one pair's last vertex to the next pair's first is no segment:
+    # NaN, which ``fmin`` skips (as it skips the segments touching a part separator).
+    squared[starts[1:] - 1] = np.nan
+    out[many] = np.sqrt(np.fmin.reduceat(squared, starts))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class GeoPoint:
     """A validated point; ``extra_radius_m`` is the half-diagonal of an MGRS square."""

@@ -93,6 +93,9 @@ class AssetTable:
         self.pcell_of = np.empty(0, dtype=np.int64)
         self.buckets: dict[int, _Bucket] = {}
         self.presence: dict[int, set[int]] = {}
+        #: Bumped by every registration change (upsert, remove; not reports): a cache of
+        #: assets read from the store, kept by the report path, is good while it holds.
+        self.registry_version = 0
         self._grow(capacity)
 
     # -- registration -------------------------------------------------------------------
@@ -126,6 +129,7 @@ class AssetTable:
 
     def upsert(self, asset_id: str, party: int, type_code: int, rel_code: int, v_mps: float) -> int:
         """Register or change an asset's static attributes; returns its slot."""
+        self.registry_version += 1
         slot = self.slot_of.get(asset_id)
         if slot is None:
             if self._free:
@@ -159,6 +163,7 @@ class AssetTable:
         v_mps: FloatArray,
     ) -> IntArray:
         """Register many new assets at once (start-up and benchmarks)."""
+        self.registry_version += 1
         slots = np.empty(len(asset_ids), dtype=np.int64)
         fresh = [i for i, aid in enumerate(asset_ids) if aid not in self.slot_of]
         if len(fresh) == len(asset_ids) and not self._free:
@@ -182,6 +187,7 @@ class AssetTable:
         return slots
 
     def remove(self, asset_id: str) -> None:
+        self.registry_version += 1
         slot = self.slot_of.pop(asset_id, None)
         if slot is None:
             return

@@ -9,6 +9,8 @@ in the ``ShapeIndex``), which AORs rarely do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -19,11 +21,17 @@ from deconfliction.index.shapes import Shape, ShapeIndex
 class Containment:
     """Point-in-polygon for a batch of points against every shape of ``kind``."""
 
-    def __init__(self, shapes: ShapeIndex, kind: str) -> None:
+    def __init__(
+        self, shapes: ShapeIndex, kind: str, key: Callable[[Shape], str] = lambda s: s.id
+    ) -> None:
         self.index = shapes
         self._kind = kind
+        self._key = key
         self._version = -1
         self._shapes: list[Shape] = []
+        #: ``key`` of each shape, in the tree's order (what ``containing_keys`` answers).
+        self._keys = np.empty(0, dtype=object)
+        self._geoms = np.empty(0, dtype=object)
         self._tree: shapely.STRtree | None = None
         self._start = np.zeros(0)
         self._end = np.zeros(0)
@@ -34,7 +42,11 @@ class Containment:
             return
         shapes = [s for s in self.index.shapes(self._kind) if s.geom is not None]
         self._shapes = shapes
-        self._tree = shapely.STRtree([s.geom for s in shapes]) if shapes else None
+        self._keys = np.empty(len(shapes), dtype=object)
+        self._keys[:] = [self._key(s) for s in shapes]
+        self._geoms = np.empty(len(shapes), dtype=object)
+        self._geoms[:] = [s.geom for s in shapes]
+        self._tree = shapely.STRtree(self._geoms) if shapes else None
         self._start = np.array([s.start for s in shapes], dtype=float)
         self._end = np.array([s.end for s in shapes], dtype=float)
         self._version = version
@@ -47,14 +59,56 @@ class Containment:
     ) -> list[list[Shape]]:
         """For each point, the shapes that contain it (boundary included) and whose
         window holds its time."""
-        self._fresh()
         out: list[list[Shape]] = [[] for _ in range(len(lats))]
-        if self._tree is None or len(lats) == 0:
+        point_idx, shape_idx = self._pairs(lats, lons, times)
+        shapes = self._shapes
+        for p, s in zip(point_idx.tolist(), shape_idx.tolist(), strict=True):
+            out[p].append(shapes[s])
+        return out
+
+    def containing_keys(
+        self,
+        lats: npt.NDArray[np.float64],
+        lons: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64],
+    ) -> list[tuple[str, ...]]:
+        """As :meth:`containing`, each shape named by its ``key`` (kept per tree), and no
+        list made for a point inside nothing (most points of a sparse kind): a report
+        batch wants names, and one Python object fewer per point."""
+        out: list[tuple[str, ...]] = [()] * len(lats)
+        point_idx, shape_idx = self._pairs(lats, lons, times)
+        if len(point_idx) == 0:
             return out
-        points = shapely.points(lons, lats)
-        point_idx, shape_idx = self._tree.query(points, predicate="intersects")
+        # Every pair's name at once; each point's names are then one slice of them.
+        names: tuple[str, ...] = tuple(self._keys[shape_idx].tolist())
+        first = np.flatnonzero(np.concatenate(([True], point_idx[1:] != point_idx[:-1])))
+        last = np.append(first[1:], len(point_idx))
+        for p, a, b in zip(point_idx[first].tolist(), first.tolist(), last.tolist(), strict=True):
+            out[p] = names[a:b]
+        return out
+
+    def _pairs(
+        self,
+        lats: npt.NDArray[np.float64],
+        lons: npt.NDArray[np.float64],
+        times: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(point, shape) index pairs of every containment, by point (the R-tree's own
+        order within a point)."""
+        self._fresh()
+        if self._tree is None or len(lats) == 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        # Candidates by the tree's boxes, then by window (cheap), and only then the exact
+        # test (``intersects``: the boundary included) on those left, vectorised: faster
+        # than the tree's own predicate query (18 against 24 ms for 10,000 points among
+        # 100,000 AORs), which tests every candidate, one at a time.
+        point_idx, shape_idx = self._tree.query(shapely.points(lons, lats))
         t = times[point_idx]
         ok = (self._start[shape_idx] <= t) & (t <= self._end[shape_idx])
-        for p, s in zip(point_idx[ok].tolist(), shape_idx[ok].tolist(), strict=True):
-            out[p].append(self._shapes[s])
-        return out
+        point_idx, shape_idx = point_idx[ok], shape_idx[ok]
+        hit = shapely.intersects_xy(self._geoms[shape_idx], lons[point_idx], lats[point_idx])
+        point_idx, shape_idx = point_idx[hit], shape_idx[hit]
+        # Grouped by point, each point's shapes in the tree's order (a stable sort keeps
+        # that order; the query gives them by point already, this only makes it certain).
+        order = np.argsort(point_idx, kind="stable")
+        return point_idx[order], shape_idx[order]

@@ -11,6 +11,7 @@ window too, to say when the answer will change.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from deconfliction.domain import geo
+from deconfliction.domain.geo import FloatArray
 from deconfliction.index.grid import CellGrid
 
 _M_PER_DEG = geo.EARTH_RADIUS_M * math.pi / 180.0
@@ -78,6 +80,44 @@ class Shape:
             return float(geo.haversine_scalar_m(lat, lon, self.point[0], self.point[1]))
         to_centre = geo.haversine_scalar_m(lat, lon, self.centre[0], self.centre[1])
         return max(0.0, to_centre - self.circumradius_m)
+
+
+def distances_m(
+    shapes: Sequence[Shape], lats: Sequence[float], lons: Sequence[float]
+) -> FloatArray:
+    """``shapes[k].distance_m(lats[k], lons[k])`` for every k, polygons' containment and
+    boundary distances each in one vectorised call (a report batch's hysteresis)."""
+    n = len(shapes)
+    out = np.zeros(n)
+    chorded: list[int] = []
+    polygonal: list[int] = []
+    for k, shape in enumerate(shapes):
+        if shape.point is not None:
+            out[k] = shape.distance_m(lats[k], lons[k])
+        elif shape.kind in _POLYGONAL:
+            polygonal.append(k)
+        else:
+            chorded.append(k)
+    if polygonal:
+        geoms = np.empty(len(polygonal), dtype=object)
+        geoms[:] = [shapes[k].geom for k in polygonal]
+        inside = shapely.contains_xy(
+            geoms,
+            np.asarray([lons[k] for k in polygonal]),
+            np.asarray([lats[k] for k in polygonal]),
+        )
+        # Inside a polygon: 0 (already in ``out``); outside: to its boundary.
+        chorded.extend(k for k, hit in zip(polygonal, inside.tolist(), strict=True) if not hit)
+    if chorded:
+        chords: list[geo.Chords] = []
+        for k in chorded:
+            measured = shapes[k].chords
+            assert measured is not None
+            chords.append(measured)
+        out[chorded] = geo.distances_to_precomputed_chords_m(
+            [lats[k] for k in chorded], [lons[k] for k in chorded], chords
+        )
+    return out
 
 
 def site_shape(

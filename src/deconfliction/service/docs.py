@@ -34,10 +34,18 @@ def from_doc(kind: Kind, data: dict[str, Any]) -> Model:
 
 
 def report_row(report: PositionReport) -> dict[str, Any]:
+    row = report_store_row(report)
+    row["time"] = format_time(report.time)
+    return row
+
+
+def report_store_row(report: PositionReport) -> dict[str, Any]:
+    """:func:`report_row` for the store only: the time left an aware datetime, which the
+    store formats once (the text form would be formatted here and checked there again)."""
     p = report.position
     return {
         "asset_id": report.asset_id,
-        "time": format_time(report.time),
+        "time": report.time,
         "lat": p.lat,
         "lon": p.lon,
         "cep_m": report.cep_m,

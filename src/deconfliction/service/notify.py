@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from deconfliction.domain.notifications import (
 )
 from deconfliction.domain.result import CheckResult
 from deconfliction.index.containment import Containment
-from deconfliction.index.shapes import AorRef, Shape
+from deconfliction.index.shapes import AorRef, Shape, distances_m
 from deconfliction.service.core import Service
 from deconfliction.service.ids import time_ordered_hex
 from deconfliction.store.times import format_time, parse_time
@@ -67,6 +68,8 @@ CHUNK = 500
 #: beyond the boundary, plus its 99 % radius: a report hugging the border does not
 #: start a new episode each time.
 EXIT_MARGIN_M = 100.0
+#: The report path keeps at most this many assets read from the store (see ``_asset``).
+ASSET_CACHE_MAX = 100_000
 
 
 def new_notification_id() -> str:
@@ -243,6 +246,10 @@ class Planner:
         self._cells_generation = 0
         #: Documents read during one report batch (see ``reports_written``); None otherwise.
         self._memo: dict[tuple[str, str], Any] | None = None
+        #: Assets the entry detection read from the store, across report batches, and the
+        #: engine's asset registry (and its version) they are good for (see ``_asset``).
+        self._assets: dict[str, Asset | None] = {}
+        self._assets_of: tuple[object, int] | None = None
 
     # -- state from stored rows ------------------------------------------------------------
     def loaded(self) -> None:
@@ -424,15 +431,38 @@ class Planner:
             try:
                 # A plain-port report only widens where an asset could be: not an entry.
                 batch = sorted(
-                    (r for r in reports if r.source == "authenticated"), key=lambda r: r.time
+                    (r for r in reports if r.source == "authenticated"), key=attrgetter("time")
                 )
-                inside = self._containing(
-                    [r.position.lat for r in batch],
-                    [r.position.lon for r in batch],
-                    [r.time.timestamp() for r in batch],
-                )
-                for report, units in zip(batch, inside, strict=True):
-                    self._report(pending, report, units)
+                asset_ids = [r.asset_id for r in batch]
+                positions = [r.position for r in batch]
+                lats = [p.lat for p in positions]
+                lons = [p.lon for p in positions]
+                times = [r.time.timestamp() for r in batch]
+                inside = self._containing(lats, lons, times)
+                exits = self._exit_distances(asset_ids, lats, lons, inside)
+                last_seen, inside_of = self.last_seen, self.inside
+                for i, units in enumerate(inside):
+                    asset_id, t = asset_ids[i], times[i]
+                    if t < last_seen.get(asset_id, -1e18):
+                        continue  # an older report changes no episode
+                    last_seen[asset_id] = t
+                    before = inside_of.get(asset_id)
+                    # Most reports leave every episode as it was (outside every AOR, as
+                    # before, or inside the very AORs it was in): nothing more to do.
+                    if before:
+                        if len(units) == len(before) and before.issuperset(units):
+                            continue
+                    elif not units:
+                        inside_of.pop(asset_id, None)
+                        continue
+                    self._report(
+                        pending,
+                        batch[i],
+                        units,
+                        before or set(),
+                        (lats[i], lons[i], t),
+                        exits.get(i),
+                    )
                 self._flush(pending)
             finally:
                 self._memo = None
@@ -600,18 +630,71 @@ class Planner:
 
     def _containing(
         self, lats: Sequence[float], lons: Sequence[float], times: Sequence[float]
-    ) -> list[list[str]]:
+    ) -> list[tuple[str, ...]]:
         """For each point, the units whose AOR contains it at its time (one R-tree query
         for the whole batch; see ``index/containment.py``)."""
         shapes = self.svc.engine.shapes
         if self._containment is None or self._containment.index is not shapes:
-            self._containment = Containment(shapes, "aor")
-        found = self._containment.containing(
+            self._containment = Containment(shapes, "aor", key=_unit_of)
+        return self._containment.containing_keys(
             np.asarray(lats, dtype=float),
             np.asarray(lons, dtype=float),
             np.asarray(times, dtype=float),
         )
-        return [[shape.payload.unit_id for shape in inside] for inside in found]
+
+    def _exit_distances(
+        self,
+        asset_ids: Sequence[str],
+        lats: Sequence[float],
+        lons: Sequence[float],
+        inside: Sequence[tuple[str, ...]],
+    ) -> dict[int, dict[str, float]]:
+        """Per report (by index), its distance to each AOR its asset may be inside when
+        the report is taken but which does not contain it: what the hysteresis measures,
+        measured for the whole batch in one vectorised call (one call per report was a
+        quarter of the detection's time). Which AORs an asset is inside depends on its
+        earlier reports, so this measures a superset: the AORs it was inside before the
+        batch and those its earlier reports in the batch are in. ``_report`` measures one
+        by itself should it ever need one not here. No object is made for a report that
+        needs nothing (most): objects alive by the thousand make the collector run."""
+        before = self.inside
+        earlier: dict[str, tuple[str, ...]] = {}  # asset → the AORs its reports so far are in
+        wanted: dict[int, dict[str, float]] = {}
+        for i, asset_id in enumerate(asset_ids):
+            units = inside[i]
+            was = before.get(asset_id)
+            prior = earlier.get(asset_id)
+            for may in (was, prior):
+                if not may:
+                    continue
+                for unit_id in may:
+                    if unit_id not in units:
+                        of_report = wanted.get(i)
+                        if of_report is None:
+                            of_report = wanted[i] = {}
+                        of_report[unit_id] = math.nan  # measured below
+            if units:
+                if prior is None:
+                    earlier[asset_id] = units
+                else:
+                    earlier[asset_id] = prior + tuple(u for u in units if u not in prior)
+        if not wanted:
+            return wanted
+        get = self.svc.engine.shapes.get
+        pairs: list[tuple[int, str]] = []
+        shapes: list[Shape] = []
+        for i, units_of in wanted.items():
+            for unit_id in list(units_of):
+                shape = get("aor", unit_id)
+                if shape is None:
+                    del units_of[unit_id]  # no AOR any more: not inside it (as ``_report``)
+                else:
+                    pairs.append((i, unit_id))
+                    shapes.append(shape)
+        distances = distances_m(shapes, [lats[i] for i, _ in pairs], [lons[i] for i, _ in pairs])
+        for (i, unit_id), distance in zip(pairs, distances.tolist(), strict=True):
+            wanted[i][unit_id] = distance
+        return wanted
 
     def _row(
         self,
@@ -1072,22 +1155,34 @@ class Planner:
                     del self.pending_briefing[key]
 
     # -- unannounced entries ----------------------------------------------------------------
-    def _report(self, pending: _Pending, report: PositionReport, units: list[str]) -> None:
-        """One report against the episodes; ``units``: the AORs containing it."""
+    def _report(
+        self,
+        pending: _Pending,
+        report: PositionReport,
+        units: tuple[str, ...],
+        before: set[str],
+        at: tuple[float, float, float],
+        exits: dict[str, float] | None,
+    ) -> None:
+        """A report that may change its asset's episodes (``reports_written`` took the
+        others): ``units``, the AORs containing it; ``before``, those its asset was inside;
+        ``at``, its latitude, longitude and time; ``exits``, its distance to AORs it may
+        have left, measured ahead (see ``_exit_distances``)."""
         asset_id = report.asset_id
-        t = report.time.timestamp()
-        if t < self.last_seen.get(asset_id, -1e18):
-            return  # an older report changes no episode
-        self.last_seen[asset_id] = t
-        lat, lon = report.position.lat, report.position.lon
+        lat, lon, t = at
         now_inside = set(units)
-        before = self.inside.get(asset_id, set())
         # Hysteresis: still inside an AOR it was in until clearly out.
+        limit: float | None = None
         for unit_id in before - now_inside:
-            shape = self.svc.engine.shapes.get("aor", unit_id)
-            if shape is not None and shape.distance_m(lat, lon) <= geo.widen(
-                geo.r99(report.effective_cep_m) + EXIT_MARGIN_M
-            ):
+            distance = exits.get(unit_id) if exits is not None else None
+            if distance is None:
+                shape = self.svc.engine.shapes.get("aor", unit_id)
+                if shape is None:
+                    continue
+                distance = shape.distance_m(lat, lon)
+            if limit is None:
+                limit = geo.widen(geo.r99(report.effective_cep_m) + EXIT_MARGIN_M)
+            if distance <= limit:
                 now_inside.add(unit_id)
         for unit_id in sorted(now_inside - before):
             if (unit_id, asset_id) in self.announced:
@@ -1101,7 +1196,7 @@ class Planner:
     def _unannounced(
         self, pending: _Pending, unit_id: str, asset_id: str, lat: float, lon: float, t: float
     ) -> None:
-        asset: Asset | None = self._get("asset", asset_id, Asset)
+        asset = self._asset(asset_id)
         # The unit as its AOR's shape knows it (no store read and no AOR re-parsed).
         shape = self.svc.engine.shapes.get("aor", unit_id)
         unit: Unit | _AorUnit | None = (
@@ -1149,6 +1244,26 @@ class Planner:
         )
         pending.rows.append(row)
         self._brief(pending, unit, asset, kind, card, deadline, row["id"])
+
+    def _asset(self, asset_id: str) -> Asset | None:
+        """The asset as stored, read once for many report batches: the detection read
+        and validated it for every entry (6 % of a batch's time). Good while the
+        engine's asset registry is unchanged: every asset write and delete, this
+        process's or another's it follows (``follow.catch_up``, which every write
+        transaction runs first), reaches the engine under the write lock before the
+        next batch, and bumps ``AssetTable.registry_version``."""
+        table = self.svc.engine.assets
+        held = self._assets_of
+        if held is None or held[0] is not table or held[1] != table.registry_version:
+            self._assets.clear()
+            self._assets_of = (table, table.registry_version)
+        if asset_id in self._assets:
+            return self._assets[asset_id]
+        asset: Asset | None = self._get("asset", asset_id, Asset)
+        if len(self._assets) >= ASSET_CACHE_MAX:
+            self._assets.clear()
+        self._assets[asset_id] = asset
+        return asset
 
     def _entry_told(self, unit_id: str, asset_id: str, type_id: str, seen: datetime) -> bool:
         """Whether an entry of the asset into the unit's AOR at ``seen`` or later is stored.
@@ -1480,6 +1595,12 @@ def _add_arrival(payload: dict[str, Any], arrival_id: str) -> None:
         count += 1
     payload["arrivals"] = arrivals[-MAX_BRIEFING_ARRIVALS:]
     payload["arrival_count"] = count
+
+
+def _unit_of(shape: Shape) -> str:
+    """The unit of an AOR's shape."""
+    ref: AorRef = shape.payload
+    return ref.unit_id
 
 
 def parse_deadline(value: str | None) -> datetime | None:

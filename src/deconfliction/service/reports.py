@@ -82,7 +82,7 @@ class Reports:
 
         Call under ``svc.lock``. The HTTP batch and the CoT gateway both write here.
         """
-        rows = [docs.report_row(r) for r in reports]
+        rows = [docs.report_store_row(r) for r in reports]
         with self.svc.writing():
             stored = self.store.add_reports(rows, actor)
             self.svc.reports_written(reports)

@@ -40,6 +40,44 @@ def _optional(report: dict[str, Any], key: str) -> float | None:
 
 def to_row(report: dict[str, Any]) -> ReportRow:
     """One report dict as a row; ``KeyError``/``ValueError``/``TypeError`` if malformed."""
+    try:
+        row = _plain_row(report)
+    except Exception:  # whichever: the field-by-field pass raises the one it always did
+        row = None
+    # Anything amiss: again field by field, which says (raises) what, as it always did.
+    return row if row is not None else _checked_row(report)
+
+
+def _plain_row(report: dict[str, Any]) -> ReportRow | None:
+    """The row of a well-formed report (every report of a batch, but the rare bad one), or
+    ``None``: its numbers are checked finite at once (a sum of finite numbers is finite
+    unless it overflows, and any NaN or infinity makes it NaN or infinite), not with a
+    function call each: this runs for every report of every batch."""
+    asset_id = report["asset_id"]
+    if not isinstance(asset_id, str) or not asset_id:
+        return None
+    time = canonical_time(report["time"])
+    lat = float(report["lat"])
+    lon = float(report["lon"])
+    cep_m = float(report["cep_m"])
+    extra = report.get("extra_radius_m")
+    extra_m = 0.0 if extra is None else float(extra)
+    speed = report.get("speed_kmh")
+    speed_kmh = None if speed is None else float(speed)
+    course = report.get("course_deg")
+    course_deg = None if course is None else float(course)
+    total = lat + lon + cep_m + extra_m
+    if speed_kmh is not None:
+        total += speed_kmh
+    if course_deg is not None:
+        total += course_deg
+    if not math.isfinite(total):
+        return None
+    source = str(report.get("source") or "authenticated")
+    return (asset_id, time, lat, lon, cep_m, extra_m, speed_kmh, course_deg, source)
+
+
+def _checked_row(report: dict[str, Any]) -> ReportRow:
     asset_id = report["asset_id"]
     if not isinstance(asset_id, str) or not asset_id:
         raise ValueError(f"asset_id must be a non-empty string, got {asset_id!r}")

@@ -548,8 +548,10 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
         with self.transaction():
             now = self._now()
             seq = self._append_event(now, "report", "add", None, actor, payload)
-            self._conn.executemany(_INSERT_REPORT, [(seq, *row, now) for row in rows])
-            self._conn.executemany(_UPSERT_LATEST, [(*row, now, seq) for row in latest])
+            # Generators, not lists: each parameter tuple dies as soon as it is bound, so
+            # 10,000 of them are never alive at once for the collector to walk.
+            self._conn.executemany(_INSERT_REPORT, ((seq, *row, now) for row in rows))
+            self._conn.executemany(_UPSERT_LATEST, ((*row, now, seq) for row in latest))
         return len(rows)
 
     def latest_reports(self) -> Iterator[dict[str, Any]]:

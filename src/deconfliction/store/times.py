@@ -17,6 +17,8 @@ _STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 def format_time(value: datetime) -> str:
     """The stored form of an aware datetime."""
+    if value.tzinfo is UTC:  # most times (a report batch's): no offset to look up or apply
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"time must carry a zone, got {value.isoformat()}")
     return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
