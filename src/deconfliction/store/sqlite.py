@@ -33,10 +33,11 @@ writers anyway. The generic query path (``_fetch``: notifications, the
 outbox, the audit log, webhooks) reads on a read-only connection of the
 calling thread's own, without the lock, unless the thread is inside its own
 transaction (then it must see its own writes): in WAL mode such a reader sees
-the last commit and neither waits for a writer nor holds one up. ``iter_all`` and ``latest_reports`` read from a
-separate short-lived read-only connection, so a long iteration sees one
-consistent snapshot of committed data and blocks nobody; they do not see the
-uncommitted writes of an enclosing ``transaction()``.
+the last commit and neither waits for a writer nor holds one up. ``iter_all``
+and ``latest_reports`` read from a separate short-lived read-only connection,
+so a long iteration sees one consistent snapshot of committed data and blocks
+nobody; they do not see the uncommitted writes of an enclosing
+``transaction()``.
 """
 
 from __future__ import annotations
