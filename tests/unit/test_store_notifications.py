@@ -57,10 +57,11 @@ def test_notifications_are_stored_with_their_event_and_outbox_position(store: St
     # One audit entry for the batch, carrying every row as stored.
     assert [(e.kind, e.action, e.object_id) for e in events] == [("notification", "create", None)]
     assert [n["id"] for n in events[0].payload["notifications"]] == ["n1", "n2", "n3"]
-    assert events[0].payload["notifications"][0]["payload"] == {
-        "message": "hello",
-        "card": {"name": "T1"},
-    }
+    # The card is stored once and referred to; the event carries it with the rows.
+    stored_payload = events[0].payload["notifications"][0]["payload"]
+    digest = stored_payload["card"]["$part"]
+    assert stored_payload == {"message": "hello", "card": {"$part": digest}}
+    assert events[0].payload["parts"] == {digest: {"name": "T1"}}
     got = store.get_notification("n1")
     assert got is not None
     assert got["payload"] == {"message": "hello", "card": {"name": "T1"}}
@@ -161,3 +162,39 @@ def test_many_updates_are_one_event_and_reach_each_unit_s_stream(store: Store) -
     assert n1 is not None and n1["state"] == "pending"
     assert store.update_notifications([], at=AT, actor="t") == []
     assert set(store.get_notifications(["n1", "n3", "nope"])) == {"n1", "n3"}
+
+
+def test_cards_and_routes_are_stored_once_and_read_back_whole(store: Store) -> None:
+    card = {"name": "T1", "profile": {"mobility": "wheeled"}}
+    route = {"type": "LineString", "coordinates": [[30.0, 50.0], [31.0, 50.0]]}
+    rows = [
+        row(f"n{i}", unit=f"u{i}", payload={"message": f"m{i}", "card": card, "geometry": route})
+        for i in range(50)
+    ]
+    rows.append(row("other", payload={"card": {"name": "T2"}, "geometry": None}))
+    store.add_notifications(rows, "test")
+    got = store.get_notifications([r["id"] for r in rows])
+    assert got["n7"]["payload"] == {"message": "m7", "card": card, "geometry": route}
+    assert got["other"]["payload"] == {"card": {"name": "T2"}, "geometry": None}
+    # 51 payloads, three distinct values: three parts.
+    parts = store._fetch("SELECT COUNT(*) FROM notification_parts")  # type: ignore[attr-defined]
+    assert parts[0][0] == 3
+    # Each read is a copy of its own: changing one changes no other.
+    got["n1"]["payload"]["card"]["name"] = "changed"
+    assert store.get_notification("n2")["payload"]["card"] == card  # type: ignore[index]
+    # Through every read path: a list, the stream, the due list.
+    (listed,) = store.find_notifications(unit_id="u3")
+    assert listed["payload"]["geometry"] == route
+    (streamed,) = store.outbox_after("u4")
+    assert streamed["notification"]["payload"]["card"] == card
+    due = store.due_notifications("2099-01-01T00:00:00.000000Z")
+    assert all(d["payload"]["card"]["name"] in ("T1", "T2") for d in due)
+    # An update's new payload is stored the same way; a new card is a new part.
+    new_card = {"name": "T1", "profile": {"mobility": "tracked"}}
+    store.update_notifications(
+        [("n5", {"payload": {"message": "again", "card": new_card, "geometry": route}})],
+        at=AT,
+        actor="test",
+    )
+    assert store.get_notification("n5")["payload"]["card"] == new_card  # type: ignore[index]
+    assert store.get_notification("n6")["payload"]["card"] == card  # type: ignore[index]

@@ -347,6 +347,21 @@ _PROBING_CAUSE = Migration(
     ),
 )
 
+_NOTIFICATION_PARTS = Migration(
+    7,
+    "notification parts: a payload's card and route stored once, by content",
+    (
+        # ``digest``: the first 32 hex digits of the SHA-256 of ``body`` (compact JSON);
+        # payloads refer to it as {"$part": digest} (store/notification_parts.py).
+        """
+        CREATE TABLE notification_parts (
+            digest {key_text} PRIMARY KEY,
+            body TEXT NOT NULL
+        )
+        """,
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
@@ -355,6 +370,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _RETENTION,
     _WEBHOOKS,
     _PROBING_CAUSE,
+    _NOTIFICATION_PARTS,
 )
 
 

@@ -18,9 +18,11 @@ import builtins
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from deconfliction.store.backend_sql import BackendSQL
+import orjson
+
 from deconfliction.store.errors import NotFound
 from deconfliction.store.jsontext import dumps, loads
+from deconfliction.store.notification_parts import PartsSQL, factor
 
 #: The columns of a notification, in order (``seq`` and ``event_seq`` are the store's).
 NOTIFICATION_FIELDS: tuple[str, ...] = (
@@ -84,13 +86,24 @@ def _values(row: dict[str, Any], payload_json: str | None = None) -> tuple[Any, 
     )
 
 
-def _batch_event_json(rows: Sequence[dict[str, Any]]) -> str:
-    """The event of a batch of new notifications: ``{"notifications": [row, ...]}``, each
-    row as stored (one call into orjson for the whole batch)."""
-    return dumps({"notifications": list(rows)})
+def _batch_event_json(
+    rows: Sequence[dict[str, Any]], payloads: Sequence[str], parts: dict[str, str]
+) -> str:
+    """The event of a batch of new notifications: ``{"notifications": [row, ...], "parts":
+    {digest: value}}``, each row as stored (its payload's shared parts as references, see
+    ``store/notification_parts.py``); the JSON already made is spliced in, not remade."""
+    return dumps(
+        {
+            "notifications": [
+                {**row, "payload": orjson.Fragment(payload)}
+                for row, payload in zip(rows, payloads, strict=True)
+            ],
+            "parts": {digest: orjson.Fragment(body) for digest, body in parts.items()},
+        }
+    )
 
 
-class NotificationSQL(BackendSQL):
+class NotificationSQL(PartsSQL):
     """The notification methods of the ``Store`` protocol (see the module docstring)."""
 
     # -- writes ------------------------------------------------------------
@@ -104,7 +117,8 @@ class NotificationSQL(BackendSQL):
             return []
         with self.transaction():
             before = self._fetch("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0]
-            payloads = [dumps(row.get("payload") or {}) for row in rows]
+            payloads, parts = factor([row.get("payload") or {} for row in rows])
+            self._store_parts(parts)
             (event_seq,) = self._append_events(
                 [
                     (
@@ -113,7 +127,7 @@ class NotificationSQL(BackendSQL):
                         "create",
                         rows[0]["id"] if len(rows) == 1 else None,
                         actor,
-                        _batch_event_json(rows),
+                        _batch_event_json(rows, payloads, parts),
                     )
                 ]
             )
@@ -203,11 +217,16 @@ class NotificationSQL(BackendSQL):
             event_seq = self._append_event(
                 at, "notification", "update", ids[0] if len(ids) == 1 else None, actor, event
             )
+            changed = [(i, changes) for i, changes in updates if changes]
+            stored, parts = factor([c["payload"] for _, c in changed if "payload" in c])
+            self._store_parts(parts)
+            stored_payloads = iter(stored)
             by_columns: dict[tuple[str, ...], builtins.list[tuple[Any, ...]]] = {}
-            for notification_id, changes in updates:
-                if changes:
-                    values = [dumps(v) if k == "payload" else v for k, v in changes.items()]
-                    by_columns.setdefault(tuple(changes), []).append((*values, notification_id))
+            for notification_id, changes in changed:
+                values = [
+                    next(stored_payloads) if k == "payload" else v for k, v in changes.items()
+                ]
+                by_columns.setdefault(tuple(changes), []).append((*values, notification_id))
             for columns, params in by_columns.items():
                 sets = ", ".join(f"{name} = ?" for name in columns)
                 self._execute_many(f"UPDATE notifications SET {sets} WHERE id = ?", params)
@@ -261,9 +280,15 @@ class NotificationSQL(BackendSQL):
         return updated, True
 
     # -- reads -------------------------------------------------------------
+    def _rows(self, rows: Sequence[Sequence[Any]]) -> builtins.list[dict[str, Any]]:
+        """Stored rows as notifications, their payloads' shared parts put back."""
+        out = [notification_from_row(r) for r in rows]
+        self.expand(n["payload"] for n in out)
+        return out
+
     def get_notification(self, notification_id: str) -> dict[str, Any] | None:
         rows = self._fetch(f"{_SELECT} WHERE id = ?", (notification_id,))
-        return notification_from_row(rows[0]) if rows else None
+        return self._rows(rows)[0] if rows else None
 
     def get_notifications(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
         """The notifications of ``ids`` that exist, by id (read _ID_PAGE at a time)."""
@@ -272,8 +297,7 @@ class NotificationSQL(BackendSQL):
         for start in range(0, len(wanted), _ID_PAGE):
             page = wanted[start : start + _ID_PAGE]
             marks = ", ".join("?" * len(page))
-            for r in self._fetch(f"{_SELECT} WHERE id IN ({marks})", page):
-                row = notification_from_row(r)
+            for row in self._rows(self._fetch(f"{_SELECT} WHERE id IN ({marks})", page)):
                 out[row["id"]] = row
         return out
 
@@ -323,7 +347,7 @@ class NotificationSQL(BackendSQL):
             where.append("response IS NOT NULL" if answered else "response IS NULL")
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         params.append(limit)
-        return [notification_from_row(r) for r in self._fetch(sql, params)]
+        return self._rows(self._fetch(sql, params))
 
     def iter_notifications(self, causes: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every notification (of ``causes``), by ``seq``, page by page."""
@@ -342,7 +366,7 @@ class NotificationSQL(BackendSQL):
             "ORDER BY deadline, seq LIMIT ?",
             (now, limit),
         )
-        return [notification_from_row(r) for r in rows]
+        return self._rows(rows)
 
     def next_deadline(self) -> str | None:
         """The earliest deadline of a pending notification (the scheduler's next wake-up)."""
@@ -363,9 +387,10 @@ class NotificationSQL(BackendSQL):
             "WHERE o.unit_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
             (unit_id, after_seq, limit),
         )
+        notifications = self._rows([r[3:] for r in rows])
         return [
-            {"seq": r[0], "event": r[1], "at": r[2], "notification": notification_from_row(r[3:])}
-            for r in rows
+            {"seq": r[0], "event": r[1], "at": r[2], "notification": n}
+            for r, n in zip(rows, notifications, strict=True)
         ]
 
     def last_outbox_seq(self) -> int:
