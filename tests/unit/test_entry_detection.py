@@ -24,6 +24,7 @@ from deconfliction.store import open_store
 from deconfliction.store import reports as reports_store
 from tests import backends
 from tests.integration.world import BOX_A
+from tests.unit.store_world import SAM_W, write_asset, write_parties, write_unit
 
 M_PER_DEG = 111_195.0
 
@@ -115,34 +116,12 @@ def _store_world(data_dir: Path, aors: list[tuple[str, list[list[float]]]], asse
     store = open_store(data_dir, backends.database_url(data_dir))
     try:
         with store.transaction():
-            for pid in ("alpha", "bravo"):
-                body = {"id": pid, "name": pid, "kind": "military", "contact": "net"}
-                store.create("party", pid, pid, body, "t")
+            write_parties(store, "alpha", "bravo")
             for unit_id, ring in aors:
-                unit = {
-                    "id": unit_id,
-                    "party_id": "alpha",
-                    "name": unit_id,
-                    "aor": {"type": "Polygon", "coordinates": [ring]},
-                }
-                store.create("unit", unit_id, "alpha", unit, "t")
-            kind = {
-                "id": "sam-w",
-                "name": "Skyshield-W",
-                "profile": {"mobility": "wheeled"},
-                "max_speed_kmh": 60,
-            }
-            store.create("equipment_type", "sam-w", None, kind, "t")
+                write_unit(store, unit_id, "alpha", ring)
+            store.create("equipment_type", "sam-w", None, SAM_W, "t")
             for i in range(assets):
-                aid = f"b-{i}"
-                body = {
-                    "id": aid,
-                    "party_id": "bravo",
-                    "type_id": "sam-w",
-                    "callsign": aid,
-                    "releasable_to": ["*"],
-                }
-                store.create("asset", aid, "bravo", body, "t")
+                write_asset(store, f"b-{i}", "bravo", releasable_to=["*"])
     finally:
         store.close()
 

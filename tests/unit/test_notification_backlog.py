@@ -15,6 +15,7 @@ from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
 from tests import backends
 from tests.integration.world import BOX_A
+from tests.unit.store_world import SAM_W, write_asset, write_parties, write_unit
 
 ASSETS = [f"b-{i}" for i in range(7)]
 
@@ -30,31 +31,11 @@ def _world(data_dir: Path, at: datetime) -> None:
     store = open_store(data_dir, backends.database_url(data_dir))
     try:
         with store.transaction():
-            for pid in ("alpha", "bravo"):
-                store.create(
-                    "party",
-                    pid,
-                    pid,
-                    {"id": pid, "name": pid, "kind": "military", "contact": "net"},
-                    "t",
-                )
-            unit = {
-                "id": "a-drones",
-                "party_id": "alpha",
-                "name": "A drones",
-                "aor": {"type": "Polygon", "coordinates": [BOX_A]},
-            }
-            store.create("unit", "a-drones", "alpha", unit, "t")
-            kind = {
-                "id": "sam-w",
-                "name": "Skyshield-W",
-                "profile": {"mobility": "wheeled"},
-                "max_speed_kmh": 60,
-            }
-            store.create("equipment_type", "sam-w", None, kind, "t")
+            write_parties(store, "alpha", "bravo")
+            write_unit(store, "a-drones", "alpha", BOX_A)
+            store.create("equipment_type", "sam-w", None, SAM_W, "t")
             for aid in ASSETS:
-                body = {"id": aid, "party_id": "bravo", "type_id": "sam-w", "callsign": aid}
-                store.create("asset", aid, "bravo", body, "t")
+                write_asset(store, aid, "bravo")
         rows = [report_row(_report(a, 48.5, 35.5 + i * 0.01, at)) for i, a in enumerate(ASSETS)]
         store.add_reports(rows, "t")
     finally:

@@ -145,22 +145,39 @@ def distance_to_precomputed_chords_m(lat0: float, lon0: float, chords: Chords) -
     bearing's sine and cosine taken from its components instead of atan2.
     """
     p0 = lat0 * _RAD
-    cos_p0 = math.cos(p0)
-    sin_p0 = math.sin(p0)
     dl = chords.lon_rad - lon0 * _RAD
-    sin_dl = np.sin(dl)
-    cos_dl = np.cos(dl)
-    cos_p = chords.cos_lat
-    a = np.sin((chords.lat_rad - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
-    dist = (2.0 * EARTH_RADIUS_M) * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-    east = sin_dl * cos_p
-    north = cos_p0 * chords.sin_lat - sin_p0 * cos_p * cos_dl
-    h = np.hypot(east, north)
-    scale = np.divide(dist, h, out=np.zeros_like(dist), where=h > 0)
-    x = east * scale
-    y = north * scale
+    x, y, dist = _azimuthal_xy(
+        p0, math.cos(p0), math.sin(p0), chords.lat_rad, chords.cos_lat, chords.sin_lat, dl
+    )
     if len(x) == 1:
         return float(dist[0])
+    return math.sqrt(float(np.fmin.reduce(_closest_on_segments_sq(x, y))))
+
+
+def _azimuthal_xy(
+    p0: float | FloatArray,
+    cos_p0: float | FloatArray,
+    sin_p0: float | FloatArray,
+    lat_rad: FloatArray,
+    cos_p: FloatArray,
+    sin_lat: FloatArray,
+    dl: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Vertices in the azimuthal-equidistant frame of their origin (latitude ``p0``,
+    longitude differences ``dl``, radians): x, y and the distance (metres)."""
+    sin_dl = np.sin(dl)
+    cos_dl = np.cos(dl)
+    a = np.sin((lat_rad - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
+    dist = (2.0 * EARTH_RADIUS_M) * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    east = sin_dl * cos_p
+    north = cos_p0 * sin_lat - sin_p0 * cos_p * cos_dl
+    h = np.hypot(east, north)
+    scale = np.divide(dist, h, out=np.zeros_like(dist), where=h > 0)
+    return east * scale, north * scale, dist
+
+
+def _closest_on_segments_sq(x: FloatArray, y: FloatArray) -> FloatArray:
+    """Squared distance from the origin to each segment between consecutive vertices."""
     ax = x[:-1]
     ay = y[:-1]
     dx = x[1:] - ax
@@ -170,7 +187,7 @@ def distance_to_precomputed_chords_m(lat0: float, lon0: float, chords: Chords) -
     np.clip(t, 0.0, 1.0, out=t)
     px = ax + t * dx
     py = ay + t * dy
-    return math.sqrt(float(np.fmin.reduce(px * px + py * py)))
+    return np.asarray(px * px + py * py, dtype=np.float64)
 
 
 def distances_to_precomputed_chords_m(
@@ -210,26 +227,8 @@ def distances_to_precomputed_chords_m(
     cos_p = np.concatenate([c.cos_lat for c in chords])
     sin_lat = np.concatenate([c.sin_lat for c in chords])
     dl = np.concatenate([c.lon_rad for c in chords]) - lon0
-    sin_dl = np.sin(dl)
-    cos_dl = np.cos(dl)
-    a = np.sin((lat_rad - p0) * 0.5) ** 2 + cos_p0 * cos_p * np.sin(dl * 0.5) ** 2
-    dist = (2.0 * EARTH_RADIUS_M) * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-    east = sin_dl * cos_p
-    north = cos_p0 * sin_lat - sin_p0 * cos_p * cos_dl
-    h = np.hypot(east, north)
-    scale = np.divide(dist, h, out=np.zeros_like(dist), where=h > 0)
-    x = east * scale
-    y = north * scale
-    ax = x[:-1]
-    ay = y[:-1]
-    dx = x[1:] - ax
-    dy = y[1:] - ay
-    denom = dx * dx + dy * dy
-    t = np.divide(-(ax * dx + ay * dy), denom, out=np.zeros_like(denom), where=denom > 0)
-    np.clip(t, 0.0, 1.0, out=t)
-    px = ax + t * dx
-    py = ay + t * dy
-    squared = px * px + py * py
+    x, y, _ = _azimuthal_xy(p0, cos_p0, sin_p0, lat_rad, cos_p, sin_lat, dl)
+    squared = _closest_on_segments_sq(x, y)
     starts = np.cumsum(counts) - counts
     # The segment from one pair's last vertex to the next pair's first is no segment:
     # NaN, which ``fmin`` skips (as it skips the segments touching a part separator).
