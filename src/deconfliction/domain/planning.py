@@ -290,11 +290,11 @@ class _PolygonEdges:
         clon, clat = centres[:, 0], centres[:, 1]
         rings = shapely.get_exterior_ring(shapely.segmentize(polygons, geo.DENSIFY_DEG))
         coords, owner = shapely.get_coordinates(rings, return_index=True)
+        # Every vertex projected once (an edge's end is the next one's start).
+        xy = geo.local_xy(clat[owner], clon[owner], coords[:, 1], coords[:, 0])
         same = owner[:-1] == owner[1:]
         e_owner = owner[:-1][same]
-        c0, c1 = coords[:-1][same], coords[1:][same]
-        p0 = geo.local_xy(clat[e_owner], clon[e_owner], c0[:, 1], c0[:, 0])
-        p1 = geo.local_xy(clat[e_owner], clon[e_owner], c1[:, 1], c1[:, 0])
+        p0, p1 = xy[:-1][same], xy[1:][same]
         count = np.bincount(e_owner, minlength=len(polygons))
         first = np.concatenate(([0], np.cumsum(count)[:-1]))
         return cls(clat, clon, p0, p1, count, first)
