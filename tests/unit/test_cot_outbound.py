@@ -332,3 +332,12 @@ def test_a_feed_coalesces_by_uid_and_paces_the_picture() -> None:
     assert feed.counters.sent["coalesced"] == 2
     assert feed.counters.sent["picture"] == 3 and feed.counters.sent["notification"] == 1
     assert feed.counters.sent["rate_limited"] >= 1  # a burst of one: the others waited
+
+
+def test_document_times_that_are_not_times_give_none() -> None:
+    from deconfliction.cot.event import document_time
+
+    assert document_time("2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert document_time("2026-11-25T10:00:00") == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    for bad in (None, 5, "", "yesterday", "2026-02-30T00:00:00Z", ["2026-11-25"]):
+        assert document_time(bad) is None

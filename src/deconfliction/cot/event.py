@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from deconfliction.cot.errors import CotError
 from deconfliction.domain.geo import CE_UNKNOWN
@@ -253,3 +254,16 @@ class CotEvent:
             raise CotError("point", "missing", self.point)
         if not isinstance(self.detail, Detail):
             raise CotError("detail", "must be a Detail", self.detail)
+
+
+def document_time(value: Any) -> datetime | None:
+    """A time from a JSON document the service made (a notification, a map feature), for
+    an outgoing event's time or stale: ``None`` for anything that is not one; a time
+    without a zone is taken as UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,11 +18,11 @@ random). A reply may give the code, a longer tail of the id or the whole id;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from deconfliction.cot.affiliation import assert_not_hostile, friendly_type_for
-from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point, Remarks
+from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point, Remarks, document_time
 
 CODE_CHARS = 6
 ARRIVAL_UID_PREFIX = "deconfliction.arrival."
@@ -138,7 +138,7 @@ def arrival_marker(
     if not isinstance(where, Mapping):
         return None
     window = view.get("window") or {}
-    end = _parse(window.get("end")) if isinstance(window, Mapping) else None
+    end = document_time(window.get("end")) if isinstance(window, Mapping) else None
     if end is None or end <= now:
         return None
     card = view.get("card") or {}
@@ -188,13 +188,3 @@ def check_reply_text(answer: Mapping[str, Any]) -> str:
     for gap in answer.get("coverage_gaps") or []:
         lines.append(f"Coverage gap: {gap.get('party_id')}: {gap.get('reason')}")
     return "\n".join(lines)
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -23,12 +23,12 @@ A check's position is never a feature of the map, so it can never be here.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from deconfliction.cot.affiliation import assert_not_hostile, friendly_type_for
-from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Link, Point, Remarks
+from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Link, Point, Remarks, document_time
 from deconfliction.cot.xml import format_number
 from deconfliction.domain.geo import CEP_PER_CE
 
@@ -47,16 +47,6 @@ MAX_VERTICES = 500
 def feature_uid(feature: Mapping[str, Any]) -> str:
     props = feature.get("properties") or {}
     return f"{UID_PREFIX}{props.get('layer')}.{props.get('id')}"
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _lat_lon(position: Any) -> tuple[float, float] | None:
@@ -138,7 +128,7 @@ class Picture:
     def _asset(self, feature: Mapping[str, Any], now: datetime) -> Iterator[CotEvent]:
         props = feature["properties"]
         where = _lat_lon((feature.get("geometry") or {}).get("coordinates"))
-        reported = _time(props.get("time"))
+        reported = document_time(props.get("time"))
         if where is None or reported is None:
             return
         stale = reported + self.horizon
@@ -174,7 +164,7 @@ class Picture:
 
     def _movement(self, feature: Mapping[str, Any], now: datetime) -> Iterator[CotEvent]:
         props = feature["properties"]
-        start, end = _time(props.get("start")), _time(props.get("end"))
+        start, end = document_time(props.get("start")), document_time(props.get("end"))
         if start is None or end is None or end <= now:
             return
         points = [
@@ -213,7 +203,7 @@ class Picture:
 
     def _area(self, feature: Mapping[str, Any], now: datetime) -> Iterator[CotEvent]:
         props = feature["properties"]
-        start, end = _time(props.get("start")), _time(props.get("end"))
+        start, end = document_time(props.get("start")), document_time(props.get("end"))
         if start is None or end is None or end <= now:
             return
         rings = _rings(feature.get("geometry") or {})
