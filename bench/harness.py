@@ -53,39 +53,46 @@ def raise_fd_limit() -> None:
 
 
 def start_server(
-    data_dir: Path, database_url: str | None = None, extra: Sequence[str] = ()
+    data_dir: Path,
+    database_url: str | None = None,
+    extra: Sequence[str] = (),
+    *,
+    tls_port: int = 0,
+    log: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """``deconfliction serve`` on a free port (rate limit off, no TAK listener unless
-    ``extra`` asks), once ``/v1/ready`` answers; the environment's ``DECONFLICTION_*``
-    settings are not passed on."""
+    """``deconfliction serve`` on a free port (rate limit off; the TAK TLS listener on
+    ``tls_port``, 0 = off; other flags in ``extra``), once ``/v1/ready`` answers; its
+    output to ``log`` (else dropped); the environment's ``DECONFLICTION_*`` settings are
+    not passed on."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
     url_args = ["--database-url", database_url] if database_url else []
-    proc = subprocess.Popen(
-        [
-            *CLI,
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            *url_args,
-            "--cot-tls-port",
-            "0",
-            "--check-rate-limit",
-            "0",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    wait_ready(proc, port)
+    args = [
+        *CLI,
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *url_args,
+        "--cot-tls-port",
+        str(tls_port),
+        "--check-rate-limit",
+        "0",
+        *extra,
+    ]
+    if log is None:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    else:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    wait_ready(proc, port, log)
     return proc, port
 
 
-def wait_ready(proc: subprocess.Popen[Any], port: int) -> None:
-    """Until ``/v1/ready``; stops if the server exits or reports that loading failed."""
+def wait_ready(proc: subprocess.Popen[Any], port: int, log: Path | None = None) -> None:
+    """Until ``/v1/ready``; stops if the server exits (with the end of its ``log``) or
+    reports that loading failed."""
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -100,7 +107,8 @@ def wait_ready(proc: subprocess.Popen[Any], port: int) -> None:
         except OSError:
             pass
         if proc.poll() is not None:
-            raise SystemExit("the server exited")
+            tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
+            raise SystemExit(f"the server exited\n{tail}".rstrip())
         time.sleep(0.1)
 
 

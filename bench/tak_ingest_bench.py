@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deconfliction.service import auth
 from deconfliction.store import open_store
-from harness import CLI, emit, free_port, issue_client, raise_fd_limit
+from harness import emit, free_port, issue_client, raise_fd_limit, start_server
 
 SEED = 42
 PARTY = "own"
@@ -365,46 +365,18 @@ async def _hold(bench: Bench, clients: int, active: int, seconds: float) -> None
     )
 
 
-def start_server(data_dir: Path, database_url: str | None) -> Bench:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
-    if database_url:
-        env["DECONFLICTION_DATABASE_URL"] = database_url
-        os.environ["DECONFLICTION_DATABASE_URL"] = database_url  # for this process's reads
-    store = open_store(data_dir)
+def start_bench(data_dir: Path, database_url: str | None) -> Bench:
+    if database_url:  # for this process's reads and the CLI it runs (certificates)
+        os.environ["DECONFLICTION_DATABASE_URL"] = database_url
+    store = open_store(data_dir, database_url)
     admin, _ = auth.issue(store, "admin", None, None)
     store.close()
-    port, tls_port, tcp_port = free_port(), free_port(), free_port()
+    tls_port, tcp_port = free_port(), free_port()
     log = data_dir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *CLI,
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--cot-tls-port",
-                str(tls_port),
-                "--cot-tcp-port",
-                str(tcp_port),
-                "--check-rate-limit",
-                "0",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    proc, port = start_server(
+        data_dir, database_url, ["--cot-tcp-port", str(tcp_port)], tls_port=tls_port, log=log
+    )
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    while True:
-        try:
-            if http.get("/v1/ready").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
     bench = Bench(data_dir, proc, http, admin, tls_port, tcp_port, log)
     h = {"Authorization": f"Bearer {admin}"}
     for path, body in (
@@ -455,7 +427,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="dcf-takin-"))
     bench: Bench | None = None
     try:
-        bench = start_server(data_dir, args.database_url)
+        bench = start_bench(data_dir, args.database_url)
         if args.hold_clients:
             bench.register_assets(args.hold_active)
             bench.issue(HOLD_CERTIFICATES)

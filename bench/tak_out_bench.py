@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
 import shutil
@@ -44,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deconfliction.service import auth
 from deconfliction.store import open_store
-from harness import CLI, emit, free_port, issue_client, percentiles
+from harness import CLI, emit, free_port, issue_client, percentiles, start_server
 
 SEED = 42
 UNITS = ("rx-1", "rx-2", "rx-3", "rx-4")
@@ -141,37 +140,10 @@ def main() -> None:
         store = open_store(data_dir)
         admin, _ = auth.issue(store, "admin", None, None)
         store.close()
-        port, tls_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    *CLI,
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--data-dir",
-                    str(data_dir),
-                    "--cot-tls-port",
-                    str(tls_port),
-                    "--check-rate-limit",
-                    "0",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        tls_port = free_port()
+        proc, port = start_server(data_dir, tls_port=tls_port, log=log)
         url = f"http://127.0.0.1:{port}"
         http = httpx.Client(base_url=url, timeout=10)
-        while True:
-            try:
-                if http.get("/v1/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise SystemExit("the server exited")
-            time.sleep(0.1)
         h = {"Authorization": f"Bearer {admin}"}
         for path, body in (
             ("/v1/parties", {"id": "own", "name": "Own", "kind": "military", "contact": "x"}),
