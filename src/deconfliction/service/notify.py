@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -56,6 +56,7 @@ from deconfliction.service.ids import time_ordered_hex
 from deconfliction.store.times import format_time, parse_time
 
 log = logging.getLogger("deconfliction.notify")
+_T = TypeVar("_T")
 
 #: A pending briefing names at most this many of the arrivals it stands for (newest first
 #: kept); ``arrival_count`` counts them all.
@@ -510,25 +511,25 @@ class Planner:
         self.svc.after_commit(lambda: self.bell.ring(told))
 
     # -- helpers ------------------------------------------------------------------------------
+    def _memoised(self, key: tuple[str, str], compute: Callable[[], _T]) -> _T:
+        """``compute()``, once per hook call (one transaction) while a memo is open: what
+        a batch reads or derives stays the same within it, and is made once."""
+        memo = self._memo
+        if memo is None:
+            return compute()
+        if key in memo:
+            value: _T = memo[key]
+            return value
+        value = memo[key] = compute()
+        return value
+
     def now(self) -> datetime:
         """The service clock; within one hook call (one transaction) one instant, so that
         everything it writes carries the same time (and a fan-out formats it once)."""
-        memo = self._memo
-        if memo is None:
-            return self.svc.clock.now()
-        now: datetime | None = memo.get(("now", ""))
-        if now is None:
-            now = memo[("now", "")] = self.svc.clock.now()
-        return now
+        return self._memoised(("now", ""), self.svc.clock.now)
 
     def _now_text(self) -> str:
-        memo = self._memo
-        if memo is None:
-            return format_time(self.svc.clock.now())
-        text: str | None = memo.get(("now", "text"))
-        if text is None:
-            text = memo[("now", "text")] = format_time(self.now())
-        return text
+        return self._memoised(("now", "text"), lambda: format_time(self.now()))
 
     def _get(self, kind: str, obj_id: str | None, model: type[Any]) -> Any:
         if obj_id is None:
@@ -559,24 +560,13 @@ class Planner:
     def _card(self, kind: EquipmentType | None) -> dict[str, Any] | None:
         if kind is None:
             return None
-        memo = self._memo
-        if memo is not None and ("card", kind.id) in memo:
-            card: dict[str, Any] = memo[("card", kind.id)]
-            return card
-        card = recognition_card(kind, self._catalogue(kind))
-        if memo is not None:
-            memo[("card", kind.id)] = card
-        return card
+        return self._memoised(
+            ("card", kind.id), lambda: recognition_card(kind, self._catalogue(kind))
+        )
 
     def _card_summary(self, type_id: str, card: dict[str, Any]) -> str:
         """The card's one-line summary, written once per type in a batch."""
-        memo = self._memo
-        if memo is None:
-            return card_summary(card)
-        text: str | None = memo.get(("card_summary", type_id))
-        if text is None:
-            text = memo[("card_summary", type_id)] = card_summary(card)
-        return text
+        return self._memoised(("card_summary", type_id), lambda: card_summary(card))
 
     def _speed_kmh(self, asset: Asset, kind: EquipmentType | None) -> float:
         if asset.max_speed_kmh is not None:
@@ -586,18 +576,14 @@ class Planner:
     def _lead(self, party_id: str) -> timedelta:
         """The notified unit's party's lead time (DESIGN.md: per party configurable);
         read once per party in a batch."""
-        memo = self._memo
-        lead: timedelta | None = memo.get(("lead", party_id)) if memo is not None else None
-        if lead is not None:
-            return lead
-        party = self._party(party_id)
-        if party is not None and party.announcement_lead_min is not None:
-            lead = timedelta(minutes=party.announcement_lead_min)
-        else:
-            lead = timedelta(seconds=self.settings.announcement_lead_s)
-        if memo is not None:
-            memo[("lead", party_id)] = lead
-        return lead
+
+        def lead() -> timedelta:
+            party = self._party(party_id)
+            if party is not None and party.announcement_lead_min is not None:
+                return timedelta(minutes=party.announcement_lead_min)
+            return timedelta(seconds=self.settings.announcement_lead_s)
+
+        return self._memoised(("lead", party_id), lead)
 
     def _party(self, party_id: str) -> Party | None:
         party: Party | None = self._get("party", party_id, Party)
