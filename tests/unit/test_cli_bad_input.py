@@ -1,0 +1,44 @@
+"""The command line refuses bad input with a message that names what is wrong, and
+changes nothing: ``dashboard`` and ``tak revoke``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from deconfliction.cli import EXIT_REFUSED, app
+from deconfliction.tak.revocation import revoked_path
+
+#: Nothing listens here (port 9, discard, is not served on this machine's loopback).
+NOWHERE = "http://127.0.0.1:9"
+
+
+def test_dashboard_needs_a_token_and_exactly_one_subject() -> None:
+    runner = CliRunner()
+    no_token = runner.invoke(app, ["dashboard", "--asset", "a1", "--url", NOWHERE], env={})
+    assert no_token.exit_code == EXIT_REFUSED
+    assert "--token" in no_token.output
+    for args in ([], ["--asset", "a1", "--area", "z1"]):
+        both = runner.invoke(app, ["dashboard", *args, "--token", "t", "--url", NOWHERE])
+        assert both.exit_code != 0
+        assert "exactly one of --asset or --area" in both.output
+    unreachable = runner.invoke(
+        app, ["dashboard", "--asset", "a1", "--token", "t", "--url", NOWHERE]
+    )
+    assert unreachable.exit_code != 0
+    assert f"could not reach {NOWHERE}" in unreachable.output
+
+
+def test_tak_revoke_refuses_a_serial_that_is_not_one(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for bad in ("", "xyz", "-5", "0x", "12 34", "f" * 200):
+        refused = runner.invoke(
+            app, ["tak", "revoke", "--serial", bad, "--data-dir", str(tmp_path)]
+        )
+        assert refused.exit_code != 0, bad
+        assert "--serial" in refused.output, (bad, refused.output)
+    assert not revoked_path(tmp_path).exists()  # nothing written
+    done = runner.invoke(app, ["tak", "revoke", "--serial", "5a3f", "--data-dir", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert "5a3f revoked" in done.output
