@@ -34,11 +34,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deconfliction.cot.errors import CotError, HostileTypeError
-from deconfliction.cot.event import Chat, CotEvent, Dest, Detail, Link, Point, Remarks
+from deconfliction.cot.event import Chat, CotEvent, Detail, Point
 from deconfliction.cot.framing import Protocol, StreamFramer, decode_datagram, decode_frame
 from deconfliction.cot.mapping import chat_event
 from deconfliction.cot.proto import decode_payload, encode_mesh, encode_stream
 from deconfliction.cot.xml import MAX_EVENT_BYTES, parse_event, render_event
+from tests.unit.test_cot_xml import full_event
 
 EXAMPLES = int(os.environ.get("DECONFLICTION_FUZZ_EXAMPLES", "300"))
 #: A single example taking this long is a hang (the slowest take milliseconds).
@@ -68,21 +69,7 @@ def _event(uid: str, cot_type: str, **detail: Any) -> CotEvent:
 def _corpus_events() -> list[CotEvent]:
     return [
         _event("ANDROID-1", "a-f-G-U-C", callsign="BLUE-7"),
-        _event(
-            "ANDROID-2",
-            "a-n-G",
-            callsign="CONVOY",
-            endpoint="*:-1:stcp",
-            group_name="Cyan",
-            group_role="Team Lead",
-            course=271.5,
-            speed=12.25,
-            remarks=Remarks('convoy <A> & "B" ]]> — ünïcödé', source="s", to="t"),
-            dests=(Dest(callsign="RAVEN"), Dest(uid="ANDROID-9")),
-            links=(Link("ANDROID-1", "a-f-G-U-C", "p-p"),),
-            extra_xml='<takv device="Pixel" platform="ATAK-CIV" version="5.1"/>'
-            '<status battery="88"/>',
-        ),
+        full_event(),  # every detail field at once (tests/unit/test_cot_xml.py)
         _event(
             "GeoChat.ANDROID-1.RAVEN.m-1",
             "b-t-f",
