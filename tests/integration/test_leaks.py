@@ -16,9 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.live import Server, issue
-from tests.integration.world import now_iso, party, seed, unit
-
-BOX_C = [[30.0, 40.0], [31.0, 40.0], [31.0, 41.0], [30.0, 41.0], [30.0, 40.0]]
+from tests.integration.world import charlie, now_iso, seed
 
 SECRET_TYPE = {
     "id": "b-stype",
@@ -101,9 +99,7 @@ def build_world(server: Server, data_dir: Path) -> World:
     with server.client() as http:
         seed(http, admin)
         for path, body in (
-            ("/v1/parties", party("charlie", "Charlie")),
-            ("/v1/units", unit("c-cell", "charlie", BOX_C, cell=True)),
-            ("/v1/units", unit("c-drones", "charlie", BOX_C)),
+            *charlie(),
             ("/v1/equipment-types", SECRET_TYPE),
         ):
             assert http.post(path, json=body, headers=h).status_code == 201

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from deconfliction.domain.coarse import Lattice
 from deconfliction.engine import Engine
 from tests.integration.live import Server, issue, run_cli, store_at
-from tests.integration.world import now_iso, party, seed, unit
+from tests.integration.world import BOX_C, charlie, now_iso, seed, unit
 from tests.unit.check_fixtures import (
     NOW,
     area,
@@ -31,7 +31,6 @@ from tests.unit.check_fixtures import (
     square,
 )
 
-BOX_C = [[30.0, 40.0], [31.0, 40.0], [31.0, 41.0], [30.0, 41.0], [30.0, 40.0]]
 SECRET = (48.4567, 36.7891)
 
 
@@ -51,9 +50,7 @@ def test_a_scripted_sweep_is_rate_limited_and_flagged(data_dir: Path) -> None:
         with server.client() as http:
             seed(http, admin)
             for path, body in (
-                ("/v1/parties", party("charlie", "Charlie")),
-                ("/v1/units", unit("c-cell", "charlie", BOX_C, cell=True)),
-                ("/v1/units", unit("c-drones", "charlie", BOX_C)),
+                *charlie(),
                 ("/v1/units", unit("b-cell", "bravo", BOX_C, cell=True)),
                 (
                     "/v1/assets",

@@ -10,6 +10,8 @@ import httpx
 
 BOX_A = [[35.0, 48.0], [36.0, 48.0], [36.0, 49.0], [35.0, 49.0], [35.0, 48.0]]
 BOX_B = [[36.0, 48.0], [37.0, 48.0], [37.0, 49.0], [36.0, 49.0], [36.0, 48.0]]
+#: Charlie's area, far from alpha's and bravo's: a third party, for releasability tests.
+BOX_C = [[30.0, 40.0], [31.0, 40.0], [31.0, 41.0], [30.0, 41.0], [30.0, 40.0]]
 
 
 def now_iso(delta_s: float = 0.0) -> str:
@@ -86,3 +88,13 @@ def seed(client: httpx.Client, admin: str) -> None:
     ):
         r = client.post(path, json=body, headers=h)
         assert r.status_code == 201, r.text
+
+
+def charlie() -> list[tuple[str, dict[str, Any]]]:
+    """The writes (path, body) that add party charlie: its coordination cell and its
+    drone team, both over :data:`BOX_C`."""
+    return [
+        ("/v1/parties", party("charlie", "Charlie")),
+        ("/v1/units", unit("c-cell", "charlie", BOX_C, cell=True)),
+        ("/v1/units", unit("c-drones", "charlie", BOX_C)),
+    ]
