@@ -52,6 +52,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import world
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.docs import report_row
@@ -130,68 +131,21 @@ def build_store(
     with store.transaction():
         for p in range(PARTIES):
             pid = f"party-{p:02d}"
-            store.create(
-                "party",
-                pid,
-                pid,
-                {"id": pid, "name": f"Party {p}", "kind": "military", "contact": f"net {p}"},
-                "bench",
-            )
+            world.party(store, pid, f"Party {p}", f"net {p}")
             aor = _aor(rng)  # drawn either way: the rest of the world stays the same
-            unit = {
-                "id": f"unit-{p:02d}",
-                "party_id": pid,
-                "name": f"Unit {p}",
-                "roles": [],
-                "aor": QUIET_AOR if quiet_aors else aor,
-                "aor_start": None,
-                "aor_end": None,
-                "tak_uids": [],
-                "coordination_cell": False,
-            }
-            store.create("unit", unit["id"], pid, unit, "bench")
+            world.unit(store, f"unit-{p:02d}", pid, f"Unit {p}", QUIET_AOR if quiet_aors else aor)
         for t, (mobility, speed) in enumerate((("wheeled", 80.0), ("tracked", 50.0))):
-            tid = f"type-{t}"
-            store.create(
-                "equipment_type",
-                tid,
-                None,
-                {
-                    "id": tid,
-                    "name": f"Type {t}",
-                    "variant_of": None,
-                    "profile": {
-                        "mobility": mobility,
-                        "axles": None,
-                        "features": ["radar"],
-                        "size_class": None,
-                    },
-                    "max_speed_kmh": speed,
-                    "sidc": None,
-                    "picture_url": None,
-                    "confusable_with": [],
-                },
-                "bench",
-            )
+            world.equipment_type(store, f"type-{t}", f"Type {t}", mobility, speed)
         for i in range(n_assets):
             pid = f"party-{i % PARTIES:02d}"
-            aid = f"asset-{i:06d}"
-            rel: list[str] | None = ["*"] if i % 3 == 0 else None
-            store.create(
-                "asset",
-                aid,
+            world.asset(
+                store,
+                f"asset-{i:06d}",
                 pid,
-                {
-                    "id": aid,
-                    "party_id": pid,
-                    "type_id": f"type-{i % 2}",
-                    "callsign": f"C-{i}",
-                    "releasable_to": rel,
-                    "cot_uid": None,
-                    "contact": None,
-                    "max_speed_kmh": round(rng.uniform(20, 80), 1),
-                },
-                "bench",
+                f"type-{i % 2}",
+                f"C-{i}",
+                releasable_to=["*"] if i % 3 == 0 else None,
+                max_speed_kmh=round(rng.uniform(20, 80), 1),
             )
         for i in range(n_areas):
             pid = f"party-{i % PARTIES:02d}"

@@ -55,6 +55,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import world
 from api_bench import (
     CONTEXT,
     DEFAULT_POSTGRES_URL,
@@ -91,69 +92,17 @@ def build_store(
     with store.transaction():
         for p in range(owners):
             pid = f"party-{p:02d}"
-            store.create(
-                "party",
-                pid,
-                pid,
-                {"id": pid, "name": f"Party {p}", "kind": "military", "contact": f"net {p}"},
-                "bench",
-            )
-            uid = f"unit-{p:02d}"
-            store.create(
-                "unit",
-                uid,
-                pid,
-                {
-                    "id": uid,
-                    "party_id": pid,
-                    "name": f"Unit {p}",
-                    "roles": [],
-                    "aor": AOR,
-                    "aor_start": None,
-                    "aor_end": None,
-                    "tak_uids": [],
-                    "coordination_cell": True,
-                },
-                "bench",
-            )
-        store.create(
-            "equipment_type",
-            "type-0",
-            None,
-            {
-                "id": "type-0",
-                "name": "Type 0",
-                "variant_of": None,
-                "profile": {
-                    "mobility": "wheeled",
-                    "axles": None,
-                    "features": ["radar"],
-                    "size_class": None,
-                },
-                "max_speed_kmh": speed_kmh,
-                "sidc": None,
-                "picture_url": None,
-                "confusable_with": [],
-            },
-            "bench",
-        )
+            world.party(store, pid, f"Party {p}", f"net {p}")
+            world.unit(store, f"unit-{p:02d}", pid, f"Unit {p}", AOR, cell=True)
+        world.equipment_type(store, "type-0", "Type 0", "wheeled", speed_kmh)
         for i in range(n):
-            pid = f"party-{i % owners:02d}"
-            store.create(
-                "asset",
+            world.asset(
+                store,
                 f"asset-{i:07d}",
-                pid,
-                {
-                    "id": f"asset-{i:07d}",
-                    "party_id": pid,
-                    "type_id": "type-0",
-                    "callsign": f"C-{i}",
-                    "releasable_to": ["*"],
-                    "cot_uid": None,
-                    "contact": None,
-                    "max_speed_kmh": None,
-                },
-                "bench",
+                f"party-{i % owners:02d}",
+                "type-0",
+                f"C-{i}",
+                releasable_to=["*"],
             )
     ages = rng.uniform(0, 60, n)
     for start in range(0, n, BATCH):

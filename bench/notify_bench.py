@@ -51,6 +51,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import world
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.access import SYSTEM
@@ -82,51 +83,19 @@ def box(lat: float, lon: float, half_m: float) -> dict[str, Any]:
 
 
 def _party(store: Store, pid: str) -> None:
-    data = {"id": pid, "name": f"Party {pid}", "kind": "military", "contact": f"net {pid}"}
-    store.create("party", pid, pid, data, "bench")
+    world.party(store, pid, f"Party {pid}", f"net {pid}")
 
 
 def _unit(store: Store, uid: str, pid: str, aor: dict[str, Any], cell: bool = False) -> None:
-    unit = {
-        "id": uid,
-        "party_id": pid,
-        "name": f"Unit {uid}",
-        "roles": [],
-        "aor": aor,
-        "aor_start": None,
-        "aor_end": None,
-        "tak_uids": [],
-        "coordination_cell": cell,
-    }
-    store.create("unit", uid, pid, unit, "bench")
+    world.unit(store, uid, pid, f"Unit {uid}", aor, cell)
 
 
 def _type(store: Store) -> None:
-    data = {
-        "id": "type-w",
-        "name": "Wheeled radar carrier",
-        "variant_of": None,
-        "profile": {"mobility": "wheeled", "axles": 4, "features": ["radar"], "size_class": None},
-        "max_speed_kmh": 80.0,
-        "sidc": None,
-        "picture_url": None,
-        "confusable_with": [],
-    }
-    store.create("equipment_type", "type-w", None, data, "bench")
+    world.equipment_type(store, "type-w", "Wheeled radar carrier", "wheeled", 80.0, axles=4)
 
 
 def _asset(store: Store, aid: str, pid: str) -> None:
-    data = {
-        "id": aid,
-        "party_id": pid,
-        "type_id": "type-w",
-        "callsign": f"C-{aid}",
-        "releasable_to": ["*"],
-        "cot_uid": None,
-        "contact": None,
-        "max_speed_kmh": None,
-    }
-    store.create("asset", aid, pid, data, "bench")
+    world.asset(store, aid, pid, "type-w", f"C-{aid}", releasable_to=["*"])
 
 
 def build_fanout(store: Store, n_aors: int, rng: random.Random) -> list[str]:

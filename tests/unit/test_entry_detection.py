@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 
 from deconfliction.domain import geo
@@ -35,7 +36,12 @@ def _report(asset_id: str, lat: float, lon: float, at: datetime, cep_m: float = 
     )
 
 
-def test_batched_chord_distances_are_the_one_by_one_distances() -> None:
+@pytest.mark.parametrize("per_pass", [200_000, 7, 1])
+def test_batched_chord_distances_are_the_one_by_one_distances(
+    per_pass: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However the pairs are split into passes (a pair longer than a pass is one alone).
+    monkeypatch.setattr(geo, "_VERTICES_PER_PASS", per_pass)
     rng = random.Random(3)
     chords: list[geo.Chords] = []
     lats: list[float] = []

@@ -203,6 +203,33 @@ def distances_to_precomputed_chords_m(
     n = len(chords)
     out = np.empty(n)
     counts = np.fromiter((len(c.lat_rad) for c in chords), dtype=np.intp, count=n)
+    # Passes of at most _VERTICES_PER_PASS vertices: the temporary arrays stay small
+    # whatever the batch (a few long AOR outlines times many reports).
+    ends = np.cumsum(counts)
+    start = 0
+    while start < n:
+        before = int(ends[start] - counts[start])
+        stop = int(np.searchsorted(ends, before + _VERTICES_PER_PASS, side="right"))
+        stop = min(n, max(start + 1, stop))
+        out[start:stop] = _distances_pass(
+            lat0s[start:stop], lon0s[start:stop], chords[start:stop], counts[start:stop]
+        )
+        start = stop
+    return out
+
+
+#: Vertices per numpy pass of :func:`distances_to_precomputed_chords_m`.
+_VERTICES_PER_PASS = 200_000
+
+
+def _distances_pass(
+    lat0s: Sequence[float],
+    lon0s: Sequence[float],
+    chords: Sequence[Chords],
+    counts: npt.NDArray[np.intp],
+) -> FloatArray:
+    n = len(chords)
+    out = np.empty(n)
     # A pair with fewer than two vertices has no segment: the scalar function's case.
     few = np.flatnonzero(counts < 2).tolist()
     for k in few:

@@ -635,35 +635,29 @@ class Planner:
         lons: Sequence[float],
         inside: Sequence[tuple[str, ...]],
     ) -> dict[int, dict[str, float]]:
-        """Per report (by index), its distance to each AOR its asset may be inside when
-        the report is taken but which does not contain it: what the hysteresis measures,
-        measured for the whole batch in one vectorised call (one call per report was a
-        quarter of the detection's time). Which AORs an asset is inside depends on its
-        earlier reports, so this measures a superset: the AORs it was inside before the
-        batch and those its earlier reports in the batch are in. ``_report`` measures one
-        by itself should it ever need one not here. No object is made for a report that
-        needs nothing (most): objects alive by the thousand make the collector run."""
+        """Per report (by index), its distance to each AOR its asset was inside before the
+        batch and which does not contain it: what the hysteresis measures, measured for
+        the batch in one vectorised call (one call per report was a quarter of the
+        detection's time). Only for each asset's first report of the batch: a later one's
+        AORs depend on the reports before it, and measuring every AOR an asset might be in
+        by then, for every report, grew with the square of an asset's reports in the batch
+        (a batch of 33 reports an asset, each in a few large AORs, took 40 s). ``_report``
+        measures what is not here itself. No object is made for a report that needs
+        nothing (most): objects alive by the thousand make the collector run."""
         before = self.inside
-        earlier: dict[str, tuple[str, ...]] = {}  # asset → the AORs its reports so far are in
+        seen: set[str] = set()
         wanted: dict[int, dict[str, float]] = {}
         for i, asset_id in enumerate(asset_ids):
-            units = inside[i]
+            if asset_id in seen:
+                continue
+            seen.add(asset_id)
             was = before.get(asset_id)
-            prior = earlier.get(asset_id)
-            for may in (was, prior):
-                if not may:
-                    continue
-                for unit_id in may:
-                    if unit_id not in units:
-                        of_report = wanted.get(i)
-                        if of_report is None:
-                            of_report = wanted[i] = {}
-                        of_report[unit_id] = math.nan  # measured below
-            if units:
-                if prior is None:
-                    earlier[asset_id] = units
-                else:
-                    earlier[asset_id] = prior + tuple(u for u in units if u not in prior)
+            if not was:
+                continue
+            units = inside[i]
+            left = {unit_id: math.nan for unit_id in was if unit_id not in units}
+            if left:
+                wanted[i] = left  # measured below
         if not wanted:
             return wanted
         get = self.svc.engine.shapes.get
