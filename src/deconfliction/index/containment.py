@@ -28,7 +28,6 @@ class Containment:
         self._kind = kind
         self._key = key
         self._version = -1
-        self._shapes: list[Shape] = []
         #: ``key`` of each shape, in the tree's order (what ``containing_keys`` answers).
         self._keys = np.empty(0, dtype=object)
         self._geoms = np.empty(0, dtype=object)
@@ -41,7 +40,6 @@ class Containment:
         if version == self._version:
             return
         shapes = [s for s in self.index.shapes(self._kind) if s.geom is not None]
-        self._shapes = shapes
         self._keys = np.empty(len(shapes), dtype=object)
         self._keys[:] = [self._key(s) for s in shapes]
         self._geoms = np.empty(len(shapes), dtype=object)
@@ -51,30 +49,15 @@ class Containment:
         self._end = np.array([s.end for s in shapes], dtype=float)
         self._version = version
 
-    def containing(
-        self,
-        lats: npt.NDArray[np.float64],
-        lons: npt.NDArray[np.float64],
-        times: npt.NDArray[np.float64],
-    ) -> list[list[Shape]]:
-        """For each point, the shapes that contain it (boundary included) and whose
-        window holds its time."""
-        out: list[list[Shape]] = [[] for _ in range(len(lats))]
-        point_idx, shape_idx = self._pairs(lats, lons, times)
-        shapes = self._shapes
-        for p, s in zip(point_idx.tolist(), shape_idx.tolist(), strict=True):
-            out[p].append(shapes[s])
-        return out
-
     def containing_keys(
         self,
         lats: npt.NDArray[np.float64],
         lons: npt.NDArray[np.float64],
         times: npt.NDArray[np.float64],
     ) -> list[tuple[str, ...]]:
-        """As :meth:`containing`, each shape named by its ``key`` (kept per tree), and no
-        list made for a point inside nothing (most points of a sparse kind): a report
-        batch wants names, and one Python object fewer per point."""
+        """For each point, the ``key`` of every shape that contains it (boundary included)
+        and whose window holds its time, in the R-tree's order; ``()`` for a point inside
+        nothing (most points of a sparse kind): one Python object fewer per point."""
         out: list[tuple[str, ...]] = [()] * len(lats)
         point_idx, shape_idx = self._pairs(lats, lons, times)
         if len(point_idx) == 0:

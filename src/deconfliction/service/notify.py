@@ -984,9 +984,7 @@ class Planner:
         payload's common keys (placeholders for the per-unit ones, to keep their order).
         Built once per subject, asset and releasability in a batch: a fan-out to 10,000
         units builds it once or twice. The parts are shared, never changed in place."""
-        built: dict[Any, tuple[str, dict[str, Any]]] = (
-            self._memo.setdefault(("announcements", ""), {}) if self._memo is not None else {}
-        )
+        built: dict[Any, tuple[str, dict[str, Any]]] = self._memoised(("announcements", ""), dict)
         key = (subject, asset.id, window, releasable)
         if key in built:
             return built[key]
