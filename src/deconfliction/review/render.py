@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from deconfliction.private_files import private_dir, write_private
+
 #: File names written by :func:`write_review` (the HTML refers to the map by name).
 MARKDOWN_FILE = "review.md"
 HTML_FILE = "review.html"
@@ -415,8 +417,9 @@ def html_with_inline_map(review: dict[str, Any]) -> str:
 
 
 def write_review(review: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Markdown, HTML (referring to the map file), the map and the JSON, in ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Markdown, HTML (referring to the map file), the map and the JSON, in ``out_dir``,
+    each 0600 (``private_files.py``: a review holds registry data)."""
+    private_dir(out_dir)
     files = {
         MARKDOWN_FILE: to_markdown(review).encode(),
         HTML_FILE: to_html(review).encode(),
@@ -426,6 +429,6 @@ def write_review(review: dict[str, Any], out_dir: Path) -> list[Path]:
     written = []
     for name, data in files.items():
         path = out_dir / name
-        path.write_bytes(data)
+        write_private(path, data)
         written.append(path)
     return written
