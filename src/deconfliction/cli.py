@@ -903,8 +903,7 @@ def review(
     from deconfliction.engine import Engine
     from deconfliction.review.build import Incident
     from deconfliction.review.render import write_review
-    from deconfliction.review.usecase import parse_at, parse_duration, parse_near
-    from deconfliction.review.usecase import review as review_for
+    from deconfliction.review.usecase import parse_at, parse_duration, parse_near, whole_review
     from deconfliction.service.access import SYSTEM, Principal
     from deconfliction.service.config import Settings
     from deconfliction.service.core import Service
@@ -946,7 +945,7 @@ def review(
                     before=parse_duration(window, "--window"),
                     after=parse_duration(after, "--after"),
                 )
-                body = review_for(uc, who, incident)
+                body = whole_review(uc, who, incident)  # every page (files, no body)
             finally:
                 uc.core.store.close()
         except ServiceError as exc:

@@ -55,6 +55,17 @@ def _record(review: dict[str, Any]) -> str:
     )
 
 
+def _page_line(page: dict[str, Any]) -> str:
+    """Where a page is in its review (``review/pages.py``)."""
+    if not page["items"]:
+        return f"No item on this page; the review has {page['total']}."
+    first = page["first"]
+    where = f"This page: items {first} to {first + page['items'] - 1} of {page['total']}"
+    if page["next"]:
+        return f"{where}; the next page: cursor={page['next']}"
+    return f"{where} (the last page)."
+
+
 def _lines(review: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """The page's content, as (block kind, data) — shared by Markdown and HTML."""
     inc = review["incident"]
@@ -64,6 +75,9 @@ def _lines(review: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         f"Window {inc['window']['start'][:19]}Z to {inc['window']['end'][:19]}Z. "
         f"Seen as: {_viewer(review)}. Built from the {_record(review)}.",
     )
+    page = review.get("page")
+    if page and page["items"] < page["total"]:
+        yield "p", _page_line(page)
     if review["findings"]:
         yield "h2", "Why it happened without the service, and why it could not go unnoticed with it"
         for f in review["findings"]:
