@@ -639,28 +639,29 @@ def export(
         raise _fail("--format is geojson or csv")
     if fmt == "csv" and len(kinds) != 1:
         raise _fail("CSV holds one kind: pass exactly one --kind")
-    with _store(data_dir, database_url) as store:
-        sink = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
-            with Progress(console=err, transient=True) as progress:
-                total = sum(store.count(k.name) for k in kinds)
-                task = progress.add_task("exporting", total=total)
-                pairs = transfer.export_docs(store, kinds)
+    import contextlib
 
-                def counted(items: Any) -> Any:
-                    for item in items:
-                        progress.advance(task)
-                        yield item
+    from deconfliction.private_files import open_private
 
-                if fmt == "csv":
-                    n = transfer.write_csv(sink, kinds[0], (d for _, d in counted(pairs)))
-                else:
-                    n = transfer.write_geojson(
-                        sink, (transfer.to_feature(k, d) for k, d in counted(pairs))
-                    )
-        finally:
-            if output:
-                sink.close()
+    with (
+        _store(data_dir, database_url) as store,
+        # a registry export is registry data: 0600, replaced atomically (docs/security.md)
+        open_private(output) if output else contextlib.nullcontext(sys.stdout) as sink,
+        Progress(console=err, transient=True) as progress,
+    ):
+        total = sum(store.count(k.name) for k in kinds)
+        task = progress.add_task("exporting", total=total)
+        pairs = transfer.export_docs(store, kinds)
+
+        def counted(items: Any) -> Any:
+            for item in items:
+                progress.advance(task)
+                yield item
+
+        if fmt == "csv":
+            n = transfer.write_csv(sink, kinds[0], (d for _, d in counted(pairs)))
+        else:
+            n = transfer.write_geojson(sink, (transfer.to_feature(k, d) for k, d in counted(pairs)))
     err.print(f"exported {n} objects")
 
 
@@ -840,19 +841,18 @@ def audit_export(
     """Write the log to a portable file that verifies with the public key alone."""
     from deconfliction.audit.keys import NodeKey
     from deconfliction.audit.verify import export
+    from deconfliction.private_files import open_private
 
     with _store(data_dir, database_url) as store:
         key = NodeKey.load_or_create(data_dir)
-        tmp = out_file.with_name(out_file.name + ".partial")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
+            # the audit log: 0600, replaced atomically, discarded when broken
+            with open_private(out_file) as f:
                 report = export(store, f, payloads=not no_payloads, key=key)
+                if not report.ok:
+                    _audit_outcome(report, False)  # raises: the file is not written
         except OSError as exc:
             raise _fail(f"{out_file}: {exc}") from None
-        if not report.ok:
-            tmp.unlink(missing_ok=True)
-            _audit_outcome(report, False)
-        tmp.replace(out_file)
     err.print(
         f"exported {report.count} entries to {out_file} (head seq {report.head_seq}); "
         f"exporting node key {key.key_id}: {key.public_b64}"
@@ -903,8 +903,7 @@ def review(
     from deconfliction.engine import Engine
     from deconfliction.review.build import Incident
     from deconfliction.review.render import write_review
-    from deconfliction.review.usecase import parse_at, parse_duration, parse_near
-    from deconfliction.review.usecase import review as review_for
+    from deconfliction.review.usecase import parse_at, parse_duration, parse_near, whole_review
     from deconfliction.service.access import SYSTEM, Principal
     from deconfliction.service.config import Settings
     from deconfliction.service.core import Service
@@ -946,7 +945,7 @@ def review(
                     before=parse_duration(window, "--window"),
                     after=parse_duration(after, "--after"),
                 )
-                body = review_for(uc, who, incident)
+                body = whole_review(uc, who, incident)  # every page (files, no body)
             finally:
                 uc.core.store.close()
         except ServiceError as exc:

@@ -29,10 +29,21 @@ from deconfliction.store.times import format_time, parse_time
 #: staleness horizon: older reports could not have made a HOLD there).
 DEFAULT_BEFORE = timedelta(hours=6)
 DEFAULT_AFTER = timedelta(hours=1)
-MAX_RADIUS_M = 200_000.0
-MAX_WINDOW = timedelta(days=31)
+#: The review's bounds (``docs/security.md``, "Files and the review, bounded"): an
+#: after-action review is about one incident, a place a unit could see and the days
+#: leading to it; wider asks read (and would answer) a theatre's whole record.
+MAX_RADIUS_M = 50_000.0
+#: ``before + after`` (each alone too) at most this long.
+MAX_SPAN = timedelta(days=7)
 #: Same-second events in the order they happen (a registration causes notifications).
-_ORDER = {"registered": 0, "movement": 1, "report": 2, "notified": 3, "answered": 4, "check": 5}
+EVENT_ORDER = {
+    "registered": 0,
+    "movement": 1,
+    "report": 2,
+    "notified": 3,
+    "answered": 4,
+    "check": 5,
+}
 #: How the timeline words each cause of a notification.
 _TOLD = {
     "announced_arrival": "is told {about} is coming (announced arrival)",
@@ -73,12 +84,25 @@ class Incident:
         """``ValueError`` naming the field of an incident that cannot be reviewed."""
         geo.check_lat_lon(self.lat, self.lon, "lat/lon")
         if not (0 < self.radius_m <= MAX_RADIUS_M) or math.isnan(self.radius_m):
-            raise ReviewInputError("radius_m", f"must be within (0, {MAX_RADIUS_M:g}] m")
+            raise ReviewInputError(
+                "radius_m",
+                f"must be within (0, {MAX_RADIUS_M:g}] m (the review's radius is at most "
+                f"{MAX_RADIUS_M / 1000:g} km), got {self.radius_m:g}",
+            )
         if self.at.tzinfo is None:
             raise ReviewInputError("at", "needs a time zone")
+        days = MAX_SPAN.days
         for name, span in (("before", self.before), ("after", self.after)):
-            if not timedelta(0) <= span <= MAX_WINDOW:
-                raise ReviewInputError(name, f"must be between 0 and {MAX_WINDOW.days} days")
+            if not timedelta(0) <= span <= MAX_SPAN:
+                raise ReviewInputError(
+                    name, f"must be between 0 and {days} days (the review's span), got {span}"
+                )
+        if self.before + self.after > MAX_SPAN:
+            raise ReviewInputError(
+                "before+after",
+                f"the window before and after the incident must be at most {days} days in "
+                f"all (the review's span), got {self.before + self.after}",
+            )
 
 
 class ReviewInputError(ValueError):
@@ -172,7 +196,7 @@ class ReviewBuilder:
             },
             key=lambda g: (str(g[0]), str(g[1])),
         )
-        self.timeline.sort(key=lambda e: (e["at"], _ORDER.get(e["what"], 9)))
+        self.timeline.sort(key=lambda e: (e["at"], EVENT_ORDER.get(e["what"], 9)))
         return {
             "incident": {
                 "at": format_time(self.inc.at),

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from deconfliction.private_files import private_dir, write_private
+
 #: File names written by :func:`write_review` (the HTML refers to the map by name).
 MARKDOWN_FILE = "review.md"
 HTML_FILE = "review.html"
@@ -53,6 +55,17 @@ def _record(review: dict[str, Any]) -> str:
     )
 
 
+def _page_line(page: dict[str, Any]) -> str:
+    """Where a page is in its review (``review/pages.py``)."""
+    if not page["items"]:
+        return f"No item on this page; the review has {page['total']}."
+    first = page["first"]
+    where = f"This page: items {first} to {first + page['items'] - 1} of {page['total']}"
+    if page["next"]:
+        return f"{where}; the next page: cursor={page['next']}"
+    return f"{where} (the last page)."
+
+
 def _lines(review: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """The page's content, as (block kind, data) — shared by Markdown and HTML."""
     inc = review["incident"]
@@ -62,6 +75,9 @@ def _lines(review: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         f"Window {inc['window']['start'][:19]}Z to {inc['window']['end'][:19]}Z. "
         f"Seen as: {_viewer(review)}. Built from the {_record(review)}.",
     )
+    page = review.get("page")
+    if page and page["items"] < page["total"]:
+        yield "p", _page_line(page)
     if review["findings"]:
         yield "h2", "Why it happened without the service, and why it could not go unnoticed with it"
         for f in review["findings"]:
@@ -415,8 +431,9 @@ def html_with_inline_map(review: dict[str, Any]) -> str:
 
 
 def write_review(review: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Markdown, HTML (referring to the map file), the map and the JSON, in ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Markdown, HTML (referring to the map file), the map and the JSON, in ``out_dir``,
+    each 0600 (``private_files.py``: a review holds registry data)."""
+    private_dir(out_dir)
     files = {
         MARKDOWN_FILE: to_markdown(review).encode(),
         HTML_FILE: to_html(review).encode(),
@@ -426,6 +443,6 @@ def write_review(review: dict[str, Any], out_dir: Path) -> list[Path]:
     written = []
     for name, data in files.items():
         path = out_dir / name
-        path.write_bytes(data)
+        write_private(path, data)
         written.append(path)
     return written

@@ -8,6 +8,7 @@ from typing import Any
 
 from deconfliction.domain.errors import DomainError
 from deconfliction.review.build import Incident, ReviewBuilder, ReviewInputError
+from deconfliction.review.pages import check_limit, decode_cursor, paginate
 from deconfliction.service.access import Principal
 from deconfliction.service.errors import Forbidden, InvalidInput
 from deconfliction.service.usecases import UseCases
@@ -65,3 +66,19 @@ def review(uc: UseCases, who: Principal, incident: Incident) -> dict[str, Any]:
         raise InvalidInput(str(exc), field=exc.field) from None
     except DomainError as exc:
         raise InvalidInput(str(exc), field=exc.field) from None
+
+
+def review_page(
+    uc: UseCases, who: Principal, incident: Incident, limit: int | None, cursor: str | None
+) -> dict[str, Any]:
+    """One page of the review for ``who`` (``GET /v1/review``): at most ``limit`` items
+    (default and most 1,000) after ``cursor`` (the previous page's ``page.next``)."""
+    size = check_limit(limit)
+    after = decode_cursor(incident, cursor) if cursor else None
+    return paginate(review(uc, who, incident), incident, limit=size, after=after)
+
+
+def whole_review(uc: UseCases, who: Principal, incident: Incident) -> dict[str, Any]:
+    """Every page of the review in one (the CLI's files: no response body to bound), in
+    the pages' order."""
+    return paginate(review(uc, who, incident), incident, limit=None, max_bytes=None)

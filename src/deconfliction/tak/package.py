@@ -23,7 +23,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from deconfliction.tak.pki import ClientCredentials, write_private
+from deconfliction.private_files import private_dir, write_private
+from deconfliction.tak.pki import ClientCredentials
 
 PREF_NAME = "deconfliction.pref"
 TRUSTSTORE_NAME = "truststore.p12"
@@ -128,7 +129,7 @@ def write_client_bundle(
     out_dir: Path, unit_id: str, credentials: ClientCredentials, *, host: str, port: int
 ) -> ClientBundle:
     """Write every onboarding file of a unit into ``out_dir`` (each 0600)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     stem = file_stem(unit_id)
     bundle = ClientBundle(
         key_pem=out_dir / f"{stem}.key.pem",

@@ -42,6 +42,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# Keys, certificates, revoked serials: 0600, replaced atomically (one helper for every
+# private file the service writes; re-exported for tak/package.py and tak/revocation.py).
+from deconfliction.private_files import write_private as write_private
+
 TAK_DIR = "tak"
 CA_KEY = "ca.key.pem"
 CA_CERT = "ca.pem"
@@ -89,24 +93,6 @@ class PeerIdentity:
 
 def tak_dir(data_dir: Path) -> Path:
     return data_dir / TAK_DIR
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    os.chmod(path, 0o600)
 
 
 @contextlib.contextmanager
