@@ -20,6 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from deconfliction.api import routes_map
 
@@ -62,6 +63,16 @@ The HTTP API under <code>/v1</code> works without them.</p>
 """
 
 
+class _WebFiles(StaticFiles):
+    """The page's files, each with the page's headers: ``/web/index.html`` is the same page
+    as ``/`` and must not be a way around the policy."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(_HEADERS)
+        return response
+
+
 def missing_vendor(web_dir: Path = WEB_DIR) -> list[str]:
     return [name for name in VENDORED if not (web_dir / name).is_file()]
 
@@ -78,4 +89,4 @@ def install(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
         page = (web_dir / "index.html").read_bytes()
         return Response(page, media_type="text/html; charset=utf-8", headers=_HEADERS)
 
-    app.mount("/web", StaticFiles(directory=web_dir, check_dir=False), name="web")
+    app.mount("/web", _WebFiles(directory=web_dir, check_dir=False), name="web")
