@@ -4,7 +4,7 @@
 No browser is downloaded: Chromium comes from Debian (``./test`` installs it with
 ``scripts/ensure-chromium.sh``) and the page's libraries are vendored by
 ``scripts/vendor-web.sh`` (``./test`` runs it too). Every test's page fails the test on
-any console error or uncaught page error.
+any console error, uncaught page error or Content-Security-Policy violation.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
+    BrowserContext,
     ConsoleMessage,
     Page,
     Playwright,
@@ -63,9 +64,20 @@ class Demo:
         return self.server.url
 
 
+#: Runs in every page before its own scripts: each CSP violation (an inline style refused,
+#: an image from another origin blocked, ...) is reported to the test by name.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.dcCspViolation(`${e.effectiveDirective} refused ${e.blockedURI || "inline"} `
+    + `at ${e.sourceFile || "?"}:${e.lineNumber} (${e.sample || ""})`);
+});
+"""
+
+
 @dataclass
 class Console:
-    """Console errors and uncaught page errors of one page; ``allowed`` patterns excepted."""
+    """Console errors, uncaught page errors and CSP violations of one page; ``allowed``
+    patterns excepted."""
 
     errors: list[str] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
@@ -74,8 +86,20 @@ class Console:
         if message.type == "error":
             self.errors.append(f"console error: {message.text} ({message.location})")
 
+    def on_csp_violation(self, _source: object, what: str) -> None:
+        self.errors.append(f"CSP violation: {what}")
+
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(re.search(p, e) for p in self.allowed)]
+
+    def watch(self, context: BrowserContext) -> None:
+        """Every page of ``context`` reports its console errors, page errors and CSP
+        violations here (``securitypolicyviolation`` events: Chromium also logs most of
+        them to the console, but not every kind)."""
+        context.expose_binding("dcCspViolation", self.on_csp_violation)
+        context.add_init_script(CSP_WATCH)
+        context.on("console", self.on_console)
+        context.on("weberror", lambda error: self.errors.append(f"page error: {error.error}"))
 
 
 @pytest.fixture(scope="module")
@@ -138,12 +162,12 @@ def console() -> Console:
 
 @pytest.fixture
 def page(browser: Browser, console: Console) -> Iterator[Page]:
-    """A fresh tab at 1024×768 (its own sessionStorage) that fails the test on console errors."""
+    """A fresh tab at 1024×768 (its own sessionStorage) that fails the test on console
+    errors, page errors and CSP violations."""
     context = browser.new_context(viewport=VIEWPORT)
+    console.watch(context)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
-    tab.on("console", console.on_console)
-    tab.on("pageerror", lambda exc: console.errors.append(f"page error: {exc}"))
     yield tab
     context.close()
     unexpected = console.unexpected()

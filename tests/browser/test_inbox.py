@@ -40,10 +40,9 @@ def _shot(page: Page, name: str) -> None:
 def _tab(browser: Browser, console: Console, **options: object) -> Page:
     """Another tab in its own context (its own sessionStorage: its own sign-in)."""
     context = browser.new_context(**options)  # type: ignore[arg-type]
+    console.watch(context)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
-    tab.on("console", console.on_console)
-    tab.on("pageerror", lambda exc: console.errors.append(f"page error: {exc}"))
     return tab
 
 

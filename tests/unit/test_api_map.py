@@ -275,3 +275,43 @@ def test_the_compact_form_carries_the_same_assets(tmp_path: Path) -> None:
     # The rest of the map is the same.
     others = [f for f in full["features"] if f["properties"]["layer"] != "asset"]
     assert compact["features"] == others
+
+
+#: The page's Content-Security-Policy, directive by directive (docs/security.md, "The web UI
+#: renders data as text"): nothing inline, images only from the server and data: URLs.
+PAGE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    # Stricter than 'self': the sign-in form is submitted by script; a native submission
+    # (before the modules run) would put the token in a URL, and this refuses it.
+    "form-action": ["'none'"],
+}
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        name, *values = part.split()
+        assert name not in directives, f"{name} given twice"
+        directives[name] = values
+    return directives
+
+
+def test_the_page_csp_is_exactly_the_documented_one(tmp_path: Path) -> None:
+    with running_api(tmp_path / "d") as api:
+        c = api.client
+        answers = [c.get(path) for path in ("/", "/web/index.html", "/web/js/map.js")]
+    header = answers[0].headers["content-security-policy"]
+    assert _directives(header) == PAGE_CSP
+    assert "unsafe-" not in header and "*" not in header
+    for answer in answers:  # the same page under /web is no way around the policy
+        assert answer.headers["content-security-policy"] == header
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"

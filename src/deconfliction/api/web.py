@@ -3,9 +3,14 @@
 The page is plain ES modules; its front-end libraries (Leaflet, milsymbol, mgrs) are
 vendored into ``web/vendor`` at install time (``scripts/vendor-web.sh``), never
 fetched at run time. Without them ``/`` answers 503 with a page that says how to
-vendor them. The page gets a Content-Security-Policy that allows scripts, styles and
-connections from this origin only (images from anywhere: a configured tile server,
-catalogue pictures).
+vendor them.
+
+The page gets a strict Content-Security-Policy (docs/security.md, "The web UI renders data as
+text"): scripts, styles, fonts and connections from this origin only, nothing inline (no
+inline script, no style attribute or element), images from this origin and ``data:`` URLs only
+(the symbols; a tile server is put behind the same origin), no plugins, no ``<base>``, no
+framing, no form submitted anywhere. The page itself renders every registry string as text;
+the policy is the second wall, should a string ever reach the DOM as markup.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from deconfliction.api import routes_map
 
@@ -26,11 +32,22 @@ VENDORED = (
     "vendor/milsymbol/milsymbol.js",
     "vendor/mgrs/mgrs.esm.js",
 )
-CSP = (
-    "default-src 'self'; script-src 'self'; connect-src 'self'; "
-    "style-src 'self' 'unsafe-inline'; img-src * data: blob:; font-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+#: One directive per entry, joined below; tests/unit/test_api_map.py holds the exact set.
+CSP_DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    # Stricter than 'self': the only form (sign-in) is sent by script; a native submission
+    # before the modules run would put the token in a URL.
+    "form-action 'none'",
 )
+CSP = "; ".join(CSP_DIRECTIVES)
 _HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-cache",
@@ -38,12 +55,22 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _MISSING = """<!doctype html><meta charset="utf-8"><title>Deconfliction</title>
-<body style="background:#111;color:#eee;font:16px sans-serif;padding:2em">
+<body>
 <h1>The web UI's libraries are not vendored</h1>
 <p>Run <code>scripts/vendor-web.sh</code> (as <code>./start</code> does), then reload.
 The HTTP API under <code>/v1</code> works without them.</p>
 <p>Missing: {missing}</p>
 """
+
+
+class _WebFiles(StaticFiles):
+    """The page's files, each with the page's headers: ``/web/index.html`` is the same page
+    as ``/`` and must not be a way around the policy."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(_HEADERS)
+        return response
 
 
 def missing_vendor(web_dir: Path = WEB_DIR) -> list[str]:
@@ -62,4 +89,4 @@ def install(app: FastAPI, web_dir: Path = WEB_DIR) -> None:
         page = (web_dir / "index.html").read_bytes()
         return Response(page, media_type="text/html; charset=utf-8", headers=_HEADERS)
 
-    app.mount("/web", StaticFiles(directory=web_dir, check_dir=False), name="web")
+    app.mount("/web", _WebFiles(directory=web_dir, check_dir=False), name="web")

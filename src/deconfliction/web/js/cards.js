@@ -2,7 +2,7 @@
 // by side with the cue that tells them apart. A type that exists only as another type's
 // look-alike (named in a confusable_with, with no symbol code of its own: another side's
 // vehicle) gets no card of its own (principle 2): it appears only as the "looks like" half.
-import { $, clear, h, words } from "/web/js/dom.js";
+import { $, clear, h, sameOrigin, words } from "/web/js/dom.js";
 import { symbol } from "/web/js/symbols.js";
 
 export function lookAlikeOnly(types) {
@@ -32,8 +32,13 @@ function profile(t, other) {
   return h("dl", { class: "profile" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+/** A picture on this server only: one elsewhere would tell its owner who looks at the card
+ * (and the CSP refuses it anyway). Its address is then shown as text, not fetched. */
 function picture(t) {
-  if (!t.picture_url || !/^(https?:\/\/|\/)/i.test(t.picture_url)) return null;
+  if (!t.picture_url) return null;
+  if (!sameOrigin(t.picture_url)) {
+    return h("p", { class: "hint picture-elsewhere" }, `Picture not shown (not on this server): ${t.picture_url}`);
+  }
   return h("img", { class: "picture", src: t.picture_url, alt: `Picture of ${t.name}`, loading: "lazy" });
 }
 

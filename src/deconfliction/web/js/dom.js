@@ -1,4 +1,11 @@
 // Building DOM nodes safely: text always goes in as text, never as HTML.
+//
+// The rule of the whole page (docs/security.md, "The web UI renders data as text"): every
+// string from the server — names, callsigns, contacts, messages, cues, reasons — reaches the
+// DOM as a text node or an attribute value, through h() or textContent; never through
+// innerHTML, a template of markup, or a string handed to Leaflet (which would parse it as
+// HTML): Leaflet gets an element (textLabel()). Style is classes in app.css: the CSP refuses
+// style attributes, so h() refuses them too, and handlers, which are functions, not strings.
 
 /**
  * h("div", {class: "x", onclick: fn}, "text", child, [more, children])
@@ -8,8 +15,12 @@ export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") {
-      el.addEventListener(key.slice(2), value);
+    const name = key.toLowerCase();
+    if (name.startsWith("on")) {
+      if (typeof value !== "function") throw new TypeError(`h(): ${key} must be a function`);
+      el.addEventListener(name.slice(2), value);
+    } else if (name === "style") {
+      throw new TypeError("h(): no style attribute (the CSP refuses it): use a class");
     } else if (key === "class") {
       el.className = value;
     } else if (key === "dataset") {
@@ -28,6 +39,22 @@ function append(el, children) {
     if (Array.isArray(child)) append(el, child);
     else if (child instanceof Node) el.appendChild(child);
     else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/** Text for Leaflet (a tooltip, a popup, a divIcon): an element, so that Leaflet appends it
+ * instead of parsing a string as HTML. Change it later with .textContent. */
+export function textLabel(text, className = null) {
+  return h("span", { class: className }, text);
+}
+
+/** A path on this server ("/tiles/{z}/{x}/{y}.png") or a URL of this very origin
+ * (resolved as the browser would: "//elsewhere/…" is elsewhere). */
+export function sameOrigin(url) {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
   }
 }
 

@@ -123,7 +123,7 @@ export class Inbox {
     const answered = clear($("inbox-answered"));
     for (const n of done.slice(0, 50)) answered.append(this.item(n));
     $("inbox-answered-box").hidden = done.length === 0;
-    if (focused) document.querySelector(`#${CSS.escape(focused[0])} button[data-answer="${focused[1]}"]`)?.focus();
+    if (focused) document.querySelector(`#${CSS.escape(focused[0])} button[data-answer="${CSS.escape(focused[1])}"]`)?.focus();
     this.tick();
   }
 

@@ -1,7 +1,7 @@
 // The map: Leaflet (global `L`), a plain graticule by default, an optional tile server,
 // and what GET /v1/map says the token may see. A check's position is never drawn here.
 import { api, ApiError } from "/web/js/api.js";
-import { $, clear, duration, h, utc, words } from "/web/js/dom.js";
+import { $, clear, duration, h, sameOrigin, textLabel, utc, words } from "/web/js/dom.js";
 import { formatLatLon, formatMgrs } from "/web/js/coords.js";
 import { symbol } from "/web/js/symbols.js";
 import { DotLayer } from "/web/js/dots.js";
@@ -86,6 +86,14 @@ export class MapView {
     if (this.tiles) this.map.removeLayer(this.tiles);
     this.tiles = null;
     $("tile-url").value = url;
+    if (url && !sameOrigin(url)) {
+      // The CSP loads images from this server only (and data: URLs): tiles from elsewhere
+      // would be refused one by one. A tile server is put behind the same origin instead.
+      $("map-status").textContent =
+        "Tiles not shown: the page loads images from its own server only — give a path " +
+        "such as /tiles/{z}/{x}/{y}.png (a tile server behind the same address).";
+      return;
+    }
     if (url) {
       this.tiles = L.tileLayer(url, { maxZoom: 19, attribution: "Tiles: configured server" });
       this.tiles.addTo(this.map);
@@ -104,6 +112,9 @@ export class MapView {
     const box = clear($("layer-toggles"));
     for (const { key, label, color } of LAYERS) {
       const input = h("input", { type: "checkbox", id: `toggle-${key}`, checked: true });
+      // Through the CSSOM, which the CSP allows; a style attribute it would refuse.
+      const swatch = h("span", { class: "swatch" });
+      swatch.style.borderColor = color;
       input.addEventListener("change", () => {
         const group = this.groups[key];
         if (input.checked) group.addTo(this.map);
@@ -115,7 +126,7 @@ export class MapView {
       });
       box.append(
         h("label", { for: `toggle-${key}` }, input,
-          h("span", { class: "swatch", style: `border-color:${color}` }), label),
+          swatch, label),
       );
     }
   }
@@ -268,7 +279,8 @@ export class MapView {
     const group = L.featureGroup([circle, dot]);
     group.bindPopup(() => this.popup(feature, label));
     this.pickOn(group);
-    dot.bindTooltip(p.name || p.id, { permanent: true, direction: "right", className: "dc-label" });
+    // An element, not a string: Leaflet would parse a string as HTML (docs/security.md).
+    dot.bindTooltip(textLabel(p.name || p.id), { permanent: true, direction: "right", className: "dc-label" });
     group.addTo(this.groups.site);
     return {
       layer: group, feature, label, key: "site",
@@ -322,14 +334,16 @@ export class MapView {
       className: "dc-asset",
     });
     const marker = L.marker([lat, lon], { icon, title: p.callsign, alt: p.callsign, keyboard: true });
-    marker.bindTooltip("", { permanent: true, direction: "right", offset: [10, 0], className: "dc-label" });
+    // The label's text is set by restyleMarkers (callsign and age), always as text.
+    const tag = textLabel(p.callsign);
+    marker.bindTooltip(tag, { permanent: true, direction: "right", offset: [10, 0], className: "dc-label" });
     const label = `${p.callsign}`;
     marker.bindPopup(() => this.popup(feature, label, marker));
     this.pickOn(marker);
     marker.addTo(this.groups.asset);
     marker.getElement()?.setAttribute("data-id", p.id);
     return {
-      layer: marker, feature, label, key: "asset", marker,
+      layer: marker, feature, label, key: "asset", marker, tag,
       highlight: (on) => marker.getElement()?.classList.toggle("dc-hit", on),
     };
   }
@@ -388,7 +402,8 @@ export class MapView {
       const opacity = this.opacityAt(age);
       entry.marker.setOpacity(opacity);
       const past = age > this.horizon_s ? " (past horizon)" : "";
-      entry.marker.setTooltipContent(`${p.callsign} · ${duration(age)}${past}`);
+      entry.tag.textContent = `${p.callsign} · ${duration(age)}${past}`;
+      entry.marker.setTooltipContent(entry.tag); // the same element: Leaflet re-measures it
       entry.marker.getTooltip()?.setOpacity(Math.max(opacity, 0.5));
     }
   }
