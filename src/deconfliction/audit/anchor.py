@@ -222,8 +222,22 @@ def anchor_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
 
 
+#: An audit export's format (``audit/verify.py``): its header lists anchors too.
+_EXPORT_FORMAT = "deconfliction-audit"
+
+
 def load_anchors(path: Path) -> list[Anchor]:
-    """Every anchor of every chain in an anchor file; ``ValueError`` if it is not one."""
+    """Every anchor of every chain in an anchor file, or in the header of an audit
+    export (a copy kept elsewhere); ``ValueError`` if it is neither."""
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        header = json.loads(first)
+    except ValueError:
+        header = None
+    if isinstance(header, dict) and header.get("format") == _EXPORT_FORMAT:
+        listed = header.get("anchors") or []
+        return [anchor_from_dict(a, f"{path} (export header)") for a in listed]
     data = _read(path)
     if data is None:
         raise FileNotFoundError(f"{path}: no such file")
