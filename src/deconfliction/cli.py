@@ -510,8 +510,17 @@ class _store:
             raise _fail(str(exc)) from None
         return self.store
 
-    def __exit__(self, *exc: object) -> None:
-        self.store.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if self.sign and exc_type is None:
+                # What this command signed is anchored beside the key (docs/security.md).
+                from deconfliction.service.audit_watch import anchor_newest
+                from deconfliction.store import store_location
+
+                location = store_location(self.data_dir, self.database_url)
+                anchor_newest(self.store, self.data_dir, location)
+        finally:
+            self.store.close()
 
 
 # --- TAK ----------------------------------------------------------------------------------------
@@ -797,9 +806,31 @@ def _audit_outcome(report: Any, as_json: bool) -> None:
         for note in report.notes:
             out.print(note)
     else:
-        err.print(f"[bold red]audit log broken at seq {report.problem.seq}[/]: {report.problem}")
+        problem = report.problem
+        where = (
+            f"cut after seq {problem.seq - 1}"
+            if problem.code == "cut"
+            else f"broken at seq {problem.seq}"
+        )
+        err.print(f"[bold red]audit log {where}[/] ({problem.code}): {problem.message}")
     if not report.ok:
         raise typer.Exit(EXIT_AUDIT_BROKEN)
+
+
+def _anchors(data_dir: Path, paths: list[Path] | None) -> list[Any]:
+    """The anchors to check: those in ``--anchor`` files/directories, else the data
+    directory's (beside the key). Read before the store's snapshot is taken."""
+    from deconfliction.audit.anchor import anchor_files, load_anchors
+
+    found: list[Any] = []
+    for path in paths or [data_dir]:
+        try:
+            files = anchor_files(path) if path.is_dir() else [path]
+            for file in files:
+                found.extend(load_anchors(file))
+        except (OSError, ValueError) as exc:
+            raise _fail(f"--anchor: {exc}") from None
+    return found
 
 
 @audit_app.command("verify")
@@ -810,12 +841,29 @@ def audit_verify(
         Path | None, typer.Option("--file", help="Verify an exported file instead of the store.")
     ] = None,
     public_key: PublicKeys = None,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchor",
+            help="An anchor file, or a directory of them (repeatable); default: the "
+            "anchors in --data-dir, beside the audit key.",
+        ),
+    ] = None,
+    require_anchor: Annotated[
+        bool,
+        typer.Option(
+            "--require-anchor", help="Fail (exit 1) when no anchor speaks for the log's end."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check the whole hash chain (and signatures); name the first broken entry.
+    """Check the whole hash chain (and signatures), and that the log still holds every
+    anchored checkpoint (its end was not cut); name the first broken entry.
 
-    Exit 0 when intact, 1 when broken (or the store cannot be read)."""
-    from deconfliction.audit.verify import verify_file, verify_store
+    Exit 0 when intact, 1 when broken or cut (or the store cannot be read)."""
+    from deconfliction.audit.chain import Problem
+    from deconfliction.audit.verify import NOT_ANCHORED, verify_file, verify_store
+    from deconfliction.store import store_location
 
     pinned = _pinned(public_key)
     if file is not None:
@@ -824,8 +872,14 @@ def audit_verify(
         except (OSError, ValueError) as exc:
             raise _fail(f"{file}: {exc}") from None
     else:
+        anchors = _anchors(data_dir, anchor)
         with _store(data_dir, database_url, sign=False) as store:
-            report = verify_store(store, pinned)
+            location = store_location(data_dir, database_url)
+            report = verify_store(store, pinned, anchors, location=location)
+    if require_anchor and report.ok and not report.anchored:
+        report.problem = Problem(
+            report.head_seq, "not_anchored", f"{NOT_ANCHORED} (--require-anchor)"
+        )
     _audit_outcome(report, as_json)
 
 
@@ -842,13 +896,23 @@ def audit_export(
     from deconfliction.audit.keys import NodeKey
     from deconfliction.audit.verify import export
     from deconfliction.private_files import open_private
+    from deconfliction.store import store_location
 
+    anchors = _anchors(data_dir, None)
     with _store(data_dir, database_url) as store:
         key = NodeKey.load_or_create(data_dir)
+        location = store_location(data_dir, database_url)
         try:
             # the audit log: 0600, replaced atomically, discarded when broken
             with open_private(out_file) as f:
-                report = export(store, f, payloads=not no_payloads, key=key)
+                report = export(
+                    store,
+                    f,
+                    payloads=not no_payloads,
+                    key=key,
+                    anchors=anchors,
+                    location=location,
+                )
                 if not report.ok:
                     _audit_outcome(report, False)  # raises: the file is not written
         except OSError as exc:

@@ -280,3 +280,31 @@ def test_cli_verify_and_export(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "verify", "--data-dir", str(data)])
     assert result.exit_code == 1
     assert "seq 2" in result.output
+
+
+def test_cli_export_carries_the_anchors_and_a_kept_export_finds_a_cut(tmp_path: Path) -> None:
+    """Finding 12 of issue 15: an export kept elsewhere anchors the end too (``--anchor``)."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    runner = CliRunner()
+    for _ in range(3):  # each command signs its first entry, and anchors it on exit
+        result = runner.invoke(app, ["token", "issue", "--role", "admin", "--data-dir", str(data)])
+        assert result.exit_code == 0, result.output
+    (anchor_file,) = data.glob("audit_anchor-*.json")
+    assert anchor_file.stat().st_mode & 0o777 == 0o600
+    out = tmp_path / "export.jsonl"
+    result = runner.invoke(app, ["audit", "export", "--data-dir", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    header = json.loads(out.read_text().splitlines()[0])
+    assert [a["seq"] for a in header["anchors"]] == [3, 2, 1]
+    assert runner.invoke(app, ["audit", "verify", "--file", str(out)]).exit_code == 0
+
+    anchor_file.unlink()  # the intruder removes the anchor beside the key, and the end
+    with sqlite3.connect(data / "deconfliction.sqlite3") as conn:
+        conn.execute("DELETE FROM events WHERE seq > 1")
+    plain = runner.invoke(app, ["audit", "verify", "--data-dir", str(data)])
+    assert plain.exit_code == 0 and "end not anchored" in plain.output
+    kept = runner.invoke(app, ["audit", "verify", "--data-dir", str(data), "--anchor", str(out)])
+    assert kept.exit_code == 1, kept.output
+    assert "cut after seq 1" in kept.output

@@ -35,6 +35,7 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
         if load_on_startup and not usecases.core.ready:
             usecases.core.start_loading()
             usecases.core.start_following()
+            usecases.core.audit.start()  # the audit log checked, its end anchored
             usecases.notifications.escalator.start()
             usecases.webhooks.dispatcher.start()
         try:

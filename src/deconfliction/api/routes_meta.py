@@ -35,13 +35,16 @@ async def version() -> Response:
     "/v1/ready",
     response_model=Ready,
     summary="Readiness: is the index loaded? (no token needed)",
-    description="200 once checks can be answered; 503 with `treat_as: HOLD` until then.",
+    description="200 once checks can be answered; 503 with `treat_as: HOLD` until then. "
+    "`audit` says what the start-up check of the audit log found: `checking`, `intact`, "
+    "`broken at seq N` or `cut after seq N` (`audit_problem` has the details); a broken "
+    "log never makes the server refuse checks (docs/security.md).",
 )
 async def ready(request: Request) -> Response:
     core = usecases(request).core
     if not core.ready:
         raise usecases(request).checks.not_ready()
-    return json_response({"ready": True, "load_seconds": core.load_seconds})
+    return json_response({"ready": True, "load_seconds": core.load_seconds, **core.audit.state()})
 
 
 @router.get(

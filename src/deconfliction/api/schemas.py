@@ -91,9 +91,20 @@ class Version(BaseModel):
     api: str
 
 
+class AuditProblem(BaseModel):
+    seq: int
+    code: str
+    message: str
+
+
 class Ready(BaseModel):
     ready: bool
     load_seconds: float | None
+    audit: str = Field(
+        description="The audit log's start-up check: checking, intact, unchecked, "
+        "'broken at seq N' or 'cut after seq N'."
+    )
+    audit_problem: AuditProblem | None
 
 
 class TokenIssued(BaseModel):

@@ -105,7 +105,9 @@ class Problem:
     """The first thing wrong with a log: where and what."""
 
     seq: int
-    code: str  # missing | reordered | duplicate | payload_digest | hash | unchained | signature
+    # missing | reordered | duplicate | payload_digest | hash | unchained | signature, and
+    # against an anchor (``audit.anchor``): cut | altered | anchor
+    code: str
     message: str
 
     def __str__(self) -> str:
@@ -125,9 +127,10 @@ def _is_hex32(value: str) -> bool:
 class ChainVerifier:
     """Checks entries fed in log order; ``feed`` returns the first problem, then stops."""
 
-    def __init__(self) -> None:
-        self.prev_seq = 0
-        self.prev_hash = GENESIS
+    def __init__(self, start_seq: int = 0, start_hash: str = GENESIS) -> None:
+        # A start other than the genesis: go on from a position verified before.
+        self.prev_seq = start_seq
+        self.prev_hash = start_hash
         self.count = 0
         self.purged = 0
         self.problem: Problem | None = None

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from deconfliction.audit.anchor import Anchor, anchor_from_dict, applicable, check_anchors
 from deconfliction.audit.chain import (
     GENESIS,
     AuditEntry,
@@ -32,8 +33,12 @@ VERSION = 1
 _HEAD_TAG = b"deconfliction/audit/head/v1\x00"
 
 
+#: What verify says of a log whose end no anchor speaks for (docs/security.md).
+NOT_ANCHORED = "end not anchored"
+
+
 class AuditSource(Protocol):
-    def audit_entries(self) -> Iterator[AuditEntry]: ...
+    def audit_entries(self, after: int = 0) -> Iterator[AuditEntry]: ...
 
     def audit_window(self, lo: int, hi: int) -> list[AuditEntry]: ...
 
@@ -53,6 +58,18 @@ class Report:
     head_hash: str = GENESIS
     keys: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: How many anchors were checked (``None``: anchors were not looked for), and the
+    #: highest anchored seq among them.
+    anchors_checked: int | None = None
+    anchored_seq: int | None = None
+    #: Where the check began (a position verified before; 0: the whole log).
+    verified_from: int = 0
+    #: The newest signed entry the check verified: (seq, hash), a checkpoint to go on from.
+    last_signed: tuple[int, str] | None = None
+
+    @property
+    def anchored(self) -> bool:
+        return bool(self.anchors_checked)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +92,10 @@ class Report:
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "keys": self.keys,
             "notes": self.notes,
+            "anchors": None
+            if self.anchors_checked is None
+            else {"checked": self.anchors_checked, "newest_seq": self.anchored_seq},
+            "verified_from": self.verified_from,
         }
 
 
@@ -87,9 +108,11 @@ def _check(
     keys: dict[str, bytes],
     window: Callable[[int, int], Sequence[AuditEntry]],
     pinned: set[bytes] | None,
+    start: tuple[int, str] = (0, GENESIS),
 ) -> Report:
     report = Report(keys={k: base64.b64encode(v).decode() for k, v in keys.items()})
-    chain = ChainVerifier()
+    report.verified_from = start[0]
+    chain = ChainVerifier(*start)
     problem: Problem | None = None
     for entry in entries:
         problem = chain.feed(entry)
@@ -113,6 +136,7 @@ def _check(
             break
         report.signed += 1
         report.unsigned_tail = 0
+        report.last_signed = (entry.seq, entry.hash)
     if problem is not None:
         problem = diagnose(problem, window)
     report.problem = problem
@@ -133,21 +157,90 @@ def _decode_keys(keys: dict[str, str]) -> dict[str, bytes]:
     return decoded
 
 
-def verify_store(store: AuditSource, pinned: Sequence[bytes] | None = None) -> Report:
-    """Check the store's whole log (one snapshot), signatures included."""
+def _entry_at(store: AuditSource, seq: int) -> AuditEntry | None:
+    found = store.audit_window(seq, seq)
+    return found[0] if found else None
+
+
+def verify_store(
+    store: AuditSource,
+    pinned: Sequence[bytes] | None = None,
+    anchors: Sequence[Anchor] | None = None,
+    *,
+    location: str = "",
+    since: tuple[int, str] | None = None,
+) -> Report:
+    """Check the store's log (one snapshot), signatures included, then the anchors that
+    speak for this store (``audit.anchor``; read them *before* calling, so that none
+    names an entry committed after the snapshot). ``since``: a position verified
+    before, (seq, hash): the check goes on from there (the start-up check)."""
     keys = _decode_keys(store.audit_keys())
-    return _check(store.audit_entries(), keys, store.audit_window, set(pinned) if pinned else None)
+    pin = set(pinned) if pinned else None
+    start = (0, GENESIS)
+    if since is not None and since[0] > 0:
+        there = _entry_at(store, since[0])
+        if there is None or there.hash != since[1]:
+            report = Report(verified_from=since[0])
+            what = "is missing" if there is None else "has another hash"
+            report.problem = Problem(
+                since[0],
+                "cut" if there is None else "altered",
+                f"seq {since[0]}, verified before, {what} now",
+            )
+            return report
+        start = since
+    report = _check(store.audit_entries(after=start[0]), keys, store.audit_window, pin, start)
+    if anchors is not None:
+        first = _entry_at(store, 1)
+        relevant = applicable(anchors, first.hash if first else None, location)
+        _apply_anchors(report, relevant, lambda seq: _entry_at(store, seq), pin)
+    return report
+
+
+def _apply_anchors(
+    report: Report,
+    relevant: Sequence[Anchor],
+    entry_at: Callable[[int], AuditEntry | None],
+    pinned: set[bytes] | None,
+) -> None:
+    report.anchors_checked = len(relevant)
+    report.anchored_seq = max((a.seq for a in relevant), default=None)
+    if not relevant:
+        report.notes.append(
+            f"{NOT_ANCHORED}: no anchor of this log was found, so entries removed from its "
+            "end would go unnoticed (docs/security.md)"
+        )
+        return
+    if report.ok:
+        report.problem = check_anchors(relevant, report.head_seq, entry_at, pinned)
+    if report.ok:
+        report.notes.append(
+            f"end anchored: {len(relevant)} anchors checked, newest at seq {report.anchored_seq}"
+        )
 
 
 def export(
-    store: AuditSource, out: IO[str], *, payloads: bool = True, key: NodeKey | None = None
+    store: AuditSource,
+    out: IO[str],
+    *,
+    payloads: bool = True,
+    key: NodeKey | None = None,
+    anchors: Sequence[Anchor] | None = None,
+    location: str = "",
 ) -> Report:
     """Write the log to ``out`` (JSON lines) after checking it; the header is written
     last-known-first: the entries are read once, into memory, so that the header can
-    name the head. Refuses (the report has the problem) to export a broken log."""
+    name the head. Refuses (the report has the problem) to export a broken log, or one
+    whose end an anchor shows cut. The anchors of this store go into the header: the
+    export is a second place where its end is recorded."""
     entries = list(store.audit_entries())
     keys = store.audit_keys()
     report = _check(entries, _decode_keys(keys), store.audit_window, None)
+    relevant: list[Anchor] = []
+    if anchors is not None:
+        by_seq = {e.seq: e for e in entries}
+        relevant = applicable(anchors, entries[0].hash if entries else None, location)
+        _apply_anchors(report, relevant, by_seq.get, None)
     if not report.ok:
         return report
     header: dict[str, Any] = {
@@ -160,6 +253,7 @@ def export(
         "keys": keys,
         "exported_by": None,
         "head_signature": None,
+        "anchors": [a.as_dict() for a in relevant],
     }
     if key is not None:
         header["keys"] = {**keys, key.key_id: key.public_b64}
@@ -267,4 +361,8 @@ def verify_file(path: Path, pinned: Sequence[bytes] | None = None) -> Report:
             report.notes.append(f"head signed by {signer}")
     elif pin is not None:
         report.problem = Problem(report.head_seq, "signature", "the head is not signed")
+    if report.ok and "anchors" in header:
+        # The anchors the exporting node knew: the file must hold each of them too.
+        listed = [anchor_from_dict(a, f"{path} header") for a in header.get("anchors") or []]
+        _apply_anchors(report, listed, by_seq.get, pin)
     return report

@@ -32,11 +32,12 @@ from deconfliction.domain.model import (
 )
 from deconfliction.engine import Engine
 from deconfliction.service import docs, follow
+from deconfliction.service.audit_watch import AuditWatch
 from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
 from deconfliction.service.ratelimit import RateLimiter
 from deconfliction.service.writelock import WriteLock
-from deconfliction.store import Store, database_path, open_store
+from deconfliction.store import Store, database_path, open_store, store_location
 
 log = logging.getLogger("deconfliction.service")
 
@@ -106,6 +107,10 @@ class Service:
         #: Set before loading: the writes of events after this one (made by another
         #: process before the load, e.g. ``serve --demo``) are given to the hooks too.
         self.replay_after_seq: int | None = None
+        #: The audit log's start-up check and end anchor (``service/audit_watch.py``).
+        self.audit = AuditWatch(
+            store, settings.data_dir, store_location(settings.data_dir, settings.database_url)
+        )
 
     def object_written(self, kind: str, model: Model, owner: str | None) -> None:
         """Tell the hooks about a stored object; call inside :meth:`writing`."""
@@ -287,6 +292,7 @@ class Service:
 
     def close(self) -> None:
         self._stop.set()
+        self.audit.stop()  # anchors what this process signed since its last pass
         with self.lock:
             self.events.close()
             self.store.close()
@@ -296,4 +302,5 @@ class Service:
             "ready": self.ready,
             "load_error": self.load_error,
             "load_seconds": self.load_seconds,
+            **self.audit.state(),
         }

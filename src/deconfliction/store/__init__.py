@@ -46,6 +46,7 @@ __all__ = [
     "VersionConflict",
     "database_path",
     "open_store",
+    "store_location",
 ]
 
 #: The data directory when none is given (the CLI's ``--data-dir`` default).
@@ -74,6 +75,18 @@ def database_path(data_dir: Path | None, database_url: str | None) -> Path | Non
     raise ValueError(
         f"unsupported database URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
     )
+
+
+def store_location(data_dir: Path | None, database_url: str | None) -> str:
+    """Where a store is, as anchors record it: ``sqlite:`` and the absolute path of its
+    file, or the PostgreSQL URL without its password (``docs/design/audit.md``)."""
+    path = database_path(data_dir, database_url)
+    if path is None:
+        from deconfliction.store.postgres import redact_url
+
+        assert database_url is not None
+        return redact_url(database_url)
+    return f"sqlite:{path.resolve()}"
 
 
 def open_store(

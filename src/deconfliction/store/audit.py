@@ -164,10 +164,25 @@ class AuditLogSQL(BackendSQL):
                     sealed += 1
 
     # -- reading -------------------------------------------------------------
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """Every entry, oldest first, from one consistent snapshot."""
-        for row in self._snapshot(f"SELECT {ENTRY_COLUMNS} FROM events ORDER BY seq"):
+    def audit_entries(self, after: int = 0) -> Iterator[AuditEntry]:
+        """Every entry after seq ``after``, oldest first, from one consistent snapshot."""
+        where = f" WHERE seq > {int(after)}" if after else ""  # an int: no placeholder needed
+        for row in self._snapshot(f"SELECT {ENTRY_COLUMNS} FROM events{where} ORDER BY seq"):
             yield AuditEntry(*row)
+
+    def audit_signer(self) -> NodeKey | None:
+        """The key this store signs entries with (``None``: it does not sign)."""
+        return self._audit_key
+
+    def audit_newest_signed(self, key_id: str, after: int = 0) -> AuditEntry | None:
+        """The newest entry after seq ``after`` signed by ``key_id`` (a checkpoint to
+        anchor); bounded by ``after`` so that the backward scan stops there."""
+        rows = self._fetch(
+            f"SELECT {ENTRY_COLUMNS} FROM events WHERE seq > ? AND key_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (after, key_id),
+        )
+        return AuditEntry(*rows[0]) if rows else None
 
     def audit_window(self, lo: int, hi: int) -> list[AuditEntry]:
         rows = self._fetch(

@@ -262,8 +262,17 @@ class Store(Protocol):
         or ``interval_s`` seconds); ``None`` stops signing."""
         ...
 
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """Every event-log entry with its chain fields, oldest first (one snapshot)."""
+    def audit_entries(self, after: int = 0) -> Iterator[AuditEntry]:
+        """Every event-log entry after seq ``after`` with its chain fields, oldest first
+        (one snapshot)."""
+        ...
+
+    def audit_signer(self) -> NodeKey | None:
+        """The node key this store signs entries with (``None``: it does not sign)."""
+        ...
+
+    def audit_newest_signed(self, key_id: str, after: int = 0) -> AuditEntry | None:
+        """The newest entry after seq ``after`` signed by ``key_id``."""
         ...
 
     def audit_window(self, lo: int, hi: int) -> builtins.list[AuditEntry]:

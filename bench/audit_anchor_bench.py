@@ -1,0 +1,105 @@
+"""The server's start-up check of the audit log, on a large store (docs/design/audit.md).
+
+    python bench/audit_anchor_bench.py [--events N] [--more M] [--database-url postgresql://...]
+
+Builds N events (seed 42; half object creates, half checks, 1,000 per transaction,
+signed at the default policy), then times the start-up check as ``serve`` runs it
+(``AuditWatch.check``: the chain, signatures and anchors): first with nothing verified
+before (the whole log), then, after M more events, from the checkpoint the first check
+kept (what every later start costs). Also times anchoring one checkpoint. Prints one
+JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from deconfliction.audit.keys import NodeKey
+from deconfliction.service.audit_watch import AuditWatch
+from deconfliction.store import open_store, store_location
+
+
+def _append(store: Any, rng: random.Random, start: int, count: int) -> None:
+    written = 0
+    while written < count:  # 1000 events per transaction
+        with store.transaction():
+            for _ in range(min(1000, count - written)):
+                i = start + written
+                if rng.random() < 0.5:
+                    data = {"name": f"Party {i}", "kind": "military", "x": rng.random()}
+                    store.create("party", f"p{i}", None, data, "bench")
+                else:
+                    store.add_check(
+                        f"c{i}",
+                        "u1",
+                        "p1",
+                        {"position": {"lat": rng.uniform(-80, 80), "lon": rng.random()}},
+                        {"verdict": rng.choice(["HOLD", "NO_KNOWN_MATCH"]), "matches": []},
+                        "bench",
+                    )
+                written += 1
+
+
+def _timed_check(store: Any, data: Path, location: str) -> tuple[AuditWatch, float]:
+    watch = AuditWatch(store, data, location)
+    t0 = time.perf_counter()
+    watch.check()
+    return watch, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--more", type=int, default=1_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        store = open_store(data, args.database_url)
+        store.use_audit_key(NodeKey.load_or_create(data))
+        location = store_location(data, args.database_url)
+        t0 = time.perf_counter()
+        _append(store, rng, 0, args.events)
+        build_s = time.perf_counter() - t0
+
+        first, first_s = _timed_check(store, data, location)
+        t0 = time.perf_counter()
+        first.anchor_once()
+        anchor_s = time.perf_counter() - t0
+
+        _append(store, rng, args.events, args.more)
+        again, again_s = _timed_check(store, data, location)
+        store.close()
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "backend": "postgresql" if args.database_url else "sqlite",
+                "build_s": round(build_s, 2),
+                "first_start": {
+                    "audit": first.status,
+                    "entries_checked": first.checked_entries,
+                    "check_s": round(first_s, 3),
+                },
+                "anchor_s": round(anchor_s, 4),
+                "next_start": {
+                    "audit": again.status,
+                    "more_events": args.more,
+                    "verified_from": again.verified_from,
+                    "entries_checked": again.checked_entries,
+                    "check_s": round(again_s, 3),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
