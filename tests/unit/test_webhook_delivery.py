@@ -87,6 +87,10 @@ class Endpoint:
         self.port = int(self.http.server_address[1])
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
+    def last_position(self) -> int:
+        """The stream position of the last delivery received (its delivery id's tail)."""
+        return max(int(h["X-Deconfliction-Delivery"].split(":")[1]) for h in self.received)
+
     def close(self) -> None:
         self.http.shutdown()
         self.http.server_close()
@@ -180,7 +184,13 @@ def test_a_second_answer_elsewhere_is_refused_rebinding(
         api.uc.webhooks.dispatcher.connector.resolver = stub
         _register(api, f"http://{NAME}:{endpoint.port}/hook")
         _movement_into_a(api, "b-move")
-        first = _state(api, lambda s: s["delivered_seq"] > 0 and len(endpoint.received) >= 2)
+        # Both events received and acknowledged (the cursor at the last one received).
+        first = _state(
+            api,
+            lambda s: (
+                len(endpoint.received) >= 2 and s["delivered_seq"] == endpoint.last_position()
+            ),
+        )
         assert first["last_error"] is None and len(endpoint.received) == 2, first
         # Pinned to the checked address, with the name in the Host header.
         assert {h["Host"] for h in endpoint.received} == {f"{NAME}:{endpoint.port}"}
