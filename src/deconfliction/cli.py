@@ -114,6 +114,17 @@ def serve(
             "(docs/design/audit.md).",
         ),
     ] = None,
+    webhook_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-allow",
+            envvar=_env("webhook_allow"),
+            metavar="CIDR",
+            help="A network webhooks may reach although it is internal (loopback, private, "
+            "link-local …; refused otherwise, docs/security.md); repeat it or give a comma "
+            "list.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (the store is created and migrated on first start)."""
     import uvicorn
@@ -123,7 +134,12 @@ def serve(
     from deconfliction.service.config import Settings
     from deconfliction.service.demo import load_demo
     from deconfliction.service.usecases import UseCases
+    from deconfliction.service.webhook_destinations import parse_allow_list
 
+    try:
+        webhook_networks = parse_allow_list(webhook_allow or ())
+    except ValueError as exc:
+        raise _fail(f"--webhook-allow: {exc}", code=2) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings(
         host=host,
@@ -135,6 +151,7 @@ def serve(
         cot_udp_port=cot_udp_port,
         check_rate_limit=check_rate_limit,
         demo=demo,
+        webhook_allow=webhook_networks,
         long_running=True,
     )
     policy = None
@@ -185,6 +202,9 @@ def serve(
         ) from None
     for line in tak.describe():
         say(line)
+    if webhook_networks:
+        allowed = ", ".join(str(net) for net in webhook_networks)
+        say(f"Webhooks may also reach: {allowed} (--webhook-allow).")
     if check_rate_limit:
         say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
     retention = None

@@ -1,5 +1,8 @@
 """Webhooks over the real server and a real HTTP endpoint: signed, in order, retried with
-back-off, at least once, resumed after a restart from the stored cursor; access rules."""
+back-off, at least once, resumed after a restart from the stored cursor; access rules; the
+destination rules (internal addresses refused unless allowed, no redirects, what
+``last_error`` may say). Every endpoint is on loopback, so these servers allow 127.0.0.0/8
+(``--webhook-allow``); ``tests/unit/test_webhook_delivery.py`` controls DNS answers in process."""
 
 from __future__ import annotations
 
@@ -15,17 +18,19 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.live import Server
+from tests.integration.live import Server, free_port
 from tests.integration.test_notifications import INTO_A, World, bearer
 from tests.integration.world import asset
 
 SECRET = "a-test-secret-of-enough-length"
+#: The endpoints of these tests are on loopback: the operator's allow-list lets them through.
+ALLOW_LOOPBACK = {"DECONFLICTION_WEBHOOK_ALLOW": "127.0.0.0/8"}
 
 
 class Endpoint:
     """A real HTTP endpoint that records every POST and answers from a script."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, redirect_to: str | None = None) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.failures = failures
         self.lock = threading.Lock()
@@ -39,7 +44,11 @@ class Endpoint:
                     fail = endpoint.failures > 0
                     if fail:
                         endpoint.failures -= 1
-                self.send_response(500 if fail else 204)
+                if redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", redirect_to)
+                else:
+                    self.send_response(500 if fail else 204)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -76,7 +85,7 @@ def endpoint() -> Iterator[Endpoint]:
 
 @pytest.fixture
 def fast_retry(data_dir: Path) -> Iterator[Server]:
-    srv = Server(data_dir, env={"DECONFLICTION_WEBHOOK_RETRY_BASE_S": "0.05"})
+    srv = Server(data_dir, env={"DECONFLICTION_WEBHOOK_RETRY_BASE_S": "0.05", **ALLOW_LOOPBACK})
     srv.start()
     try:
         yield srv
@@ -146,9 +155,9 @@ def test_a_units_notifications_reach_its_endpoint_signed_in_order_despite_failur
 
 
 def test_only_the_units_coordinators_manage_its_webhooks(
-    server: Server, data_dir: Path, endpoint: Endpoint
+    fast_retry: Server, data_dir: Path, endpoint: Endpoint
 ) -> None:
-    world = World(server, data_dir)
+    world = World(fast_retry, data_dir)
     url = "/v1/units/a-drones/webhooks"
     body = {"url": endpoint.url}
     assert world.http.post(url, json=body, headers=bearer(world.op_a)).status_code == 403
@@ -180,4 +189,113 @@ def test_only_the_units_coordinators_manage_its_webhooks(
     ok = world.http.delete(f"/v1/webhooks/{made['id']}", headers=bearer(world.coord_a))
     assert ok.status_code == 204
     assert world.http.get(url, headers=bearer(world.coord_a)).json()["items"] == []
+    world.http.close()
+
+
+#: URLs aimed inside, in the spellings a caller may try.
+INSIDE = [
+    "http://127.0.0.1:1/x",
+    "http://127.1:22/",
+    "http://2130706433/",
+    "http://0x7f.0.0.1/",
+    "http://localhost:8080/v1/health",
+    "http://LOCALHOST./",
+    "http://api.localhost/",
+    "http://[::1]:5432/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://0.0.0.0:8080/",
+    "http://[::]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fe80::1]/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "https://192.168.1.1/",
+    "http://[fd00::1]/",
+    "http://100.64.0.1/",
+    "http://224.0.0.1/",
+    "http://255.255.255.255/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[2002:7f00:1::]/",
+    "http://192.0.2.1/",
+]
+
+
+def test_webhooks_aimed_inside_are_refused_naming_the_url(server: Server, data_dir: Path) -> None:
+    world = World(server, data_dir)
+    hooks = "/v1/units/a-drones/webhooks"
+    for url in INSIDE:
+        r = world.http.post(hooks, json={"url": url}, headers=bearer(world.coord_a))
+        assert r.status_code == 422, (url, r.text)
+        error = r.json()["error"]
+        assert error["field"] == "url" and "refused" in error["message"], (url, error)
+    # Nothing refused was stored, and the server goes on serving.
+    assert world.http.get(hooks, headers=bearer(world.coord_a)).json()["items"] == []
+    assert world.http.get("/v1/health").status_code == 200
+    world.http.close()
+
+
+def test_the_operators_allow_list_lets_its_networks_through_only(
+    fast_retry: Server, data_dir: Path
+) -> None:
+    world = World(fast_retry, data_dir)
+    hooks = "/v1/units/a-drones/webhooks"
+    for url in ("http://127.0.0.1:1/x", "http://127.1:22/", "http://[::ffff:127.0.0.1]/"):
+        r = world.http.post(hooks, json={"url": url}, headers=bearer(world.coord_a))
+        assert r.status_code == 201, (url, r.text)
+    for url in ("http://[::1]/", "http://10.0.0.1/", "http://169.254.169.254/"):
+        r = world.http.post(hooks, json={"url": url}, headers=bearer(world.coord_a))
+        assert r.status_code == 422 and r.json()["error"]["field"] == "url", (url, r.text)
+    world.http.close()
+
+
+def _last_error(world: World, timeout: float = 30.0) -> dict[str, Any]:
+    """The webhook's state once a delivery has failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = world.http.get("/v1/units/a-drones/webhooks", headers=bearer(world.coord_a))
+        (state,) = r.json()["items"]
+        if state["last_error"] is not None or time.monotonic() > deadline:
+            return dict(state)
+        time.sleep(0.05)
+
+
+def test_a_redirect_is_never_followed(fast_retry: Server, data_dir: Path) -> None:
+    target = Endpoint()
+    redirecting = Endpoint(redirect_to=target.url)
+    try:
+        world = World(fast_retry, data_dir)
+        r = world.http.post(
+            "/v1/units/a-drones/webhooks",
+            json={"url": redirecting.url},
+            headers=bearer(world.coord_a),
+        )
+        assert r.status_code == 201, r.text
+        world.post("/v1/assets", asset("b-sam", "bravo", releasable_to=["alpha"]))
+        world.movement("b-move", "b-sam", INTO_A)
+        state = _last_error(world)
+        assert state["last_error"] == "delivery failed (HTTP 302)"
+        assert state["delivered_seq"] == 0
+        assert redirecting.received and not target.received
+        world.http.close()
+    finally:
+        redirecting.http.shutdown()
+        target.http.shutdown()
+
+
+def test_last_error_tells_no_connection_details(fast_retry: Server, data_dir: Path) -> None:
+    world = World(fast_retry, data_dir)
+    closed = free_port()  # nothing listens there: the connection is refused
+    r = world.http.post(
+        "/v1/units/a-drones/webhooks",
+        json={"url": f"http://127.0.0.1:{closed}/hook"},
+        headers=bearer(world.coord_a),
+    )
+    assert r.status_code == 201, r.text
+    world.post("/v1/assets", asset("b-sam", "bravo", releasable_to=["alpha"]))
+    world.movement("b-move", "b-sam", INTO_A)
+    state = _last_error(world)
+    # Not "Connection refused", no errno, no address, no port: only that it failed.
+    assert state["last_error"] == "delivery failed", state
+    assert "Errno" in fast_retry.log() or "ConnectError" in fast_retry.log()  # the log has it
     world.http.close()

@@ -32,7 +32,11 @@ _WHO = (
         "`X-Deconfliction-Timestamp`; `X-Deconfliction-Delivery` (`<webhook>:<position>`) is "
         "the same on every retry, for de-duplication. The secret (generated when not given) "
         "is returned in this answer only. Acknowledgement by an endpoint means received, "
-        f"never approved. {_WHO}"
+        "never approved. Only globally reachable addresses are called (loopback, private, "
+        "link-local and other internal ranges are refused: a 422 naming `url` for an address "
+        "or `localhost`, `last_error` `refused` after resolution) unless the operator allows "
+        'a network; redirects are never followed (docs/security.md, "Webhook '
+        f'destinations"). {_WHO}'
     ),
     responses=ERRORS,
     operation_id="create_webhook",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 #: Test hook: seconds the index loader waits before it starts, so that tests can
@@ -48,6 +49,9 @@ class Settings:
     webhook_retry_max_s: float = 300.0
     webhook_timeout_s: float = 5.0
     webhook_poll_s: float = 1.0
+    #: Networks webhooks may reach although the destination policy refuses them (loopback,
+    #: private …): ``serve --webhook-allow CIDR`` (docs/security.md, "Webhook destinations").
+    webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
     #: One service per process, for the life of the process (``serve``): the loaded index
     #: is moved out of the garbage collector's sight once loaded (``Service._load``).
     long_running: bool = False

@@ -11,6 +11,9 @@ sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` with ``X-Deconfliction-Timest
 (Unix seconds) — a receiver recomputes it and rejects old timestamps (replays).
 ``X-Deconfliction-Delivery: <webhook id>:<position>`` is the same for every retry of one
 event: delivery is at least once, so a receiver drops a delivery id it has seen.
+Only addresses the destination policy allows are reached, checked at registration, after
+resolution and when connecting (``service/webhook_destinations.py``,
+``service/webhook_connect.py``; docs/security.md, "Webhook destinations").
 Decisions: docs/design/notifications.md ("Webhooks").
 """
 
@@ -35,6 +38,13 @@ from deconfliction.service.core import Service
 from deconfliction.service.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.service.ids import time_ordered_hex
 from deconfliction.service.notifications import Notifications
+from deconfliction.service.webhook_connect import (
+    Connector,
+    DeliveryFailed,
+    Resolver,
+    SystemResolver,
+)
+from deconfliction.service.webhook_destinations import DestinationPolicy
 from deconfliction.store.errors import NotFound as StoreNotFound
 from deconfliction.store.times import format_time, parse_time
 
@@ -66,11 +76,14 @@ class Webhooks:
     """Registering, listing and removing a unit's webhooks (coordinators of the unit's
     party and admins: a webhook sends the unit's notifications somewhere else)."""
 
-    def __init__(self, service: Service, notifications: Notifications) -> None:
+    def __init__(
+        self, service: Service, notifications: Notifications, resolver: Resolver | None = None
+    ) -> None:
         self.svc = service
         self.store = service.store
         self.notifications = notifications
-        self.dispatcher = Dispatcher(service, notifications)
+        self.policy = DestinationPolicy(service.settings.webhook_allow)
+        self.dispatcher = Dispatcher(service, notifications, self.policy, resolver)
 
     def _unit_party(self, who: Principal, unit_id: str) -> str:
         stored = self.store.get("unit", unit_id)
@@ -94,6 +107,20 @@ class Webhooks:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"url: an http(s) URL with a host, got {url!r}", field="url")
+        try:
+            # The host as the client that delivers will read it (no parser differential).
+            host = httpx.URL(url).host
+        except httpx.InvalidURL:
+            raise InvalidInput(f"url: not a valid URL, got {url!r}", field="url") from None
+        if not host:
+            raise InvalidInput(f"url: an http(s) URL with a host, got {url!r}", field="url")
+        if self.policy.registration_refusal(host) is not None:
+            raise InvalidInput(
+                f"url: refused: {host!r} is not an address webhooks may reach (loopback, "
+                "private, link-local and other internal ranges are refused unless the "
+                'operator allows them: docs/security.md, "Webhook destinations")',
+                field="url",
+            )
         secret = data.get("secret")
         if secret is None:
             secret = secrets.token_urlsafe(32)
@@ -141,10 +168,21 @@ class Webhooks:
 class Dispatcher:
     """Delivers every webhook's stream from its stored cursor (a thread and a small pool)."""
 
-    def __init__(self, service: Service, notifications: Notifications) -> None:
+    def __init__(
+        self,
+        service: Service,
+        notifications: Notifications,
+        policy: DestinationPolicy,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.svc = service
         self.store = service.store
         self.notifications = notifications
+        #: Resolves, judges and pins each webhook's destination (its ``resolver`` is the
+        #: system's unless given: tests inject their DNS answers there).
+        self.connector = Connector(
+            policy, resolver or SystemResolver(), service.settings.webhook_timeout_s
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._busy: set[str] = set()
@@ -160,21 +198,15 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="deconfliction-webhook")
 
         def run() -> None:
-            client = httpx.Client(
-                timeout=self.svc.settings.webhook_timeout_s, follow_redirects=False
-            )
-            try:
-                while not self._stop.is_set():
-                    self._wake.wait(self.svc.settings.webhook_poll_s)
-                    self._wake.clear()
-                    if self._stop.is_set():
-                        return
-                    try:
-                        self.round(client)
-                    except Exception:
-                        log.exception("webhook round failed; retrying")
-            finally:
-                client.close()
+            while not self._stop.is_set():
+                self._wake.wait(self.svc.settings.webhook_poll_s)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                try:
+                    self.round()
+                except Exception:
+                    log.exception("webhook round failed; retrying")
 
         thread = threading.Thread(target=run, name="deconfliction-webhooks", daemon=True)
         self._thread = thread
@@ -187,7 +219,7 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def round(self, client: httpx.Client) -> None:
+    def round(self) -> None:
         """Hand every due webhook that is not being delivered already to the pool."""
         now = self.svc.clock.now()
         for webhook in self.store.list_webhooks():
@@ -199,11 +231,11 @@ class Dispatcher:
                     continue
                 self._busy.add(webhook["id"])
             assert self._pool is not None
-            self._pool.submit(self._deliver_guarded, client, webhook)
+            self._pool.submit(self._deliver_guarded, webhook)
 
-    def _deliver_guarded(self, client: httpx.Client, webhook: dict[str, Any]) -> None:
+    def _deliver_guarded(self, webhook: dict[str, Any]) -> None:
         try:
-            if self.deliver(client, webhook) == PAGE:
+            if self.deliver(webhook) == PAGE:
                 self.wake()  # more to send: another round soon
         except Exception:
             log.exception("webhook %s: delivery failed", webhook["id"])
@@ -211,48 +243,54 @@ class Dispatcher:
             with self._busy_lock:
                 self._busy.discard(webhook["id"])
 
-    def deliver(self, client: httpx.Client, webhook: dict[str, Any]) -> int:
-        """POST the webhook's next events in order; how many the endpoint acknowledged."""
+    def deliver(self, webhook: dict[str, Any]) -> int:
+        """POST the webhook's next events in order; how many the endpoint acknowledged.
+
+        The destination is resolved and judged once per call (a page), and every POST of
+        the page goes to that one checked address (``service/webhook_connect.py``)."""
         page = self.notifications.stream_page(webhook["unit_id"], webhook["delivered_seq"], PAGE)
+        if not page:
+            return 0
         done = 0
-        for item in page:
-            body = orjson.dumps(
-                {"webhook_id": webhook["id"], "unit_id": webhook["unit_id"], **item}
-            )
-            timestamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: signature(webhook["secret"], timestamp, body),
-                DELIVERY_HEADER: f"{webhook['id']}:{item['position']}",
-                "User-Agent": "deconfliction-webhook/1",
-            }
-            error: str | None = None
-            try:
-                response = client.post(webhook["url"], content=body, headers=headers)
-                if not 200 <= response.status_code < 300:
-                    error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
-            if error is not None:
-                attempts = webhook["attempts"] + 1
-                backoff = min(
-                    self.svc.settings.webhook_retry_max_s,
-                    self.svc.settings.webhook_retry_base_s * 2 ** (attempts - 1),
-                )
-                next_at = datetime.now(UTC) + timedelta(seconds=backoff)
-                self.store.webhook_failed(webhook["id"], attempts, format_time(next_at), error)
-                log.warning(
-                    "webhook %s: %s (attempt %d); next in %.1f s",
-                    webhook["id"],
-                    error,
-                    attempts,
-                    backoff,
-                )
-                return done
-            self.store.webhook_delivered(
-                webhook["id"], int(item["position"]), format_time(datetime.now(UTC))
-            )
-            webhook = {**webhook, "delivered_seq": int(item["position"]), "attempts": 0}
-            done += 1
+        try:
+            with self.connector.open(webhook["url"]) as session:
+                for item in page:
+                    body = orjson.dumps(
+                        {"webhook_id": webhook["id"], "unit_id": webhook["unit_id"], **item}
+                    )
+                    timestamp = str(int(time.time()))
+                    session.post(
+                        body,
+                        {
+                            "Content-Type": "application/json",
+                            TIMESTAMP_HEADER: timestamp,
+                            SIGNATURE_HEADER: signature(webhook["secret"], timestamp, body),
+                            DELIVERY_HEADER: f"{webhook['id']}:{item['position']}",
+                            "User-Agent": "deconfliction-webhook/1",
+                        },
+                    )
+                    self.store.webhook_delivered(
+                        webhook["id"], int(item["position"]), format_time(datetime.now(UTC))
+                    )
+                    webhook = {**webhook, "delivered_seq": int(item["position"]), "attempts": 0}
+                    done += 1
+        except DeliveryFailed as failure:
+            self._failed(webhook, failure)
         return done
+
+    def _failed(self, webhook: dict[str, Any], failure: DeliveryFailed) -> None:
+        """Store the failure (the caller's words only) and when to try again."""
+        attempts = webhook["attempts"] + 1
+        backoff = min(
+            self.svc.settings.webhook_retry_max_s,
+            self.svc.settings.webhook_retry_base_s * 2 ** (attempts - 1),
+        )
+        next_at = datetime.now(UTC) + timedelta(seconds=backoff)
+        self.store.webhook_failed(webhook["id"], attempts, format_time(next_at), failure.shown)
+        log.warning(
+            "webhook %s: %s (attempt %d); next in %.1f s",
+            webhook["id"],
+            failure.detail,
+            attempts,
+            backoff,
+        )
