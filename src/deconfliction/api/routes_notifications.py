@@ -15,6 +15,7 @@ from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
+from deconfliction.service.credentials import may_still_read
 from deconfliction.service.errors import InvalidInput
 from deconfliction.service.notifications import awareness
 
@@ -137,6 +138,11 @@ async def stream(
     notifications = uc.notifications
     bell = notifications.planner.bell
 
+    def still_allowed() -> bool:
+        return may_still_read(
+            uc.core.store, who, unit_id, lambda: notifications.require_unit(who, unit_id)
+        )
+
     async def events() -> AsyncIterator[bytes]:
         position = start
         waiter = bell.waiter(unit_id)
@@ -149,6 +155,14 @@ async def stream(
                 page: list[dict[str, Any]] = await run_in_threadpool(
                     notifications.stream_page, unit_id, position
                 )
+                # Asked of the store (not the token cache) after the page is read and before
+                # it is sent, every turn (at least every POLL_S): a page read after a
+                # revocation or the unit's deletion committed is never sent, and an idle
+                # stream ends within POLL_S of it (docs/security.md, "Credentials die with
+                # their unit").
+                if not await run_in_threadpool(still_allowed):
+                    yield b": the token was revoked or the unit deleted\n\n"
+                    return
                 for item in page:
                     position = int(item["position"])
                     yield (

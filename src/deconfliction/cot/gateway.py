@@ -341,22 +341,36 @@ class Gateway:
 
     async def _sweep(self) -> None:
         """Close the open connections of certificates revoked since they connected (an idle
-        receiver sends nothing that would let the read loop notice)."""
+        receiver sends nothing that would let the read loop notice), and of units deleted
+        since: a deleted unit's id is never reissued, so its certificates are dead too
+        (docs/security.md, "Credentials die with their unit")."""
         assert self.revocations is not None
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(REVOCATION_SWEEP_S)
+            problems: dict[tuple[str, str], str | None] = {}
             for stats in list(self._open.values()):
                 if stats.serial and not stats.revoked and self.revocations.is_revoked(stats.serial):
-                    stats.revoked = True
-                    self.stats.refused["revoked_while_connected"] += 1
-                    log.warning(
-                        "%s (%s): certificate serial %s revoked; closing",
-                        stats.peer,
-                        stats.unit_id,
-                        stats.serial,
-                    )
-                    if stats.task is not None:
-                        stats.task.cancel()
+                    self._cut(stats, f"certificate serial {stats.serial} revoked")
+                elif stats.serial and not stats.revoked and stats.unit_id and stats.party_id:
+                    key = (stats.unit_id, stats.party_id)
+                    if key not in problems:
+                        try:
+                            problems[key] = await loop.run_in_executor(
+                                self._executor, self.sink.identify, *key
+                            )
+                        except Exception:  # the store is away: asked again next sweep
+                            log.exception("cannot check unit %s; asked again", key[0])
+                            problems[key] = None
+                    if problems[key] is not None:
+                        self._cut(stats, f"{problems[key]} (the unit was deleted)")
+
+    def _cut(self, stats: ConnectionStats, why: str) -> None:
+        stats.revoked = True
+        self.stats.refused["revoked_while_connected"] += 1
+        log.warning("%s (%s): %s; closing", stats.peer, stats.unit_id, why)
+        if stats.task is not None:
+            stats.task.cancel()
 
     async def _publish(self) -> None:
         assert self.publisher is not None

@@ -98,9 +98,7 @@ class Registry:
                     self.svc.object_written(kind.name, model, owner)
             except AlreadyExists:
                 raise Conflict(
-                    f"{kind.noun} {_id(model)!r} already exists",
-                    field="id",
-                    code="already_exists",
+                    _taken(kind, _id(model)), field="id", code="already_exists"
                 ) from None
             self._apply(kind, model, owner)
         self.svc.drain()  # the rest of a large fan-out, in chunks, before answering
@@ -266,3 +264,15 @@ def _id(model: Model) -> str:
 
 def _not_found(kind: Kind, obj_id: str) -> NotFound:
     return NotFound(f"no {kind.noun} {obj_id!r}", code="not_found")
+
+
+def _taken(kind: Kind, obj_id: str) -> str:
+    """Why an id cannot be created. A unit's id is never reissued once deleted, and the
+    refusal is the same whether the id is in use or retired, and whoever used it: it tells
+    no more than that the id was taken (docs/security.md, "Credentials die with their unit")."""
+    if kind is UNIT:
+        return (
+            f"unit id {obj_id!r} is taken (it is in use or was used before; "
+            "unit ids are never reissued): choose another id"
+        )
+    return f"{kind.noun} {obj_id!r} already exists"

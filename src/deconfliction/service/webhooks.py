@@ -19,6 +19,7 @@ Decisions: docs/design/notifications.md ("Webhooks").
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -35,6 +36,7 @@ import orjson
 
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
+from deconfliction.service.credentials import webhook_alive
 from deconfliction.service.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.service.ids import time_ordered_hex
 from deconfliction.service.notifications import Notifications
@@ -243,11 +245,25 @@ class Dispatcher:
             with self._busy_lock:
                 self._busy.discard(webhook["id"])
 
+    def _alive(self, webhook: dict[str, Any]) -> bool:
+        """Asked of the store before each page and each POST: a webhook of a deleted unit,
+        or registered by a token revoked since, delivers nothing more (and is removed if a
+        store written before that rule still holds it). docs/security.md, "Credentials die
+        with their unit"."""
+        if webhook_alive(self.store, webhook):
+            return True
+        log.warning("webhook %s: its unit was deleted or its token revoked; stopped", webhook["id"])
+        with contextlib.suppress(StoreNotFound):
+            self.store.delete_webhook(webhook["id"], format_time(self.svc.clock.now()), "system")
+        return False
+
     def deliver(self, webhook: dict[str, Any]) -> int:
         """POST the webhook's next events in order; how many the endpoint acknowledged.
 
         The destination is resolved and judged once per call (a page), and every POST of
         the page goes to that one checked address (``service/webhook_connect.py``)."""
+        if not self._alive(webhook):
+            return 0
         page = self.notifications.stream_page(webhook["unit_id"], webhook["delivered_seq"], PAGE)
         if not page:
             return 0
@@ -255,6 +271,8 @@ class Dispatcher:
         try:
             with self.connector.open(webhook["url"]) as session:
                 for item in page:
+                    if not self._alive(webhook):  # revoked or deleted meanwhile: not one more
+                        return done
                     body = orjson.dumps(
                         {"webhook_id": webhook["id"], "unit_id": webhook["unit_id"], **item}
                     )

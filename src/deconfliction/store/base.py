@@ -170,7 +170,9 @@ class Store(Protocol):
     def delete(
         self, kind: str, obj_id: str, actor: str, expected_version: int | None = None
     ) -> None:
-        """Remove an object; ``NotFound``, or ``VersionConflict``."""
+        """Remove an object; ``NotFound``, or ``VersionConflict``. Deleting a unit retires
+        its id and revokes its tokens and webhooks in the same transaction
+        (``store/credentials.py``)."""
 
     def get(self, kind: str, obj_id: str) -> StoredObject | None: ...
 
@@ -300,7 +302,13 @@ class Store(Protocol):
     def find_token(self, secret_hash: str) -> TokenRecord | None: ...
 
     def revoke_token(self, token_id: str, actor: str) -> TokenRecord:
-        """Revoke a token (idempotent: the first revocation time stays); ``NotFound``."""
+        """Revoke a token (idempotent: the first revocation time stays); ``NotFound``.
+        The webhooks it registered are removed with it (``store/credentials.py``)."""
+        ...
+
+    def is_retired(self, kind: str, obj_id: str) -> bool:
+        """Was an object of ``kind`` with this id deleted? A deleted unit's id is never
+        reissued: ``create`` refuses it with ``AlreadyExists`` (``store/credentials.py``)."""
         ...
 
     def list_tokens(self) -> builtins.list[TokenRecord]: ...

@@ -362,6 +362,48 @@ _NOTIFICATION_PARTS = Migration(
     ),
 )
 
+_RETIRED_IDS = Migration(
+    8,
+    "retired ids: a deleted unit's id is never reissued, its credentials die with it",
+    (
+        # One row per deleted unit (``kind`` leaves room for other kinds): creating an
+        # object of a retired id is refused as if it existed (docs/security.md,
+        # "Credentials die with their unit").
+        """
+        CREATE TABLE retired_ids (
+            seq {serial_pk},
+            kind {key_text} NOT NULL,
+            id {key_text} NOT NULL,
+            party_id TEXT,
+            retired_at TEXT NOT NULL,
+            UNIQUE (kind, id)
+        )
+        """,
+        # Units deleted before this migration: retired from their last deletion on.
+        """
+        INSERT INTO retired_ids (kind, id, party_id, retired_at)
+        SELECT 'unit', e.object_id, NULL, MAX(e.at) FROM events e
+        WHERE e.kind = 'unit' AND e.action = 'delete' AND e.object_id IS NOT NULL
+            AND NOT EXISTS (
+                SELECT 1 FROM objects o WHERE o.kind = 'unit' AND o.id = e.object_id
+            )
+        GROUP BY e.object_id
+        """,
+        # Tokens issued to a unit before its last deletion (it may since have been created
+        # again, by any party) were left usable by older versions: revoked at that deletion.
+        """
+        UPDATE tokens SET revoked_at = (
+            SELECT MAX(e.at) FROM events e
+            WHERE e.kind = 'unit' AND e.action = 'delete' AND e.object_id = tokens.unit_id
+        )
+        WHERE revoked_at IS NULL AND unit_id IS NOT NULL AND created_at < (
+            SELECT MAX(e.at) FROM events e
+            WHERE e.kind = 'unit' AND e.action = 'delete' AND e.object_id = tokens.unit_id
+        )
+        """,
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
@@ -371,6 +413,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _WEBHOOKS,
     _PROBING_CAUSE,
     _NOTIFICATION_PARTS,
+    _RETIRED_IDS,
 )
 
 

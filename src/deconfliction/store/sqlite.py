@@ -65,6 +65,7 @@ from deconfliction.store.base import (
     check_kind,
 )
 from deconfliction.store.checkpoint import Checkpointer
+from deconfliction.store.credentials import RETIRED_KINDS, CredentialSQL
 from deconfliction.store.errors import AlreadyExists, NotFound, StoreError, VersionConflict
 from deconfliction.store.jsontext import dumps, loads
 from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
@@ -144,7 +145,7 @@ def _translated() -> Iterator[None]:
         raise StoreError(f"SQLite: {exc}") from exc
 
 
-class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
+class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL, CredentialSQL):
     """The ``Store`` on one SQLite file; see the module docstring for its guarantees."""
 
     def __init__(
@@ -406,6 +407,10 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
             )
             if cursor.rowcount != 1:
                 raise AlreadyExists(kind, obj_id)
+            # After the insert: a deletion of this id committing meanwhile has retired it
+            # (the insert waited for it), so the check cannot miss it.
+            if kind in RETIRED_KINDS and self.is_retired(kind, obj_id):
+                raise AlreadyExists(kind, obj_id)
             self._append_event(now, kind, "create", obj_id, actor, payload)
         return _object((kind, obj_id, party_id, 1, body, now, now))
 
@@ -451,9 +456,15 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
         _require_actor(actor)
         with self.transaction():
             version, _ = self._current(kind, obj_id, expected_version)
+            party = self._fetch(
+                "SELECT party_id FROM objects WHERE kind = ? AND id = ?", (kind, obj_id)
+            )
             self._conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, obj_id))
             payload = dumps({"version": version})
-            self._append_event(self._now(), kind, "delete", obj_id, actor, payload)
+            now = self._now()
+            self._append_event(now, kind, "delete", obj_id, actor, payload)
+            if kind == "unit":  # its credentials die with it (store/credentials.py)
+                self.retire_unit(obj_id, party[0][0] if party else None, now, actor)
 
     def get(self, kind: str, obj_id: str) -> StoredObject | None:
         check_kind(kind)
@@ -663,6 +674,7 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL):
             now = self._now()
             self._conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (now, token_id))
             self._append_event(now, "token", "revoke", token_id, actor, dumps({"revoked_at": now}))
+            self.drop_webhooks_of_token(token_id, now, actor)
         return replace(record, revoked_at=parse_time(now))
 
     def list_tokens(self) -> builtins.list[TokenRecord]:
