@@ -25,6 +25,9 @@ class HoldNoticeWindow:
         self._told: dict[tuple[str, str | None], float] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._told)
+
     def due(self, asset_ids: list[str], asker_party: str | None, now: float) -> list[str]:
         """The assets whose owner has not been told of a HOLD by ``asker_party`` within
         the window (all of them when the window is 0)."""
