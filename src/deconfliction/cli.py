@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconfliction import __version__
+from deconfliction.service.config import HOLD_NOTICE_WINDOW_S
 from deconfliction.service.ratelimit import DEFAULT_PER_MINUTE as DEFAULT_CHECK_RATE_LIMIT
 
 EXIT_NO_KNOWN_MATCH = 0
@@ -99,6 +100,16 @@ def serve(
             help="Checks/minute/unit (anti-probing; docs/security.md); 0 = off.",
         ),
     ] = DEFAULT_CHECK_RATE_LIMIT,
+    hold_notice_window_s: Annotated[
+        float,
+        typer.Option(
+            "--hold-notice-window-s",
+            envvar=_env("hold_notice_window_s"),
+            min=0.0,
+            help="Tell an asset's owner of HOLDs on it once per asking party in this long "
+            "(docs/security.md); 0 = once per check.",
+        ),
+    ] = HOLD_NOTICE_WINDOW_S,
     demo: Annotated[
         bool,
         typer.Option(
@@ -150,6 +161,7 @@ def serve(
         cot_tls_port=cot_tls_port,
         cot_udp_port=cot_udp_port,
         check_rate_limit=check_rate_limit,
+        hold_notice_window_s=hold_notice_window_s,
         demo=demo,
         webhook_allow=webhook_networks,
         long_running=True,

@@ -35,6 +35,7 @@ from deconfliction.domain.model import (
     Site,
     Unit,
 )
+from deconfliction.domain.plain_reports import PlainEffect, widening_effect
 from deconfliction.domain.result import CheckResult, CoverageGap, Match
 from deconfliction.index.assets import AssetTable
 from deconfliction.index.shapes import AorRef, Shape, ShapeIndex, geometry_shape, site_shape
@@ -127,6 +128,10 @@ class Engine:
         self._callsign: list[str] = []
         self._contact: list[str | None] = []
         self._speed_override = np.empty(0, dtype=np.float64)
+        #: slot → (t0, lat, lon, accuracy, capped) of the report that placed it, as plain
+        #: reports last saw it: they widen from that reach, never from one another's
+        #: (``_plain_effect``); capped unless a plain report placed it.
+        self._plain_base: dict[int, tuple[float, float, float, float, bool]] = {}
         self._areas_of_asset: dict[str, set[str]] = {}
         self._visibility_cache: dict[str | None, np.ndarray[Any, np.dtype[np.bool_]]] = {}
         # Bumped by every registry change: what is withheld from whom is cached per asker.
@@ -497,19 +502,55 @@ class Engine:
         authenticated report's accuracy grows until its reach covers the plain report's at
         every later time: ``a ≥ d + r99 − v·(t − t0)``. Without an authenticated report the
         plain one is all there is, and places the asset. One older than the authenticated
-        report says nothing newer and is ignored. A later authenticated report replaces it."""
+        report says nothing newer and is ignored. A later authenticated report replaces it.
+        A widening beyond the bound of ``domain/plain_reports.py`` is refused."""
+        effect, need = self._plain_effect(slot, lat, lon, t, r99)
         table = self.assets
-        if not table.has[slot]:
-            return int(table.report(slot, lat, lon, t, r99))
-        t0 = float(table.t0[slot])
-        if t < t0:
+        if effect is PlainEffect.PLACES:
+            placed = table.report(slot, lat, lon, t, r99)
+            if placed:  # widened from this placement, uncapped: no authenticated report
+                self._plain_base[slot] = (t, lat, lon, r99, False)
+            return int(placed)
+        if effect is not PlainEffect.WIDENS:
             return 0
         here_lat, here_lon = float(table.lat[slot]), float(table.lon[slot])
+        return int(table.report(slot, here_lat, here_lon, float(table.t0[slot]), need))
+
+    def _plain_effect(
+        self, slot: int, lat: float, lon: float, t: float, r99: float
+    ) -> tuple[PlainEffect, float]:
+        """What a plain report would do to the slot's reach, and the accuracy it needs."""
+        table = self.assets
+        if not table.has[slot]:
+            return PlainEffect.PLACES, r99
+        t0 = float(table.t0[slot])
+        if t < t0:
+            return PlainEffect.NO_CHANGE, 0.0
+        here_lat, here_lon = float(table.lat[slot]), float(table.lon[slot])
+        a = float(table.a[slot])
+        # Widen from the placing report's accuracy, not from earlier widenings: a slot whose
+        # placement matches no record was placed by an authenticated report since.
+        base = self._plain_base.get(slot)
+        if base is None or base[:3] != (t0, here_lat, here_lon):
+            base = (t0, here_lat, here_lon, a, True)
+            self._plain_base[slot] = base
         d = geo.haversine_scalar_m(here_lat, here_lon, lat, lon)
         need = d + r99 - float(table.v[slot]) * (t - t0)
-        if need <= float(table.a[slot]):
-            return 0
-        return int(table.report(slot, here_lat, here_lon, t0, need))
+        return widening_effect(need, a, base[3], base[4]), need
+
+    def plain_effect(
+        self, asset_id: str, lat: float, lon: float, time: datetime, cep_m: float
+    ) -> PlainEffect | None:
+        """What a plain report would do, or ``None`` when the index cannot say (still
+        loading, or the asset unknown to it): the ingest then stores it and the loader's
+        ``_widen`` applies the same bound."""
+        if not self.ready:
+            return None
+        with self._lock:
+            slot = self.assets.slot_of.get(asset_id)
+            if slot is None:
+                return None
+            return self._plain_effect(slot, lat, lon, _ts(time), geo.r99(cep_m))[0]
 
     # -- the check -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconfliction.domain.model import PositionReport
+from deconfliction.domain.plain_reports import PlainEffect
 from tests.unit.check_fixtures import NOW, asset, engine, observe, report
 
 LAT, LON = 48.5, 35.5
@@ -25,9 +26,9 @@ def holds(e: object, lat: float, lon: float) -> bool:
     return result.verdict == "HOLD" and "blue-7" in {m.id for m in result.matches}
 
 
-def test_a_plain_report_50_km_away_widens_and_the_authenticated_position_holds() -> None:
+def test_a_plain_report_3_km_away_widens_and_the_authenticated_position_holds() -> None:
     e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(minutes=2)),))
-    far = (LAT + 0.45, LON)
+    far = (LAT + 0.03, LON)
     assert holds(e, LAT, LON) and not holds(e, *far)
     e.put_reports([plain("blue-7", *far, timedelta(minutes=1))])
     assert holds(e, LAT, LON)  # never moved
@@ -35,6 +36,30 @@ def test_a_plain_report_50_km_away_widens_and_the_authenticated_position_holds()
     # A newer authenticated report replaces the widening.
     e.put_reports([report("blue-7", LAT, LON, timedelta(seconds=10))])
     assert holds(e, LAT, LON) and not holds(e, *far)
+
+
+def test_a_plain_report_beyond_the_bound_is_refused_and_widens_nothing() -> None:
+    """50 km from where the authenticated report 2 minutes ago and a top speed of 60 km/h
+    allow (issue 15, finding 10): the hint contradicts the authenticated position."""
+    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(minutes=2)),))
+    far = (LAT + 0.45, LON)
+    at = NOW - timedelta(minutes=1)
+    assert e.plain_effect("blue-7", *far, at, 10.0) is PlainEffect.IMPLAUSIBLE
+    e.put_reports([plain("blue-7", *far, timedelta(minutes=1))])
+    assert holds(e, LAT, LON) and not holds(e, *far)
+
+
+def test_plain_reports_widen_from_the_authenticated_reach_not_from_each_other() -> None:
+    """Hints cannot be chained: each in turn within the bound of the one before, together
+    they would walk the asset away; each is measured from the authenticated reach."""
+    e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(minutes=2)),))
+    steps = [LAT + 0.04 * k for k in (1, 2, 3)]  # 4.4 km apart, 1 minute ago
+    e.put_reports([plain("blue-7", steps[0], LON, timedelta(minutes=1))])
+    assert holds(e, steps[0], LON)
+    at = NOW - timedelta(minutes=1)
+    assert e.plain_effect("blue-7", steps[1], LON, at, 10.0) is PlainEffect.IMPLAUSIBLE
+    e.put_reports([plain("blue-7", lat, LON, timedelta(minutes=1)) for lat in steps[1:]])
+    assert not holds(e, steps[1], LON) and not holds(e, steps[2], LON)
 
 
 def test_a_plain_report_older_than_the_authenticated_one_changes_nothing() -> None:
@@ -62,7 +87,8 @@ def test_plain_reports_never_take_the_asset_out_of_a_check(
     dlat: float, dlon: float, auth_ago_s: int, plain_after_s: int, cep: float
 ) -> None:
     """Wherever the authenticated report alone makes a check HOLD, it still does after any
-    plain report; and a check at a newer plain report's position HOLDs."""
+    plain report; and a check at a newer plain report's position HOLDs unless the report
+    was refused as beyond the bound of ``domain/plain_reports.py``."""
     rng = random.Random(auth_ago_s)
     before = engine(
         asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(seconds=auth_ago_s)),)
@@ -71,9 +97,13 @@ def test_plain_reports_never_take_the_asset_out_of_a_check(
         asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(seconds=auth_ago_s)),)
     )
     plain_ago = max(0, auth_ago_s - plain_after_s)
+    at = NOW - timedelta(seconds=plain_ago)
+    effect = after.plain_effect("blue-7", LAT + dlat, LON + dlon, at, cep)
     after.put_reports([plain("blue-7", LAT + dlat, LON + dlon, timedelta(seconds=plain_ago), cep)])
     for _ in range(5):
         lat, lon = LAT + rng.uniform(-0.05, 0.05), LON + rng.uniform(-0.05, 0.05)
         if holds(before, lat, lon):
             assert holds(after, lat, lon)
-    assert holds(after, LAT + dlat, LON + dlon)
+    # Within the bound, found where the hint puts it; beyond it, refused (no change).
+    if effect is not PlainEffect.IMPLAUSIBLE:
+        assert holds(after, LAT + dlat, LON + dlon)

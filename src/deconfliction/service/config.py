@@ -14,6 +14,9 @@ LOAD_DELAY_ENV = "DECONFLICTION_TEST_LOAD_DELAY_S"
 REPORTS_BODY_LIMIT = 8 * 1024 * 1024
 DEFAULT_BODY_LIMIT = 1024 * 1024
 MAX_REPORTS_PER_BATCH = 10_000
+#: The default of ``Settings.hold_notice_window_s``: the answer deadline of the notice
+#: (``urgent_deadline_s``), so the owner is asked again once it had time to answer.
+HOLD_NOTICE_WINDOW_S = 10 * 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Settings:
     announcement_lead_s: float = 30 * 60.0
     #: An unannounced entry or a HOLD on one's asset is due this long after it is sent.
     urgent_deadline_s: float = 10 * 60.0
+    #: A HOLD on one's asset is told its owner once per (asset, asking party) in this long;
+    #: further checks still answer HOLD, their notices are left out (docs/security.md,
+    #: "TAK uids and plain-port reports"); 0 = one notice per check.
+    hold_notice_window_s: float = HOLD_NOTICE_WINDOW_S
     #: An escalation unanswered this long escalates once more (out of band), then stops.
     escalation_interval_s: float = 30 * 60.0
     #: How often the escalation scheduler looks for passed deadlines.

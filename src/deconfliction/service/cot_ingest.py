@@ -1,22 +1,31 @@
 """CoT events to position reports: binding by uid, and the trust rule.
 
 An event whose uid is bound to an asset (``Asset.cot_uid``) is a report for that
-asset, whatever the affiliation in its type. Whether it sets the position
+asset, whatever the affiliation in its type. A uid binds **within a party**: two
+parties may register the same uid (TAK uids are visible on the air, so one party
+must not be able to take another's), and within one party it is unique (the
+registry refuses a second asset with it). Whether a report sets the position
 depends on who sent it:
 
-- over TLS from a client certificate of a unit of the asset's party: an
-  **authenticated** report. It goes through the same path as ``POST
-  /v1/reports`` (:meth:`Reports.write`: store and engine, one transaction, under
-  the service's write lock) and sets the asset's position;
-- over TLS from a unit of another party: **rejected** (``not_owner``);
-- from a plain TCP or UDP port: a **plain** report, stored beside the last
-  authenticated one (the store keeps the latest per asset *and* source) and never
-  replacing it; the engine takes positions from authenticated reports only.
+- over TLS from a client certificate of a unit: an **authenticated** report for
+  the asset *of the certificate's party* bound to the uid, whatever other parties
+  registered. It goes through the same path as ``POST /v1/reports``
+  (:meth:`Reports.write`: store and engine, one transaction, under the service's
+  write lock) and sets the asset's position. A uid no asset of its party binds is
+  ``unbound_uid``, whether or not another party uses it: nothing tells the sender;
+- from a plain TCP or UDP port: a **plain** report for every asset bound to the
+  uid, in whichever party, stored beside the last authenticated one (the store
+  keeps the latest per asset *and* source) and never replacing it; the engine
+  takes positions from authenticated reports only and lets a plain one widen the
+  reach within the bound of ``domain/plain_reports.py``. A plain report with too
+  large an error, beyond the bound, that changes nothing, or over the rate limits
+  (``service/plain_limits.py``) is counted and not stored.
 
 An unbound uid is counted and listed per sending unit (:meth:`CotIngest.unbound`)
 for its coordinators to bind; it never creates an asset. An event whose ``ce``
 says "unknown" is no position (``no_position``). Every outcome has a reason,
-counted by the gateway per connection.
+counted by the gateway per connection (docs/security.md, "TAK uids and plain-port
+reports").
 """
 
 from __future__ import annotations
@@ -30,9 +39,11 @@ from typing import Any, Literal
 
 from deconfliction.cot.errors import CotError
 from deconfliction.cot.event import CotEvent
-from deconfliction.cot.mapping import position_from_event
+from deconfliction.cot.mapping import CotPosition, position_from_event
 from deconfliction.domain.model import PositionReport
+from deconfliction.domain.plain_reports import PlainEffect, plain_cep_plausible
 from deconfliction.service.core import Service
+from deconfliction.service.plain_limits import PlainLimits
 from deconfliction.service.reports import Reports
 from deconfliction.store import StoreError
 
@@ -45,7 +56,12 @@ TAKEN = "taken"
 NO_POSITION = "no_position"
 UNBOUND_UID = "unbound_uid"
 AMBIGUOUS_UID = "ambiguous_uid"
-NOT_OWNER = "not_owner"
+#: Plain reports: an error (CEP) beyond the plausible, a widening beyond the bound, one
+#: that changes nothing (not stored), one over a rate limit (``rate_limited:uid|source``).
+IMPLAUSIBLE_ERROR = "implausible_error"
+IMPLAUSIBLE_POSITION = "implausible_position"
+NO_CHANGE = "no_change"
+RATE_LIMITED = "rate_limited"
 UNKNOWN_UNIT = "unknown_unit"
 STORE_UNAVAILABLE = "store_unavailable"
 
@@ -73,6 +89,12 @@ class Sender:
     @property
     def actor(self) -> str:
         return f"cot:{self.transport}:{self.unit_id or self.peer}"
+
+    @property
+    def source_address(self) -> str:
+        """The peer's address without its port: what plain reports are rate-limited by."""
+        host, sep, _port = self.peer.rpartition(":")
+        return host if sep else self.peer
 
     @property
     def key(self) -> str:
@@ -165,6 +187,7 @@ class CotIngest:
         self.reports = reports
         self.clock = clock
         self._bindings = _Bindings()
+        self._limits = PlainLimits()
         self._unbound: dict[str, dict[str, UnboundUid]] = {}
         #: sender key → (unit, party) of the unbound uids listed under it.
         self._unbound_owner: dict[str, tuple[str | None, str | None]] = {}
@@ -220,7 +243,7 @@ class CotIngest:
     def _report(
         self, sender: Sender, event: CotEvent, now: datetime, out: list[PositionReport]
     ) -> str | None:
-        """Append the event's report to ``out`` (``None``), or say why there is none."""
+        """Append the event's report(s) to ``out`` (``None``), or say why there is none."""
         try:
             position = position_from_event(event, now)
         except CotError as exc:
@@ -230,32 +253,92 @@ class CotIngest:
             return f"invalid:{exc.field}"
         if position is None:
             return NO_POSITION
-        asset_ids = self._bindings.by_uid.get(event.uid)
+        if sender.authenticated:
+            return self._authenticated(sender, event, position, now, out)
+        return self._plain(sender, event, position, now, out)
+
+    def _authenticated(
+        self,
+        sender: Sender,
+        event: CotEvent,
+        position: CotPosition,
+        now: datetime,
+        out: list[PositionReport],
+    ) -> str | None:
+        """A TLS report moves the asset *of the certificate's party* whose uid it is. Other
+        parties' assets with the same uid are not looked at: to the sender such a uid is
+        unbound, exactly as one nobody registered (no ``not_owner``, nothing that says
+        another party has it)."""
+        mine = [
+            asset_id
+            for asset_id in self._bindings.by_uid.get(event.uid, ())
+            if self._bindings.asset[asset_id][1] == sender.party_id
+        ]
+        if not mine:
+            self._note_unbound(sender, event, now)
+            return UNBOUND_UID
+        if len(mine) > 1:  # registration refuses it; two processes racing could still
+            log.warning(
+                "%s: uid %r is bound to several assets of party %s (%s); not taken",
+                sender.actor,
+                event.uid,
+                sender.party_id,
+                ", ".join(sorted(mine)),
+            )
+            return AMBIGUOUS_UID
+        return self._append(sender, event, position, mine[0], "authenticated", now, out)
+
+    def _plain(
+        self,
+        sender: Sender,
+        event: CotEvent,
+        position: CotPosition,
+        now: datetime,
+        out: list[PositionReport],
+    ) -> str | None:
+        """A plain report widens every asset bound to its uid, in whichever party, within
+        the bounds of ``domain/plain_reports.py`` and the rate limits; one that would change
+        nothing is not stored."""
+        if not plain_cep_plausible(position.cep_m):
+            return IMPLAUSIBLE_ERROR
+        asset_ids = sorted(self._bindings.by_uid.get(event.uid, ()))
         if not asset_ids:
             self._note_unbound(sender, event, now)
             return UNBOUND_UID
-        if len(asset_ids) > 1:
-            log.warning(
-                "%s: uid %r is bound to several assets (%s); not taken",
-                sender.actor,
-                event.uid,
-                ", ".join(sorted(asset_ids)),
+        engine = self.svc.engine
+        reason: str | None = None
+        widened: list[str] = []
+        for asset_id in asset_ids:
+            effect = engine.plain_effect(
+                asset_id, position.lat, position.lon, position.time, position.cep_m
             )
-            return AMBIGUOUS_UID
-        (asset_id,) = asset_ids
-        party = self._bindings.asset[asset_id][1]
-        if sender.authenticated:
-            if party is None or party != sender.party_id:
-                log.warning(
-                    "%s (party %s): report for %r (asset of another party) rejected",
-                    sender.actor,
-                    sender.party_id,
-                    event.uid,
-                )
-                return NOT_OWNER
-            source: Literal["authenticated", "plain"] = "authenticated"
-        else:
-            source = "plain"
+            if effect is PlainEffect.IMPLAUSIBLE:
+                reason = reason or IMPLAUSIBLE_POSITION
+            elif effect is PlainEffect.NO_CHANGE:
+                reason = reason or NO_CHANGE
+            else:  # places, widens, or the index cannot tell yet (its loader applies the bound)
+                widened.append(asset_id)
+        if not widened:
+            return reason
+        limited = self._limits.admit(sender.source_address, event.uid)
+        if limited is not None:
+            return f"{RATE_LIMITED}:{limited}"
+        for asset_id in widened:
+            problem = self._append(sender, event, position, asset_id, "plain", now, out)
+            if problem is not None:
+                return problem
+        return None
+
+    def _append(
+        self,
+        sender: Sender,
+        event: CotEvent,
+        position: CotPosition,
+        asset_id: str,
+        source: Literal["authenticated", "plain"],
+        now: datetime,
+        out: list[PositionReport],
+    ) -> str | None:
         try:
             out.append(position.to_report(asset_id, now=now, source=source))
         except CotError as exc:

@@ -52,6 +52,7 @@ from deconfliction.domain.result import CheckResult
 from deconfliction.index.containment import Containment
 from deconfliction.index.shapes import AorRef, Shape, distances_m
 from deconfliction.service.core import Service
+from deconfliction.service.hold_notices import HoldNoticeWindow
 from deconfliction.service.ids import time_ordered_hex
 from deconfliction.store.times import format_time, parse_time
 
@@ -223,6 +224,8 @@ class Planner:
         self.settings = service.settings
         self.bell = Bell()
         self._lock = threading.RLock()
+        #: HOLD notices told per (asset, asking party) within the window (de-duplicated).
+        self.hold_window = HoldNoticeWindow(self.settings.hold_notice_window_s)
         #: (unit, asset) pairs with an announced arrival.
         self.announced: set[tuple[str, str]] = set()
         #: asset → units whose AOR its latest report is inside (the open entry episodes).
@@ -1277,8 +1280,15 @@ class Planner:
     ) -> None:
         """Tell each owner party's coordination cells who looked, where and when: one
         notice per cell for all of its party's assets the check matched; call inside the
-        transaction that records the check."""
+        transaction that records the check. An asset whose owner was told of a HOLD by
+        the same asking party within the window is left out (``service/hold_notices.py``):
+        the check still answers HOLD, only the notice is not repeated."""
         now = self.now()
+        asset_ids = self.hold_window.due(asset_ids, asker_party, now.timestamp())
+        if not asset_ids:
+            return
+        told = list(asset_ids)
+        self.svc.after_commit(lambda: self.hold_window.told(told, asker_party, now.timestamp()))
         deadline = now + timedelta(seconds=self.settings.urgent_deadline_s)
         movements_of: dict[str, list[str]] = {}
         for match in result.matches:

@@ -92,6 +92,7 @@ class Registry:
         doc = docs.to_doc(model, data)
         with self.svc.lock:
             self._check_references(who, kind, model)
+            self._check_cot_uid(model, owner)
             try:
                 with self.svc.writing():
                     self.store.create(kind.name, _id(model), owner, doc, who.actor)
@@ -121,6 +122,7 @@ class Registry:
                 raise Forbidden(f"this token may not change {kind.noun} {obj_id!r}")
             owner = self._owner(who, kind, model)
             self._check_references(who, kind, model)
+            self._check_cot_uid(model, owner)
             doc = docs.to_doc(model, data)
             try:
                 with self.svc.writing():
@@ -206,6 +208,22 @@ class Registry:
                         field=f"asset_ids[{i}]",
                         code="unknown_reference",
                     )
+
+    def _check_cot_uid(self, model: Model, owner: str | None) -> None:
+        """A TAK uid is unique within its party (409 ``cot_uid_in_use`` naming the party's
+        other asset). Only the owner party's assets are read: another party's use of the
+        uid is allowed and makes no difference to the answer or its cost (docs/security.md,
+        "TAK uids and plain-port reports")."""
+        if not isinstance(model, Asset) or model.cot_uid is None or owner is None:
+            return
+        for other in self._of_party(ASSET, owner):
+            if other.id != model.id and other.data.get("cot_uid") == model.cot_uid:
+                raise Conflict(
+                    f"cot_uid {model.cot_uid!r} is already bound to asset {other.id!r} of "
+                    f"party {owner!r}; a TAK uid binds one asset per party",
+                    field="cot_uid",
+                    code="cot_uid_in_use",
+                )
 
     def _require(self, kind: Kind, obj_id: str, field: str, who: Principal) -> None:
         stored = self.store.get(kind.name, obj_id)
