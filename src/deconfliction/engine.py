@@ -530,16 +530,12 @@ class Engine:
                         ceps[ok],
                     )
                 # geo.r99 of each, as one multiplication.
-                taken += self.assets.report_batch(
-                    slots, lats, lons, t0s, geo.R99_PER_CEP * ceps
-                )
+                taken += self.assets.report_batch(slots, lats, lons, t0s, geo.R99_PER_CEP * ceps)
             for r in reports:
                 if r.source != "authenticated" and r.asset_id in slot_of:
                     numbers = _numbers(r)
                     if numbers is None:
-                        taken += self.assets.place_anywhere(
-                            slot_of[r.asset_id], _anywhere_time(r)
-                        )
+                        taken += self.assets.place_anywhere(slot_of[r.asset_id], _anywhere_time(r))
                     else:
                         taken += self._widen(slot_of[r.asset_id], *numbers)
             return taken

@@ -122,5 +122,3 @@ def reports_in_range(
 
 def speed_in_range(kmh: float) -> bool:
     return 0.0 <= kmh <= MAX_SPEED_KMH
-
-
