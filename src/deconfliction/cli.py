@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconfliction import __version__
+from deconfliction.domain import limits
 from deconfliction.service.config import HOLD_NOTICE_WINDOW_S
 from deconfliction.service.ratelimit import DEFAULT_PER_MINUTE as DEFAULT_CHECK_RATE_LIMIT
 
@@ -262,10 +263,19 @@ def _importable(name: str) -> bool:
 
 @app.command()
 def check(
-    lat: Annotated[float | None, typer.Option(help="Latitude, WGS 84 degrees.")] = None,
-    lon: Annotated[float | None, typer.Option(help="Longitude, WGS 84 degrees.")] = None,
+    lat: Annotated[
+        float | None,
+        typer.Option(help="Latitude, WGS 84 degrees.", min=limits.LAT_MIN, max=limits.LAT_MAX),
+    ] = None,
+    lon: Annotated[
+        float | None,
+        typer.Option(help="Longitude, WGS 84 degrees.", min=limits.LON_MIN, max=limits.LON_MAX),
+    ] = None,
     mgrs: Annotated[str | None, typer.Option(help="An MGRS reference instead of lat/lon.")] = None,
-    cep_m: Annotated[float, typer.Option("--cep-m", help="Circular error probable, m.")] = 10.0,
+    cep_m: Annotated[
+        float,
+        typer.Option("--cep-m", help="Circular error probable, m.", min=0, max=limits.MAX_CEP_M),
+    ] = 10.0,
     mobility: Annotated[str | None, typer.Option(help="wheeled, tracked, foot, ...")] = None,
     feature: Annotated[
         list[str] | None, typer.Option("--feature", help="A seen feature; repeat for more.")
@@ -287,6 +297,8 @@ def check(
     """Ask a running server whether anything registered could be at a point."""
     if token is None:
         raise _fail("a token is needed: --token or DECONFLICTION_TOKEN", EXIT_REFUSED)
+    # Out of the time window: a usage error naming the flag, before anything is sent.
+    observed_at = _parse_time_option("--time", time).isoformat() if time else None
     if mgrs is not None:
         position: dict[str, Any] = {"mgrs": mgrs}
     elif lat is not None and lon is not None:
@@ -314,8 +326,8 @@ def check(
             }
             if mobility:
                 body["observed"]["mobility"] = mobility
-            if time:
-                body["time"] = time
+            if observed_at:
+                body["time"] = observed_at
             if note:
                 body["note"] = note
             response = client.post("/v1/checks", json=body)
@@ -462,7 +474,13 @@ def token_issue(
     data_dir: DataDir = Path("./data"),
     database_url: DatabaseUrl = None,
     ttl_days: Annotated[
-        float, typer.Option("--ttl-days", envvar=_env("ttl_days"), help="0 = never expires.")
+        float,
+        typer.Option(
+            "--ttl-days",
+            envvar=_env("ttl_days"),
+            help="0 = never expires.",
+            max=limits.MAX_TOKEN_TTL_DAYS,
+        ),
     ] = 90.0,
 ) -> None:
     """Print a new token (stdout: the token alone), accepted at once by a server on this store."""
@@ -1105,6 +1123,8 @@ def _parse_time_option(flag: str, text: str) -> datetime:
         raise _fail(f"{flag}: not an RFC 3339 time: {text!r}", code=2) from None
     if value.tzinfo is None:
         raise _fail(f"{flag}: the time needs a zone (e.g. Z): {text!r}", code=2)
+    if not limits.time_in_range(value):
+        raise _fail(f"{flag}: must be {limits.describe_time_range()}: {text!r}", code=2)
     return value.astimezone(UTC)
 
 

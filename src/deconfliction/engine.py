@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.domain import geo, wording
+from deconfliction.domain import geo, limits, wording
 from deconfliction.domain.coarse import Lattice
 from deconfliction.domain.features import NOT_COMPARED, Comparison, compare
 from deconfliction.domain.model import (
@@ -107,6 +107,42 @@ class _Codes:
 
 def _ts(t: datetime) -> float:
     return t.timestamp()
+
+
+def _mps(kmh: float) -> float:
+    """A maximum speed in m/s; one out of physical range (a stored value written by an
+    older version or another node) is a speed that takes the asset anywhere."""
+    return kmh / 3.6 if limits.speed_in_range(kmh) else limits.ANYWHERE_SPEED_MPS
+
+
+def _report_time(report: PositionReport) -> float:
+    """A report's time as a timestamp; NaN when it is not a time at all."""
+    try:
+        return report.time.timestamp()
+    except (AttributeError, OverflowError, ValueError, TypeError):
+        return math.nan
+
+
+def _numbers(report: PositionReport) -> tuple[float, float, float, float] | None:
+    """(lat, lon, time, r99) of a report the index may place, or ``None``: its numbers are
+    out of physical range, and the asset could be anywhere (domain/limits.py)."""
+    try:
+        lat = float(report.position.lat)
+        lon = float(report.position.lon)
+        cep = float(report.effective_cep_m)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    t = _report_time(report)
+    if not limits.report_in_range(lat, lon, cep, t):
+        return None
+    return lat, lon, t, geo.r99(cep)
+
+
+def _anywhere_time(report: PositionReport) -> float:
+    """The time an out-of-range report is taken at: its own when that is in range (a later
+    report replaces it), else the window's start (any report in range replaces it)."""
+    t = _report_time(report)
+    return t if limits.TIME_MIN_TS <= t <= limits.TIME_MAX_TS else limits.TIME_MIN_TS
 
 
 class Engine:
@@ -316,14 +352,14 @@ class Engine:
     def _speed_mps(self, slot: int, type_code: int) -> float:
         override = self._speed_override[slot] if slot < len(self._speed_override) else math.nan
         if not math.isnan(override):
-            return float(override) / 3.6
+            return _mps(float(override))
         return self._type_speed_mps(type_code)
 
     def _type_speed_mps(self, type_code: int) -> float:
         type_id = self._type_codes.values[type_code]
         kind = self.types.get(type_id)
         kmh = kind.max_speed_kmh if kind is not None else UNKNOWN_TYPE_SPEED_KMH
-        return kmh / 3.6
+        return _mps(kmh)
 
     def _rel_visibility(self, asker: str | None) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """For each releasability code, whether ``asker`` may see details (cached)."""
@@ -348,7 +384,7 @@ class Engine:
         type_code = self._type_codes(asset.type_id)
         # One upsert with the real speed: the asset's own limit, else its type's.
         v_mps = (
-            asset.max_speed_kmh / 3.6
+            _mps(asset.max_speed_kmh)
             if asset.max_speed_kmh is not None
             else self._type_speed_mps(type_code)
         )
@@ -441,7 +477,12 @@ class Engine:
             speed_of_type = {code: self._type_speed_mps(code) for code in np.unique(tcode).tolist()}
             v = np.fromiter((speed_of_type[c] for c in tcode.tolist()), dtype=np.float64)
             if max_speed_kmh is not None:
-                v = np.where(np.isnan(max_speed_kmh), v, max_speed_kmh / 3.6)
+                own = np.where(
+                    (max_speed_kmh >= 0) & (max_speed_kmh <= limits.MAX_SPEED_KMH),
+                    max_speed_kmh / 3.6,
+                    limits.ANYWHERE_SPEED_MPS,
+                )
+                v = np.where(np.isnan(max_speed_kmh), v, own)
             slots = self.assets.bulk_upsert(asset_ids, party, tcode, rel, v)
             self._ensure_slot_lists(int(slots.max()) + 1 if len(slots) else 0)
             if max_speed_kmh is not None:
@@ -455,6 +496,9 @@ class Engine:
 
         Authenticated reports place an asset. A plain-port report (``source`` plain) only
         widens where it could be (``_widen``): applied after the batch's authenticated ones.
+        A report whose numbers are out of physical range (``domain/limits.py``: only a stored
+        row of an older version or another node can hold one) places its asset *anywhere*
+        (``AssetTable.place_anywhere``), whatever its source: never a smaller reach.
         """
         with self._lock:
             slot_of = self.assets.slot_of
@@ -462,37 +506,43 @@ class Engine:
             taken = 0
             if len(placed) == 1:
                 r = placed[0]
-                taken = int(
-                    self.assets.report(
-                        slot_of[r.asset_id],
-                        r.position.lat,
-                        r.position.lon,
-                        _ts(r.time),
-                        geo.r99(r.effective_cep_m),
-                    )
-                )
+                numbers = _numbers(r)
+                if numbers is None:
+                    taken += self.assets.place_anywhere(slot_of[r.asset_id], _anywhere_time(r))
+                else:
+                    lat, lon, t, r99 = numbers
+                    taken += int(self.assets.report(slot_of[r.asset_id], lat, lon, t, r99))
             elif placed:
                 # Column by column: no tuple per report, no 2-D array to split again.
                 n = len(placed)
                 positions = [r.position for r in placed]
-                taken = self.assets.report_batch(
-                    np.fromiter([slot_of[r.asset_id] for r in placed], np.int64, n),
-                    np.fromiter([p.lat for p in positions], np.float64, n),
-                    np.fromiter([p.lon for p in positions], np.float64, n),
-                    np.fromiter([r.time.timestamp() for r in placed], np.float64, n),
-                    # geo.r99 of each, as one multiplication.
-                    geo.R99_PER_CEP
-                    * np.fromiter([r.effective_cep_m for r in placed], np.float64, n),
-                )
+                slots = np.fromiter([slot_of[r.asset_id] for r in placed], np.int64, n)
+                lats = np.fromiter([p.lat for p in positions], np.float64, n)
+                lons = np.fromiter([p.lon for p in positions], np.float64, n)
+                t0s = np.fromiter([_report_time(r) for r in placed], np.float64, n)
+                ceps = np.fromiter([r.effective_cep_m for r in placed], np.float64, n)
+                ok = limits.reports_in_range(lats, lons, ceps, t0s)
+                if not ok.all():
+                    # Anywhere first: a newer report in range in this batch replaces it.
+                    for i in np.flatnonzero(~ok).tolist():
+                        r = placed[i]
+                        taken += self.assets.place_anywhere(int(slots[i]), _anywhere_time(r))
+                    slots, lats, lons, t0s, ceps = (
+                        slots[ok],
+                        lats[ok],
+                        lons[ok],
+                        t0s[ok],
+                        ceps[ok],
+                    )
+                # geo.r99 of each, as one multiplication.
+                taken += self.assets.report_batch(slots, lats, lons, t0s, geo.R99_PER_CEP * ceps)
             for r in reports:
                 if r.source != "authenticated" and r.asset_id in slot_of:
-                    taken += self._widen(
-                        slot_of[r.asset_id],
-                        r.position.lat,
-                        r.position.lon,
-                        _ts(r.time),
-                        geo.r99(r.effective_cep_m),
-                    )
+                    numbers = _numbers(r)
+                    if numbers is None:
+                        taken += self.assets.place_anywhere(slot_of[r.asset_id], _anywhere_time(r))
+                    else:
+                        taken += self._widen(slot_of[r.asset_id], *numbers)
             return taken
 
     def _widen(self, slot: int, lat: float, lon: float, t: float, r99: float) -> int:
@@ -670,9 +720,10 @@ class _Check:
         m_dist = dist[hit]
         m_age = age[hit]
         t0 = table.t0[m_slots]
-        # A match stops being one when its report passes the horizon.
+        # A match stops being one when its report passes the horizon (one placed anywhere
+        # never does).
         if len(m_slots):
-            ends = t0[t0 <= self.t] + self.horizon
+            ends = t0[(t0 <= self.t) & ~table.anywhere[m_slots]] + self.horizon
             if ends.size:
                 self._soonest(float(ends.min()))
         else:
@@ -760,6 +811,8 @@ class _Check:
         d = geo.haversine_m(self.clat, self.clon, c0lat, c0lon)
         reach_q = lattice.up(table.a[slots] + table.v[slots] * age_q)
         hit = (age_min <= self.horizon) & (d <= geo.widen(reach_q + self.r_obs_q + 2 * self.hd))
+        # Anywhere (out-of-range report): at any time, whatever its report time says.
+        hit |= table.anywhere[slots]
         return hit, d, t0
 
     def _surely_exact(self, slots: Any, d: Any, t0: Any) -> Any:
@@ -768,7 +821,7 @@ class _Check:
         lattice = self.lattice
         age_min, _ = lattice.bucket_ages(self.tb, t0)
         reach_low = table.a[slots] + table.v[slots] * age_min + self.r_obs_q - lattice.cell_m
-        return d + 2 * self.hd <= reach_low
+        return (d + 2 * self.hd <= reach_low) | table.anywhere[slots]
 
     def _coarse_arrival(self, slots: Any, d: Any, t0: Any) -> float | None:
         """The start of the earliest bucket in which a withheld slot could match on the
@@ -815,8 +868,11 @@ class _Check:
             for code in table.party[slots[hit]].tolist():
                 pid = values[code]
                 self.withheld[pid] = self.withheld.get(pid, 0) + 1
-            # A match stops being one when its report passes the horizon.
-            self._soonest_withheld(float(t0[hit].min()) + self.horizon)
+            # A match stops being one when its report passes the horizon (one placed
+            # anywhere never does).
+            ageing = t0[hit & ~table.anywhere[slots]]
+            if ageing.size:
+                self._soonest_withheld(float(ageing.min()) + self.horizon)
             # The exact answer might not match yet (the lattice only widens): its change,
             # an arrival, is no earlier than the lattice's bound — so valid_until is never
             # later than the exact answer's.
@@ -1144,6 +1200,25 @@ class _Check:
             f"{wording.duration(age)} {when}, can move {wording.speed(v)}"
         )
         stale = age > self.fresh
+        if e.assets.anywhere[slot]:
+            stale = True
+            reasons_any: tuple[str, ...] = (
+                f"{e._callsign[slot]}, {what}: its last stored report is out of physical "
+                "range, so it could be anywhere.",
+                *feature_reasons,
+            )
+            codes_any: tuple[str, ...] = ("ASSET_WITHIN_REACH", "REPORT_OUT_OF_RANGE")
+            return Match(
+                "asset",
+                e.assets.ids[slot],
+                party_id,
+                reasons_any,
+                (*codes_any, *feature_codes),
+                self._comparison(type_code).conflicts,
+                stale,
+                False,
+                e._contact[slot] or self._party_contact(party_id),
+            )
         if stale:
             reasons: tuple[str, ...] = (
                 reason,

@@ -42,3 +42,21 @@ def test_tak_revoke_refuses_a_serial_that_is_not_one(tmp_path: Path) -> None:
     done = runner.invoke(app, ["tak", "revoke", "--serial", "5a3f", "--data-dir", str(tmp_path)])
     assert done.exit_code == 0, done.output
     assert "5a3f revoked" in done.output
+
+
+def test_check_refuses_numbers_and_times_out_of_physical_range() -> None:
+    """Before the ranges, --cep-m 1e308 went to the server (a 500 there) and a --time of
+    year 1 was sent as given; now each is a usage error naming the flag, nothing sent."""
+    runner = CliRunner()
+    base = ["check", "--token", "t", "--url", NOWHERE, "--unit", "u"]
+    for extra, flag in (
+        (["--lat", "48", "--lon", "35", "--cep-m", "1e308"], "--cep-m"),
+        (["--lat", "91", "--lon", "35"], "--lat"),
+        (["--lat", "48", "--lon", "-181"], "--lon"),
+        (["--lat", "48", "--lon", "35", "--time", "0001-01-01T00:00:00+14:00"], "--time"),
+        (["--lat", "48", "--lon", "35", "--time", "9999-12-31T23:59:59-14:00"], "--time"),
+    ):
+        result = runner.invoke(app, [*base, *extra])
+        assert result.exit_code == 2, result.output
+        assert flag in result.output
+        assert "could not reach" not in result.output

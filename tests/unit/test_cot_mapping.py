@@ -27,6 +27,7 @@ from deconfliction.cot.proto import encode_mesh, encode_stream, message_from_eve
 from deconfliction.cot.xml import parse_event, render_event
 from deconfliction.domain import vocabulary
 from deconfliction.domain.geo import R99_PER_CEP
+from deconfliction.domain.limits import MAX_CEP_M
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -80,14 +81,30 @@ def test_unknown_ce_is_no_position(ce: float) -> None:
     assert report_from_event(make_event(ce=ce), NOW, "blue-7") is None
 
 
-def test_zero_and_large_known_ce() -> None:
+def test_zero_and_largest_known_ce() -> None:
     exact = report_from_event(make_event(ce=0.0), NOW, "a")
     assert exact is not None and exact.cep_m == 0.0
-    coarse = report_from_event(make_event(ce=9_999_998.0), NOW, "a")
+    largest = MAX_CEP_M / 1.1774
+    coarse = report_from_event(make_event(ce=largest), NOW, "a")
     assert coarse is not None
-    assert coarse.cep_m == pytest.approx(1.1774 * 9_999_998.0)
+    assert coarse.cep_m == pytest.approx(MAX_CEP_M)
     # The 99 % radius the check uses is 2.58 CEP = 3.04 sigma.
     assert R99_PER_CEP * exact.cep_m == 0.0
+
+
+@pytest.mark.parametrize("ce", [MAX_CEP_M / 1.1774 * 1.0001, 1e6, 9_999_998.0])
+def test_a_known_ce_past_the_cep_limit_is_a_rejection_naming_it(ce: float) -> None:
+    # Before the physical ranges, ce 9999998 was taken: a CEP of 11,774 km.
+    with pytest.raises(CotError) as caught:
+        report_from_event(make_event(ce=ce), NOW, "a")
+    assert caught.value.field == "point.ce"
+
+
+@pytest.mark.parametrize("when", [datetime(1969, 12, 31, 23, 59, tzinfo=UTC)])
+def test_a_time_outside_the_window_is_a_rejection_naming_it(when: datetime) -> None:
+    with pytest.raises(CotError) as caught:
+        report_from_event(make_event(time=when), NOW, "a")
+    assert caught.value.field == "time"
 
 
 def test_future_time_is_rejected_past_30_seconds() -> None:
@@ -144,6 +161,10 @@ def test_any_affiliation_becomes_a_report() -> None:
 @settings(max_examples=200, deadline=None)
 @given(ce=st.floats(0, 2e7, allow_nan=False))
 def test_cep_is_1_1774_ce_or_nothing(ce: float) -> None:
+    if 1.1774 * ce > MAX_CEP_M and ce < 9_999_999.0:
+        with pytest.raises(CotError):
+            report_from_event(make_event(ce=ce), NOW, "a")
+        return
     report = report_from_event(make_event(ce=ce), NOW, "a")
     if ce >= 9_999_999.0:
         assert report is None

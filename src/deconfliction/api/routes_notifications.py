@@ -14,12 +14,24 @@ from starlette.responses import Response, StreamingResponse
 from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
+from deconfliction.domain import limits
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
 from deconfliction.service.credentials import may_still_read
 from deconfliction.service.errors import InvalidInput
 from deconfliction.service.notifications import awareness
 
 router = APIRouter(tags=["notifications"])
+
+
+def _cursor(value: int | None, field: str) -> int | None:
+    """A stream position as the stores keep it: a 64-bit integer, not negative (past it,
+    SQLite raised OverflowError mid-stream); a 422 naming ``field`` otherwise."""
+    if value is not None and not 0 <= value <= limits.MAX_CURSOR:
+        raise InvalidInput(
+            f"{field} must be a stream position from 0 to {limits.MAX_CURSOR}, got {value}",
+            field=field,
+        )
+    return value
 
 
 #: A comment line this often keeps proxies from closing an idle stream.
@@ -62,6 +74,7 @@ async def list_notifications(
     limit: Annotated[int | None, Query(description="1 to 1000; default 100")] = None,
     after: Annotated[int | None, Query(description="The `next` of the previous page")] = None,
 ) -> Response:
+    _cursor(after, "after")
     page = await run_in_threadpool(
         usecases(request).notifications.inbox, who, unit_id, state, limit, after
     )
@@ -126,7 +139,7 @@ async def stream(
 ) -> Response:
     uc = usecases(request)
     await run_in_threadpool(uc.notifications.require_unit, who, unit_id)
-    start = after or 0
+    start = _cursor(after, "after") or 0
     if last_event_id:
         try:
             start = int(last_event_id.strip())
@@ -135,6 +148,7 @@ async def stream(
                 f"Last-Event-ID must be a stream position, got {last_event_id!r}",
                 field="Last-Event-ID",
             ) from None
+        _cursor(start, "Last-Event-ID")
     notifications = uc.notifications
     bell = notifications.planner.bell
 

@@ -18,12 +18,12 @@ from datetime import datetime
 from typing import Literal
 
 from deconfliction.cot.errors import ChatCommandError
-from deconfliction.domain import geo, vocabulary
+from deconfliction.domain import geo, limits, vocabulary
 from deconfliction.domain.errors import DomainError
 from deconfliction.domain.model import Observation, Observed
 
 MAX_COMMAND_CHARS = 1000
-MAX_CEP_M = 100_000.0
+MAX_CEP_M = limits.MAX_CEP_M
 AnswerVerb = Literal["ACK", "BRIEFED", "OURS"]
 Response = Literal["acknowledged", "briefed", "confirmed_ours"]
 RESPONSES: dict[str, Response] = {

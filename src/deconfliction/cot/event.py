@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deconfliction.cot.errors import CotError
+from deconfliction.domain import limits
 from deconfliction.domain.geo import CE_UNKNOWN
 
 #: The CoT marker for an unknown height, circular or linear error.
@@ -93,7 +94,10 @@ class Point:
     def __post_init__(self) -> None:
         _check_float(self.lat, "point.lat", -90.0, 90.0)
         _check_float(self.lon, "point.lon", -180.0, 180.0)
-        _check_float(self.hae, "point.hae")
+        # Physical ranges (domain/limits.py); 9999999 is CoT's "unknown" height. An error
+        # of 9999999 or more is "unknown" too: the mapping bounds a known ce.
+        if self.hae != UNKNOWN:
+            _check_float(self.hae, "point.hae", limits.HAE_MIN_M, limits.HAE_MAX_M)
         _check_float(self.ce, "point.ce", 0.0)
         _check_float(self.le, "point.le", 0.0)
 

@@ -44,6 +44,7 @@ from deconfliction.cot.event import (
     xml_safe,
 )
 from deconfliction.cot.xml import format_time
+from deconfliction.domain import limits
 from deconfliction.domain.geo import GeoPoint, cep_from_ce
 from deconfliction.domain.model import MAX_REPORT_FUTURE, PositionReport
 
@@ -66,7 +67,7 @@ __all__ = [
 
 #: Metres per second to kilometres per hour.
 KMH_PER_MS = 3.6
-MAX_SPEED_KMH = 4000.0
+MAX_SPEED_KMH = limits.MAX_SPEED_KMH
 CHAT_TYPE = "b-t-f"
 CHAT_HOW = "h-g-i-g-o"
 ALL_CHAT_ROOMS = "All Chat Rooms"
@@ -116,7 +117,17 @@ class CotPosition:
 
 
 def position_from_event(event: CotEvent, now: datetime) -> CotPosition | None:
-    """The event's position, or ``None`` when its ``ce`` says the position is unknown."""
+    """The event's position, or ``None`` when its ``ce`` says the position is unknown.
+
+    Out of physical range (``domain/limits.py``) is a :class:`CotError` naming the
+    attribute, which the gateway counts as a rejection: a time outside the service's
+    window, a ``ce`` whose CEP is over the limit (short of CoT's "unknown")."""
+    if not limits.time_in_range(event.time):
+        raise CotError(
+            "time",
+            f"{format_time(event.time)} is not {limits.describe_time_range()}",
+            event.time,
+        )
     if event.time > now + MAX_REPORT_FUTURE:
         raise CotError(
             "time",
@@ -127,6 +138,13 @@ def position_from_event(event: CotEvent, now: datetime) -> CotPosition | None:
     cep_m = cep_from_ce(event.point.ce)
     if cep_m is None:
         return None
+    if cep_m > limits.MAX_CEP_M:
+        raise CotError(
+            "point.ce",
+            f"{event.point.ce:g} m (a CEP of {cep_m:.0f} m) is over the limit of "
+            f"{limits.MAX_CEP_M:g} m CEP",
+            event.point.ce,
+        )
     detail = event.detail
     speed_kmh = None
     if detail.speed is not None and detail.speed >= 0:

@@ -27,7 +27,7 @@ from pydantic import (
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from deconfliction.domain import geo, vocabulary
+from deconfliction.domain import geo, limits, vocabulary
 from deconfliction.domain.errors import DomainError
 
 #: A report more than this far in the future is rejected.
@@ -55,16 +55,43 @@ def _finite(value: float) -> float:
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_finite)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: A CEP, metres (domain/limits.py).
+Cep = Annotated[float, Field(ge=0, le=limits.MAX_CEP_M, allow_inf_nan=False)]
+#: A speed, km/h (domain/limits.py).
+Speed = Annotated[float, Field(ge=0, le=limits.MAX_SPEED_KMH, allow_inf_nan=False)]
+
+#: Validation context of a document read back from the store (``{"stored": True}``): the
+#: time window is not applied to it, since an older version took any time and refusing the
+#: document would stop the index from loading. The engine decides what an out-of-range
+#: stored value means (docs/design/check.md, "Out-of-range stored values").
+STORED = {"stored": True}
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+def _is_stored(info: ValidationInfo) -> bool:
+    context = info.context
+    return isinstance(context, dict) and bool(context.get("stored"))
+
+
+def _utc(value: datetime, info: ValidationInfo) -> datetime:
+    if _is_stored(info):
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"not a representable UTC time: {value!r}") from None
+    # Checked before the conversion, which overflows near year 1 and year 9999.
+    return limits.check_time(value)
 
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 def _point(value: Any) -> geo.GeoPoint:
+    if isinstance(value, geo.GeoPoint):  # built by a codec (CoT) or read from the store
+        geo.check_lat_lon(value.lat, value.lon, "position")
+        extra = value.extra_radius_m
+        if not 0.0 <= extra <= limits.MAX_EFFECTIVE_CEP_M:
+            raise DomainError("position", f"extra radius out of range: {extra!r}", extra)
+        return value
     return geo.parse_point(value, "position")
 
 
@@ -201,7 +228,7 @@ class Party(Model):
     announcement_lead_min: float | None = Field(
         default=None,
         ge=0,
-        le=7 * 24 * 60,
+        le=limits.MAX_LEAD_MIN,
         allow_inf_nan=False,
         description=(
             "How long before an asset can first enter one of this party's units' areas the "
@@ -247,7 +274,7 @@ class EquipmentType(Model):
     name: ShortText
     variant_of: Identifier | None = None
     profile: RecognitionProfile
-    max_speed_kmh: Annotated[float, Field(ge=0, le=4000, allow_inf_nan=False)]
+    max_speed_kmh: Speed
     sidc: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-*]{10,30}$")] | None = None
     picture_url: Annotated[str, Field(max_length=500)] | None = None
     confusable_with: list[Confusable] = Field(default_factory=list, max_length=32)
@@ -263,16 +290,18 @@ class Asset(Model):
     )
     cot_uid: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     contact: ShortText | None = None
-    max_speed_kmh: Annotated[float, Field(ge=0, le=4000, allow_inf_nan=False)] | None = None
+    max_speed_kmh: Speed | None = None
 
 
 class PositionReport(Model):
     asset_id: Identifier
     time: UtcTime
     position: Position
-    cep_m: NonNegative
-    speed_kmh: Annotated[float, Field(ge=0, le=4000, allow_inf_nan=False)] | None = None
-    course_deg: Annotated[float, Field(ge=0, lt=360, allow_inf_nan=False)] | None = None
+    cep_m: Cep
+    speed_kmh: Speed | None = None
+    course_deg: (
+        Annotated[float, Field(ge=0, lt=limits.COURSE_MAX_DEG, allow_inf_nan=False)] | None
+    ) = None
     source: Literal["authenticated", "plain"] = "authenticated"
 
     @field_validator("time")
@@ -293,7 +322,7 @@ class Movement(Windowed):
     id: Identifier
     asset_id: Identifier
     route: LineGeoJSON
-    corridor_m: Annotated[float, Field(ge=0, le=500_000, allow_inf_nan=False)]
+    corridor_m: Annotated[float, Field(ge=0, le=limits.MAX_CORRIDOR_M, allow_inf_nan=False)]
     start: UtcTime
     end: UtcTime
     releasable_to: Releasability | None = None
@@ -325,7 +354,7 @@ class Site(Model):
         description="hospital, shelter, warehouse, ..."
     )
     position: Position
-    radius_m: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+    radius_m: Annotated[float, Field(ge=0, le=limits.MAX_SITE_RADIUS_M, allow_inf_nan=False)]
     releasable_to: Releasability | None = None
     name: ShortText | None = None
 
@@ -342,7 +371,7 @@ class Observation(Model):
     unit_id: Identifier
     time: UtcTime | None = None
     position: Position
-    cep_m: NonNegative
+    cep_m: Cep
     observed: Observed = Field(default_factory=Observed)
     note: LongText | None = None
 

@@ -10,7 +10,14 @@ report's age. Slots are grouped into buckets of report time (``bucket_s``
 wide); a bucket knows the largest ``a`` and ``v`` it ever held, so for any
 query time the largest reach of its members is bounded, and only cells within
 that bound are gathered. The exact test then keeps exactly the candidates. A
-bucket whose reach bound would touch more cells than it has is read whole.
+bucket whose reach bound would touch more cells than it has is read whole. When a
+member that set a bound leaves, the bounds are marked stale and recomputed from the
+members at the next read: they shrink with their members.
+
+A slot placed *anywhere* (:meth:`AssetTable.place_anywhere`: its report's numbers were out
+of physical range) sits in no bucket: every query gathers it, at age 0 and with a reach
+wider than the earth, so it matches everywhere at any time until a report that can be
+placed replaces it (docs/design/check.md, "Out-of-range stored values").
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from deconfliction.domain.geo import (
     haversine_m,
     haversine_scalar_m,
 )
+from deconfliction.domain.limits import ANYWHERE_REACH_M
 from deconfliction.index.grid import CellGrid
 
 IntArray = npt.NDArray[np.int64]
@@ -46,9 +54,27 @@ class _Bucket:
     count: int = 0
     max_a: float = 0.0
     max_v: float = 0.0
-    # Report times of members ever placed here: only widen, so they stay bounds.
+    # How many members hold max_a and max_v: when the last of them leaves, the bounds
+    # are recomputed from the members (``stale``), so they shrink with their members.
+    at_max_a: int = 0
+    at_max_v: int = 0
+    stale: bool = False
+    # Report times of members ever placed here (only widen, so they stay bounds; the
+    # bucket's width bounds them anyway).
     min_t0: float = math.inf
     max_t0: float = -math.inf
+
+    def hold_a(self, a: float, n: int = 1) -> None:
+        if a > self.max_a:
+            self.max_a, self.at_max_a = a, n
+        elif a == self.max_a:
+            self.at_max_a += n
+
+    def hold_v(self, v: float, n: int = 1) -> None:
+        if v > self.max_v:
+            self.max_v, self.at_max_v = v, n
+        elif v == self.max_v:
+            self.at_max_v += n
 
 
 @dataclass(slots=True)
@@ -91,6 +117,9 @@ class AssetTable:
         self.bucket_of = np.empty(0, dtype=np.int64)
         self.cell_of = np.empty(0, dtype=np.int64)
         self.pcell_of = np.empty(0, dtype=np.int64)
+        self.anywhere = np.empty(0, dtype=bool)
+        #: Slots placed anywhere (in no bucket), gathered by every query.
+        self.anywhere_slots: set[int] = set()
         self.buckets: dict[int, _Bucket] = {}
         self.presence: dict[int, set[int]] = {}
         #: Bumped by every registration change (upsert, remove; not reports): a cache of
@@ -117,6 +146,7 @@ class AssetTable:
             ("bucket_of", -1),
             ("cell_of", -1),
             ("pcell_of", -1),
+            ("anywhere", False),
         ):
             arr = getattr(self, name)
             grown = np.full(capacity, fill, dtype=arr.dtype)
@@ -141,7 +171,11 @@ class AssetTable:
                     self._grow(max(1024, self._capacity * 2))
                 self.ids.append(asset_id)
             self.slot_of[asset_id] = slot
-        elif self.has[slot] and (self.party[slot] != party or self.v[slot] < v_mps):
+        elif (
+            self.has[slot]
+            and not self.anywhere[slot]
+            and (self.party[slot] != party or self.v[slot] != v_mps)
+        ):
             # Party and speed live in the bucket's bounds and the presence grid.
             lat, lon, t0, a = self.lat[slot], self.lon[slot], self.t0[slot], self.a[slot]
             self._unplace(slot)
@@ -213,15 +247,12 @@ class AssetTable:
             members.add(slot)
             bucket.arrays.pop(ckey, None)
         bucket.count += 1
-        if a > bucket.max_a:
-            bucket.max_a = a
+        bucket.hold_a(a)
         if t0 < bucket.min_t0:
             bucket.min_t0 = t0
         if t0 > bucket.max_t0:
             bucket.max_t0 = t0
-        v = float(self.v[slot])
-        if v > bucket.max_v:
-            bucket.max_v = v
+        bucket.hold_v(float(self.v[slot]))
         pkey = int(self.party[slot]) * (self.presence_grid.n_rows * self.presence_grid.max_cols)
         pkey += self.presence_grid.key(lat, lon)
         pm = self.presence.get(pkey)
@@ -238,9 +269,34 @@ class AssetTable:
         self.cell_of[slot] = ckey
         self.pcell_of[slot] = pkey
 
+    def place_anywhere(self, slot: int, t0: float) -> bool:
+        """The slot's report could not be placed (its numbers are out of range): from now
+        on it could be anywhere. Taken if no newer report is known; True if taken."""
+        if self.has[slot]:
+            if t0 < self.t0[slot]:
+                return False
+            self._unplace(slot)
+        self.anywhere[slot] = True
+        self.anywhere_slots.add(slot)
+        self.lat[slot] = 0.0
+        self.lon[slot] = 0.0
+        self.t0[slot] = t0
+        self.a[slot] = ANYWHERE_REACH_M
+        self.has[slot] = True
+        self.bucket_of[slot] = -1
+        self.cell_of[slot] = -1
+        self.pcell_of[slot] = -1
+        return True
+
     def _unplace(self, slot: int) -> None:
+        if self.anywhere[slot]:
+            self.anywhere[slot] = False
+            self.anywhere_slots.discard(slot)
+            self.has[slot] = False
+            return
         bkey = int(self.bucket_of[slot])
         bucket = self.buckets[bkey]
+        self._leaving(bucket, slot)
         ckey = int(self.cell_of[slot])
         members = bucket.cells[ckey]
         members.discard(slot)
@@ -256,6 +312,33 @@ class AssetTable:
         if not pm:
             del self.presence[pkey]
         self.has[slot] = False
+
+    def _leaving(self, bucket: _Bucket, slot: int) -> None:
+        """A member leaves (before its arrays change): the last one holding a bound makes
+        the bucket's bounds stale."""
+        if self.a[slot] >= bucket.max_a:
+            bucket.at_max_a -= 1
+            if bucket.at_max_a <= 0:
+                bucket.stale = True
+        if self.v[slot] >= bucket.max_v:
+            bucket.at_max_v -= 1
+            if bucket.at_max_v <= 0:
+                bucket.stale = True
+
+    def _refresh(self, bucket: _Bucket) -> None:
+        """Recompute a stale bucket's bounds from its members."""
+        members = np.fromiter(
+            itertools.chain.from_iterable(bucket.cells.values()), dtype=np.int64, count=bucket.count
+        )
+        a = self.a[members]
+        v = self.v[members]
+        bucket.max_a = float(a.max())
+        bucket.at_max_a = int((a == bucket.max_a).sum())
+        bucket.max_v = float(v.max())
+        bucket.at_max_v = int((v == bucket.max_v).sum())
+        bucket.min_t0 = float(self.t0[members].min())
+        bucket.max_t0 = float(self.t0[members].max())
+        bucket.stale = False
 
     def report(self, slot: int, lat: float, lon: float, t0: float, a: float) -> bool:
         """Take a report if it is the newest for the slot; True if it was taken."""
@@ -283,6 +366,9 @@ class AssetTable:
         slots, lats, lons, t0s, a = slots[keep], lats[keep], lons[keep], t0s[keep], a[keep]
         newer = ~self.has[slots] | (t0s >= self.t0[slots])
         slots, lats, lons, t0s, a = slots[newer], lats[newer], lons[newer], t0s[newer], a[newer]
+        if self.anywhere_slots:
+            for slot in slots[self.anywhere[slots]].tolist():
+                self._unplace(slot)  # placed now: in a bucket like any other
         bkeys = (t0s // self.bucket_s).astype(np.int64)
         ckeys = self.grid.keys(lats, lons)
         pgrid = self.presence_grid
@@ -306,6 +392,8 @@ class AssetTable:
             old_p.tolist(),
             strict=True,
         ):
+            if h:  # its bounds are held again below, in whichever bucket it lands
+                self._leaving(buckets[ob], slot)
             if not (h and ob == nb and oc == nc):
                 if h:
                     obucket = buckets[ob]
@@ -343,8 +431,10 @@ class AssetTable:
         for bkey in np.unique(bkeys).tolist():
             sel = bkeys == bkey
             bucket = buckets[bkey]
-            bucket.max_a = max(bucket.max_a, float(a[sel].max()))
-            bucket.max_v = max(bucket.max_v, float(vs[sel].max()))
+            a_sel, v_sel = a[sel], vs[sel]
+            top_a, top_v = float(a_sel.max()), float(v_sel.max())
+            bucket.hold_a(top_a, int((a_sel == top_a).sum()))
+            bucket.hold_v(top_v, int((v_sel == top_v).sum()))
             bucket.min_t0 = min(bucket.min_t0, float(t0s[sel].min()))
             bucket.max_t0 = max(bucket.max_t0, float(t0s[sel].max()))
         self.lat[slots] = lats
@@ -401,6 +491,8 @@ class AssetTable:
         (a superset; distances and ages are exact for the exact test)."""
         parts: list[IntArray] = []
         for bucket in self.buckets.values():
+            if bucket.stale:
+                self._refresh(bucket)
             lo = bucket.min_t0
             hi = bucket.max_t0
             min_age = max(0.0, lo - t - lookahead_s, t - hi)
@@ -410,10 +502,15 @@ class AssetTable:
             age_bound = min(max_age, max_age_s)
             radius = _widen(bucket.max_a + bucket.max_v * age_bound + r_obs)
             parts.extend(self._bucket_slots(bucket, lat, lon, float(radius)))
+        if self.anywhere_slots:
+            parts.append(np.fromiter(self.anywhere_slots, dtype=np.int64))
         if not parts:
             return Gathered(_EMPTY_I, _EMPTY_F, _EMPTY_F)
         slots = np.concatenate(parts) if len(parts) > 1 else parts[0]
         age = np.abs(t - self.t0[slots])
+        if self.anywhere_slots:
+            # Anywhere, at any time: as if it had just reported (its reach is the earth).
+            age[self.anywhere[slots]] = 0.0
         keep = (age >= min_age_s) & (age <= max_age_s)
         if not keep.all():
             slots = slots[keep]

@@ -54,12 +54,22 @@ class CellGrid:
         keys: npt.NDArray[np.int64] = rows * self.max_cols + cols
         return keys
 
+    @property
+    def n_cells(self) -> int:
+        return sum(self.ncols)
+
+    def all_cells(self) -> list[int]:
+        return [r * self.max_cols + c for r in range(self.n_rows) for c in range(self.ncols[r])]
+
     def cells_within(self, lat: float, lon: float, radius_m: float) -> list[int]:
-        """Keys of every cell that may hold a point within ``radius_m`` (great circle)."""
+        """Keys of every cell that may hold a point within ``radius_m`` (great circle).
+
+        Any radius is taken: one past half the circumference, infinite or NaN (which
+        no caller should pass, but which must not lose a cell) is every cell."""
         # A hair of slack so that float rounding at a cell edge never loses a cell.
         ang = radius_m / EARTH_RADIUS_M + 1e-9
-        if ang >= math.pi:
-            return [r * self.max_cols + c for r in range(self.n_rows) for c in range(self.ncols[r])]
+        if not ang < math.pi:  # NaN too
+            return self.all_cells()
         dlat = ang * _DEG_PER_RAD
         row_lo = self.row_of(max(-90.0, lat - dlat))
         row_hi = self.row_of(min(90.0, lat + dlat))
@@ -87,8 +97,13 @@ class CellGrid:
         return out
 
     def count_within(self, lat: float, radius_m: float) -> int:
-        """How many cells :meth:`cells_within` would return (cheap estimate, upper bound)."""
+        """How many cells :meth:`cells_within` would return (cheap estimate, upper bound).
+
+        Bounded by the whole grid, so that no radius (1e308, infinite, NaN) reaches an
+        ``int`` of an infinite float."""
         ang = radius_m / EARTH_RADIUS_M
+        if not ang < math.pi / 2:  # NaN too
+            return self.n_rows * self.max_cols
         dlat = ang * _DEG_PER_RAD
         rows = int(2 * dlat / self.cell_deg) + 2
         phi = math.radians(lat)

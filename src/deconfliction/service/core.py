@@ -288,7 +288,8 @@ class Service:
         return thread
 
     def _all(self, model: type[M], kind: str) -> list[M]:
-        return [model.model_validate(stored.data) for stored in self.store.iter_all(kind)]
+        # As stored: older versions' values are read as the widest they could mean.
+        return [docs.stored_model(model, stored.data) for stored in self.store.iter_all(kind)]
 
     def close(self) -> None:
         self._stop.set()

@@ -51,6 +51,7 @@ from deconfliction.domain.notifications import (
 from deconfliction.domain.result import CheckResult
 from deconfliction.index.containment import Containment
 from deconfliction.index.shapes import AorRef, Shape, distances_m
+from deconfliction.service import docs
 from deconfliction.service.core import Service
 from deconfliction.service.hold_notices import HoldNoticeWindow
 from deconfliction.service.ids import time_ordered_hex
@@ -320,7 +321,7 @@ class Planner:
             self._fanouts.clear()
             now = self.now()
             for stored in self.store.iter_all("movement"):
-                movement = Movement.model_validate(stored.data)
+                movement = docs.stored_model(Movement, stored.data)
                 if movement.end >= now:
                     self._fanouts.append(_FanOut(movement, stored.version, replay=True))
             self.ready = True
@@ -541,7 +542,7 @@ class Planner:
         if memo is not None and (kind, obj_id) in memo:
             return memo[(kind, obj_id)]
         stored = self.store.get(kind, obj_id)
-        value = None if stored is None else model.model_validate(stored.data)
+        value = None if stored is None else docs.stored_model(model, stored.data)
         if memo is not None and kind != "asset":
             memo[(kind, obj_id)] = value
         return value

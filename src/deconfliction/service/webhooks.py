@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from deconfliction.domain import limits
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.credentials import webhook_alive
@@ -134,7 +135,11 @@ class Webhooks:
                 field="secret",
             )
         after = data.get("after", 0)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        if (
+            isinstance(after, bool)
+            or not isinstance(after, int)
+            or not 0 <= after <= limits.MAX_CURSOR
+        ):
             raise InvalidInput("after: a stream position (an integer ≥ 0)", field="after")
         webhook = {
             "id": "whk_" + time_ordered_hex(),
