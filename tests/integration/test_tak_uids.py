@@ -236,7 +236,10 @@ def test_a_plain_report_for_a_uid_bound_in_two_parties_widens_both(world: World)
 @pytest.mark.parametrize(
     ("name", "datagram_at", "ce", "reason"),
     [
-        ("huge-ce", W_HOME, 9_999_998.0, "implausible_error"),
+        # Past the physical range of every CoT edge (a CEP over 100 km): refused by the codec.
+        ("huge-ce", W_HOME, 9_999_998.0, "invalid:point.ce"),
+        # In range, but vaguer than a plain report may be (CEP 5.9 km > 2 km).
+        ("vague-ce", W_HOME, 5_000.0, "implausible_error"),
         ("1e307-ce", W_HOME, 1e307, None),  # refused, by the error bound or the codec's range
         ("antipode", (-48.5, -144.5), 1.0, "implausible_position"),
     ],
