@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,6 +134,27 @@ def store_at(data_dir: Path) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def raw_sql(data_dir: Path) -> Iterator[Any]:
+    """A connection to ``data_dir``'s store that bypasses the service and its constraints
+    (foreign keys off): what an intruder with the database's credentials has."""
+    url = backends.database_url(data_dir)
+    if url is None:
+        conn = sqlite3.connect(data_dir / "deconfliction.sqlite3")
+        try:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            yield conn
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        pg.execute("SET session_replication_role = replica")  # no foreign key triggers
+        yield pg
 
 
 def issue(data_dir: Path, role: str, unit: str | None = None, ttl_s: float | None = None) -> str:

@@ -10,41 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests import backends
-from tests.integration.live import Server, issue, run_cli
+from tests.integration.live import Server, issue, raw_sql, run_cli
 from tests.integration.world import check_body, seed
 
 DEADLINE_S = 60.0
-
-
-@contextmanager
-def raw_sql(data_dir: Path) -> Iterator[Any]:
-    """A connection to ``data_dir``'s store that bypasses the service and its constraints
-    (foreign keys off): what an intruder with the database's credentials has."""
-    url = backends.database_url(data_dir)
-    if url is None:
-        conn = sqlite3.connect(data_dir / "deconfliction.sqlite3")
-        try:
-            conn.execute("PRAGMA foreign_keys = OFF")
-            yield conn
-            conn.commit()
-        finally:
-            conn.close()
-        return
-    import psycopg
-
-    with psycopg.connect(url) as pg:
-        pg.execute("SET session_replication_role = replica")  # no foreign key triggers
-        yield pg
 
 
 def rows(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -9,6 +9,8 @@ or a report was a 500; a ``Last-Event-ID`` past 64 bits broke the stream on SQLi
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.live import Server, store_at
+from tests.integration.live import Server, raw_sql, store_at
 from tests.integration.world import Tokens, asset, check_body, report
 
 #: Checks far apart: the asset's own area, the other side of the earth, a pole, the
@@ -120,3 +122,54 @@ def test_the_newest_allowed_times_are_taken(server: Server, tokens: Tokens) -> N
         assert a.post("/v1/assets", json=asset("a-two", "alpha")).status_code == 201
         r = a.post("/v1/reports", json=[{**report("a-two", 48.5, 35.5), "time": recent}])
         assert r.status_code in (200, 201), r.text
+
+
+def _rewrite_documents(sql: Any, kind: str, changes: dict[str, dict[str, Any]]) -> None:
+    """Set fields of stored documents directly in the table, as an older version (or an
+    intruder with the database's credentials) could have left them."""
+    mark = "?" if isinstance(sql, sqlite3.Connection) else "%s"
+    for object_id, fields in changes.items():
+        (data,) = sql.execute(
+            f"SELECT data FROM objects WHERE kind = {mark} AND id = {mark}", (kind, object_id)
+        ).fetchone()
+        sql.execute(
+            f"UPDATE objects SET data = {mark} WHERE kind = {mark} AND id = {mark}",
+            (json.dumps({**json.loads(data), **fields}), kind, object_id),
+        )
+
+
+def test_an_older_versions_absurd_rows_written_directly_start_and_hold_where_they_could_be(
+    server: Server, tokens: Tokens, data_dir: Path
+) -> None:
+    """Rows written straight into the tables with values no edge takes today: the server
+    starts, answers every check by another party with a 2xx, and is HOLD (naming the
+    owner) wherever the asset could be — which, for a report with an absurd CEP and time,
+    is anywhere. Before the ranges, a CEP of 1e308 made every check a 500."""
+    with server.client(tokens.coord_a) as a:
+        for aid in ("a-old", "a-fast"):
+            assert a.post("/v1/assets", json=asset(aid, "alpha")).status_code == 201
+        r = a.post("/v1/reports", json=[report("a-old", 48.5, 35.5), report("a-fast", 10, 10)])
+        assert r.status_code in (200, 201), r.text
+        site = {"id": "a-depot", "party_id": "alpha", "kind": "warehouse", "radius_m": 500}
+        site["position"] = {"lat": -20.0, "lon": 60.0}
+        assert a.post("/v1/sites", json=site).status_code == 201, r.text
+    with server.client(tokens.op_b) as b:  # before: nothing of alpha's far from them
+        r = b.post("/v1/checks", json=check_body("b-team", -40.0, -100.0))
+        assert r.json()["verdict"] == "NO_KNOWN_MATCH", r.text
+    server.stop()
+    with raw_sql(data_dir) as sql:
+        for table in ("reports", "latest_reports"):
+            sql.execute(
+                f"UPDATE {table} SET cep_m = 1e308, time = '0001-01-01T00:00:00.000000Z' "
+                "WHERE asset_id = 'a-old'"
+            )
+            sql.execute(f"UPDATE {table} SET speed_kmh = 1e308 WHERE asset_id = 'a-fast'")
+        _rewrite_documents(sql, "asset", {"a-fast": {"max_speed_kmh": 1e308}})
+        _rewrite_documents(sql, "site", {"a-depot": {"radius_m": 1e308}})
+        _rewrite_documents(sql, "party", {"alpha": {"announcement_lead_min": 1e308}})
+    server.start()
+    _hold_everywhere(server, tokens.op_b)
+    with server.client(tokens.op_a) as a:  # the owner sees why: the report is out of range
+        r = a.post("/v1/checks", json=check_body("a-drones", -40.0, -100.0))
+        assert r.status_code == 201, r.text
+        assert {m.get("id") for m in r.json()["matches"]} >= {"a-old", "a-depot"}, r.text

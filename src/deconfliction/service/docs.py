@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from datetime import UTC, datetime
@@ -60,22 +61,61 @@ def stored_model(model: type[M], data: dict[str, Any]) -> M:
     time. A reach-bounding number out of range (a speed, a site's radius, a corridor:
     written by an older version or another node) is read as the widest value
     (``_WIDEST``), so that the engine never places something in less room than it may
-    take. Anything else that does not validate is raised, as before."""
+    take. Any other number out of its range (a party's announcement lead, say) is read as
+    the nearest value in range, so that one absurd document cannot stop the index from
+    loading (every check would answer 503). Anything else that does not validate is
+    raised, as before."""
     try:
         return model.model_validate(data, context=STORED)
     except ValidationError as exc:
-        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
-        if not fields or not fields <= set(_WIDEST):
-            raise
-    patched = {**data, **{f: _STAND_IN[f] for f in fields}}
-    value = model.model_validate(patched, context=STORED)
+        failure = exc
+    errors = failure.errors()
+    widest = {str(e["loc"][0]) for e in errors if len(e["loc"]) == 1 and e["loc"][0] in _WIDEST}
+    patched = {**data, **{f: _STAND_IN[f] for f in widest}}
+    clamped = _clamp_numbers(patched, [e for e in errors if str(e["loc"][0]) not in widest])
+    if clamped is None:
+        raise failure
+    value = model.model_validate(clamped, context=STORED)
     log.warning(
-        "stored %s %r: %s out of physical range; read as the widest value",
+        "stored %s %r: %s out of physical range; read as the widest value (reach) or the "
+        "nearest in range",
         model.__name__,
         data.get("id"),
-        ", ".join(sorted(fields)),
+        ", ".join(sorted(".".join(map(str, e["loc"])) for e in errors)),
     )
-    return value.model_copy(update={f: _WIDEST[f] for f in fields})
+    return value.model_copy(update={f: _WIDEST[f] for f in widest})
+
+
+#: pydantic's error types for a number past a bound, and where the bound is.
+_BOUND_ERRORS = {
+    "less_than_equal": ("le", 0),
+    "greater_than_equal": ("ge", 0),
+    "less_than": ("lt", -1),
+    "greater_than": ("gt", 1),
+}
+
+
+def _clamp_numbers(data: dict[str, Any], errors: list[Any]) -> dict[str, Any] | None:
+    """``data`` (a deep copy where changed) with each number the ``errors`` name moved to
+    the nearest value in range; ``None`` if any error is not a number out of range."""
+    out: Any = copy.deepcopy(data)
+    for error in errors:
+        bound = _BOUND_ERRORS.get(error["type"])
+        ctx = error.get("ctx") or {}
+        if bound is None or bound[0] not in ctx or not isinstance(error.get("input"), float | int):
+            return None
+        limit = float(ctx[bound[0]])
+        value = limit if bound[1] == 0 else math.nextafter(limit, bound[1] * math.inf)
+        *path, last = error["loc"]
+        parent = out
+        try:
+            for step in path:
+                parent = parent[step]
+            parent[last] = value
+        except (KeyError, IndexError, TypeError):
+            return None
+    result: dict[str, Any] = out
+    return result
 
 
 def report_row(report: PositionReport) -> dict[str, Any]:
