@@ -17,8 +17,15 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(data_dir: Path) -> Iterator[Server]:
-    srv = Server(data_dir)
+def server_env() -> dict[str, str]:
+    """Environment of the ``server`` fixture's process; a module overrides it (e.g. to
+    allow its loopback webhook endpoints)."""
+    return {}
+
+
+@pytest.fixture
+def server(data_dir: Path, server_env: dict[str, str]) -> Iterator[Server]:
+    srv = Server(data_dir, env=server_env)
     srv.start()
     try:
         yield srv
