@@ -4,7 +4,8 @@ The service keeps it in step with the store (every write, then the answer);
 the check reads only memory. Thread-safe: one lock serialises writers and
 checks (a check takes tens to hundreds of microseconds).
 
-Check semantics are those of DESIGN.md ("Check semantics"): the verdict is
+Check semantics are those of docs/design/principles.md ("The check in one paragraph")
+and docs/design/check.md: the verdict is
 ``HOLD`` when anything registered *could* be at the point at the time; features
 only explain and rank; withheld matches carry nothing but party and contact.
 """

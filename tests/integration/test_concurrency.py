@@ -463,7 +463,8 @@ def follow_barrier(fleet: Fleet, writer: int, reader: int, step: int, ack: Ackno
 
 @pytest.mark.skipif(
     backends.backend() != "postgres",
-    reason="several nodes share one PostgreSQL database (DESIGN.md); a SQLite file has one node",
+    reason="several servers share one PostgreSQL database (docs/design/principles.md, "
+    "Nodes); a SQLite file has one server",
 )
 def test_eight_clients_on_two_nodes_of_one_database_lose_nothing_and_duplicate_nothing(
     two_servers: list[Server], data_dir: Path

@@ -268,7 +268,7 @@ def test_an_announced_asset_entering_makes_no_unannounced_entry(world: World) ->
 
 
 def test_a_partys_own_lead_time_sets_its_units_deadlines(world: World) -> None:
-    """DESIGN.md: lead time 30 min by default, per party configurable (the notified
+    """docs/design/principles.md: lead time 30 min by default, per party configurable (the notified
     unit's party: it knows how much warning its teams need)."""
     r = world.http.put(
         "/v1/parties/alpha", json={**party("alpha", "Alpha"), "announcement_lead_min": 90}

@@ -1,4 +1,5 @@
-"""Every rule of DESIGN.md's check semantics, one test each (fixed clock, fictional data)."""
+"""Every rule of the check semantics (docs/design/principles.md, docs/design/check.md),
+one test each (fixed clock, fictional data)."""
 
 from __future__ import annotations
 

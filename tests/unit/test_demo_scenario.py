@@ -398,7 +398,8 @@ def test_the_incident_observation(scenario: DemoScenario) -> None:
         check.position.lat, check.position.lon, newest.position.lat, newest.position.lon
     )
     assert 500.0 <= d <= 3_000.0
-    # Within the asset's reach as DESIGN.md defines it (the engine's HOLD rests on this) ...
+    # Within the asset's reach as docs/design/principles.md defines it (the engine's HOLD
+    # rests on this) ...
     assert check.time is not None
     age_h = (check.time - newest.time).total_seconds() / 3600.0
     reach = geo.r99(newest.cep_m) + 60.0 * 1000.0 * age_h + geo.r99(check.cep_m)

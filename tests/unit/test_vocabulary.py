@@ -14,7 +14,7 @@ from deconfliction.domain.errors import DomainError, UnknownWordError
 from deconfliction.domain.model import Observed, RecognitionProfile
 from deconfliction.domain.vocabulary import Vocabulary
 
-# The lists of DESIGN.md, spelled out independently of the module under test.
+# The lists of docs/design/principles.md, spelled out independently of the module under test.
 DESIGN_MOBILITY = {"wheeled", "tracked", "foot", "static", "air", "watercraft"}
 DESIGN_FEATURES = {
     "radar",

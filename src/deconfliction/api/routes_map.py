@@ -75,7 +75,8 @@ def _positions(request: Request) -> AssetPositions:
 
 
 def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:
-    """The defaults in DESIGN.md's order, then configured extensions alphabetically."""
+    """The defaults in their documented order (docs/design/principles.md), then configured
+    extensions alphabetically."""
     return [w for w in defaults if w in words] + sorted(words - set(defaults))
 
 
@@ -83,7 +84,7 @@ def _ordered(words: frozenset[str], defaults: tuple[str, ...]) -> list[str]:
     "/v1/vocabulary",
     summary="The recognition vocabulary in force",
     description="Mobility words, visible features, size classes and certainties that checks "
-    "and the catalogue accept (the defaults of DESIGN.md plus configured extensions). "
+    "and the catalogue accept (the documented defaults plus configured extensions). "
     "Readable by any authenticated token.",
     responses=ERRORS,
     operation_id="get_vocabulary",

@@ -1,6 +1,6 @@
 """Notifications: causes, the answers each takes, the recognition card (pure, no I/O).
 
-DESIGN.md, "Notification semantics": a unit is told when something will enter
+docs/design/notifications.md: a unit is told when something will enter
 its area (``announced_arrival``), when a report puts an asset inside it without
 an announcement (``unannounced_entry``, urgent), what a type it was never
 briefed on looks like (``recognition_briefing``), when another party's check
@@ -78,7 +78,7 @@ def check_response(cause: str, response: object) -> str:
 
 
 def deadline_for(entry: datetime, now: datetime, lead: timedelta = DEFAULT_LEAD) -> datetime:
-    """DESIGN.md: ``deadline = max(now, entry - lead)``."""
+    """docs/design/notifications.md: ``deadline = max(now, entry - lead)``."""
     return max(now, entry - lead)
 
 

@@ -1,6 +1,6 @@
 """Announcement planning: when can something first be inside an area of responsibility?
 
-Pure functions (no I/O). DESIGN.md: a movement's earliest possible arrival anywhere
+Pure functions (no I/O). docs/design/principles.md: a movement's earliest possible arrival anywhere
 on its route is its start plus the along-route distance divided by the asset's
 maximum speed. Entry into an AOR is the earliest possible arrival at the first
 point of the route within ``corridor_m`` of the AOR (the asset may be anywhere
@@ -377,7 +377,7 @@ def route_length_m(route: BaseGeometry) -> float:
 
 
 def earliest_arrival(start: datetime, along_m: float, max_speed_kmh: float) -> datetime:
-    """DESIGN.md: start plus along-route distance over maximum speed.
+    """docs/design/principles.md: start plus along-route distance over maximum speed.
 
     An asset that cannot move (speed 0) arrives at the start only where the route
     starts; elsewhere it is taken to arrive at the start too (fail toward telling).

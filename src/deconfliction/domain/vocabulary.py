@@ -1,6 +1,6 @@
 """The controlled recognition vocabulary, in one place.
 
-The default lists are exactly those of DESIGN.md. Deployments may extend them by
+The default lists are exactly those of docs/design/principles.md. Deployments may extend them by
 configuration (a JSON file named by ``DECONFLICTION_VOCABULARY``, or
 :func:`configure`); words can be added, never removed, so data written under the
 defaults stays valid everywhere.

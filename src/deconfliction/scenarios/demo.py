@@ -1,9 +1,9 @@
 """The fictional demo: a wheeled air-defence variant arrives where a drone team works.
 
 Every name, place and piece of equipment here is invented. The story retraces
-the pattern DESIGN.md opens with: Westmark Army moves its new wheeled
-Skyshield-W launcher "Bastion-2" east into the area of Northland's drone team
-Kestrel 7. The tracked Skyshield-T is familiar to the drone team; the wheeled
+the pattern the project started from (docs/design/principles.md): Westmark Army
+moves its new wheeled Skyshield-W launcher "Bastion-2" east into the area of
+Northland's drone team Kestrel 7. The tracked Skyshield-T is familiar to the drone team; the wheeled
 variant is not, and from above it looks like another side's Type-88 search
 radar truck. At ``now`` the drone team sees a wheeled vehicle with a radar and
 a mast and asks the service before acting; the answer must be ``HOLD``.
@@ -14,7 +14,7 @@ is always current. Bastion-2 loads half an hour before ``now`` and drives at
 its maximum speed (60 km/h); its reports sit on the route at that pace. The
 road runs south along Kestrel 7's west border and round its south-west
 corner, a few kilometres outside, and only then turns north into the AOR:
-the earliest possible arrival at the AOR boundary (DESIGN.md: movement start
+the earliest possible arrival at the AOR boundary (docs/design/principles.md: movement start
 plus along-route distance over maximum speed) is about 90 km out, an hour and
 a half after loading, i.e. an hour after ``now``. At ``now`` Bastion-2 is
 still outside the AOR; Kestrel 7's drone looks across the border, so the
@@ -126,7 +126,8 @@ REPORT_COUNT = 6
 INCIDENT_AHEAD_OF_NEWEST_M = 1_200.0
 #: When Westmark registered the march (and the service announced it).
 REGISTERED_BEFORE_LOADING = timedelta(minutes=20)
-#: The announcement is due this long before the earliest possible entry (DESIGN.md default).
+#: The announcement is due this long before the earliest possible entry (the documented
+#: default, docs/design/principles.md).
 ANNOUNCEMENT_LEAD = timedelta(minutes=30)
 
 

@@ -37,7 +37,8 @@ from deconfliction.service.registry import Registry
 from deconfliction.store.base import StoredObject
 from deconfliction.store.times import format_time, parse_time
 
-#: A report younger than this is fresh (DESIGN.md: the 15 min of ``stale`` and coverage gaps).
+#: A report younger than this is fresh (docs/design/principles.md: the 15 min of ``stale``
+#: and coverage gaps).
 FRESH_S = 15 * 60
 
 LAYERS: tuple[str, ...] = ("aor", "area", "site", "movement", "asset")

@@ -578,7 +578,8 @@ class Planner:
         return kind.max_speed_kmh if kind is not None else 1000.0  # unknown: fail early
 
     def _lead(self, party_id: str) -> timedelta:
-        """The notified unit's party's lead time (DESIGN.md: per party configurable);
+        """The notified unit's party's lead time (per party configurable:
+        docs/design/notifications.md);
         read once per party in a batch."""
 
         def lead() -> timedelta:
