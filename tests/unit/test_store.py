@@ -245,6 +245,24 @@ def test_every_write_appends_one_event(store: Store, clock: Clock) -> None:
     assert store.last_event_seq() == 4
 
 
+def test_events_can_be_filtered_by_kind(store: Store) -> None:
+    """What the follower reads (``service/follow.py``): only the kinds asked for, in order,
+    paged as without a filter; an empty set of kinds reads nothing."""
+    store.create("party", "blue", None, party("blue"), "admin-1")
+    store.create("unit", "u1", "blue", {}, "admin-1")
+    store.add_token("t1", "hash-1", "operator", "u1", "blue", None, "admin-1")
+    store.create("asset", "a1", "blue", {"callsign": "Blue-7"}, "coord-1")
+    store.delete("asset", "a1", "coord-1")
+    everything = store.events()
+    assert [e.kind for e in everything] == ["party", "unit", "token", "asset", "asset"]
+    wanted = ("party", "unit", "asset", "movement")
+    kept = store.events(kinds=wanted)
+    assert kept == [e for e in everything if e.kind in wanted]
+    assert [e.seq for e in store.events(after_seq=1, limit=2, kinds=wanted)] == [2, 4]
+    assert store.events(after_seq=3, kinds=["token"]) == []
+    assert store.events(kinds=()) == []
+
+
 def test_state_can_be_rebuilt_from_the_event_log(store: Store) -> None:
     rng = random.Random(3)
     for step in range(300):

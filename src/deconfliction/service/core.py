@@ -37,7 +37,7 @@ from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
 from deconfliction.service.ratelimit import RateLimiter
 from deconfliction.service.writelock import WriteLock
-from deconfliction.store import Store, database_path, open_store, store_location
+from deconfliction.store import Store, open_store, store_location
 
 log = logging.getLogger("deconfliction.service")
 
@@ -89,9 +89,7 @@ class Service:
         self.load_seconds: float | None = None
         self._loader: threading.Thread | None = None
         self._stop = threading.Event()
-        self.events = follow.EventSource(
-            store, database_path(settings.data_dir, settings.database_url)
-        )
+        self.events = follow.EventSource(store)
         #: Deadlines and timers read this clock (a test hook may move it forward).
         self.clock = Clock()
         #: Told about every write, inside its transaction (notifications).

@@ -5,29 +5,23 @@ under the write lock every followed event after it was written by someone else
 (the CLI's ``import`` or ``demo`` on the same store). The movements, areas, units
 and report batches among them are queued on ``svc.unplanned`` for the write hooks
 (:meth:`Service.plan_followed`: notifications). Check and token events
-change nothing in the engine and are not even read when the source can filter:
-``store.events(kinds=...)`` when the store offers it, else (SQLite) a read-only
-query of the events table, else every event.
+change nothing in the engine and are not even read: ``store.events(kinds=...)``.
+
+This module sits below ``service/core.py``: it knows the service only as
+:class:`Following`, the few attributes it reads and writes (``Service`` has them).
 """
 
 from __future__ import annotations
 
-import inspect
-import sqlite3
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deconfliction.domain.model import Model, PositionReport
 from deconfliction.service import docs
 from deconfliction.service.kinds import BY_NAME
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from deconfliction.service.core import Service
-    from deconfliction.store import Store
+    from deconfliction.engine import Engine
+    from deconfliction.store import Event, Store
 
 _PAGE = 1000
 #: What a followed event wrote: an object, or a batch of position reports.
@@ -47,62 +41,37 @@ FOLLOWED_KINDS: tuple[str, ...] = (
 PLANNED_KINDS = frozenset({"movement", "area", "unit", "report"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
-    seq: int
-    kind: str
-    action: str
-    object_id: str | None
-    payload: Any
-
-
 class EventSource:
-    """Followed events after a sequence number, in order."""
+    """Followed events after a sequence number, in order (a page at a time)."""
 
-    def __init__(self, store: Store, sqlite_path: Path | None) -> None:
-        self.store: Any = store
-        self.filtered = _supports_kinds(store)
-        self._path = sqlite_path if not self.filtered else None
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def after(self, seq: int) -> list[_Event]:
-        if self.filtered:
-            events = self.store.events(after_seq=seq, limit=_PAGE, kinds=FOLLOWED_KINDS)
-        elif self._path is not None:
-            return self._sqlite_after(seq)
-        else:
-            events = self.store.events(after_seq=seq, limit=_PAGE)
-        return [_Event(e.seq, e.kind, e.action, e.object_id, e.payload) for e in events]
-
-    def _sqlite_after(self, seq: int) -> list[_Event]:
-        if self._conn is None:
-            uri = f"file:{self._path}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        marks = ",".join("?" * len(FOLLOWED_KINDS))
-        rows = self._conn.execute(
-            f"SELECT seq, kind, action, object_id, payload FROM events "
-            f"WHERE seq > ? AND kind IN ({marks}) ORDER BY seq LIMIT ?",
-            (seq, *FOLLOWED_KINDS, _PAGE),
-        ).fetchall()
-        return [
-            _Event(r[0], r[1], r[2], r[3], None if r[4] is None else orjson.loads(r[4]))
-            for r in rows
-        ]
+    def after(self, seq: int) -> list[Event]:
+        return self.store.events(after_seq=seq, limit=_PAGE, kinds=FOLLOWED_KINDS)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Nothing of its own to close: it reads through the store."""
 
 
-def _supports_kinds(store: Any) -> bool:
-    try:
-        return "kinds" in inspect.signature(store.events).parameters
-    except (TypeError, ValueError):
-        return False
+class Following(Protocol):
+    """What following needs of the service (:class:`~deconfliction.service.core.Service`)."""
+
+    store: Store
+    engine: Engine
+    events: EventSource
+    #: The last event of the store the engine reflects.
+    applied_seq: int
+    #: Other processes' writes applied to the engine, not yet given to the hooks.
+    unplanned: list[Followed]
+    other_planners: bool
+    asset_party: dict[str, str] | None
+
+    def object_removed(self, kind: str, obj_id: str) -> None:
+        """Tell the write hooks a registered object was deleted."""
 
 
-def catch_up(svc: Service) -> int:
+def catch_up(svc: Following) -> int:
     """Apply every followed event after ``svc.applied_seq``; call under the write lock."""
     applied = 0
     while True:
@@ -122,7 +91,7 @@ def catch_up(svc: Service) -> int:
             return applied
 
 
-def replay(svc: Service, after_seq: int, upto: int) -> int:
+def replay(svc: Following, after_seq: int, upto: int) -> int:
     """Queue the plannable writes of events ``after_seq < seq <= upto`` on
     ``svc.unplanned`` without applying them (the engine was loaded with them)."""
     queued = 0
@@ -161,7 +130,7 @@ def _decode(kind: str, action: str, obj_id: str | None, payload: Any) -> Followe
 
 
 def _apply(
-    svc: Service, kind: str, action: str, obj_id: str | None, payload: Any
+    svc: Following, kind: str, action: str, obj_id: str | None, payload: Any
 ) -> Followed | None:
     written = _decode(kind, action, obj_id, payload)
     if isinstance(written, list):

@@ -227,8 +227,16 @@ class Store(Protocol):
     def count_checks(self) -> int: ...
 
     # -- event log ---------------------------------------------------------
-    def events(self, after_seq: int = 0, limit: int = 1000) -> builtins.list[Event]:
-        """Events with ``seq > after_seq``, oldest first, at most ``limit``."""
+    def events(
+        self,
+        after_seq: int = 0,
+        limit: int = 1000,
+        *,
+        kinds: Collection[str] | None = None,
+    ) -> builtins.list[Event]:
+        """Events with ``seq > after_seq``, oldest first, at most ``limit``; ``kinds`` keeps
+        only events of those kinds (``None``: every event), so that a follower that wants
+        a few kinds does not read (and decode) the rest."""
         ...
 
     def last_event_seq(self) -> int:

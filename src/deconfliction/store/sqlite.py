@@ -592,15 +592,26 @@ class SQLiteStore(AuditLogSQL, RetentionSQL, NotificationSQL, WebhookSQL, Creden
         return self._count("SELECT COUNT(*) FROM checks")
 
     # -- event log ---------------------------------------------------------
-    def events(self, after_seq: int = 0, limit: int = 1000) -> builtins.list[Event]:
+    def events(
+        self,
+        after_seq: int = 0,
+        limit: int = 1000,
+        *,
+        kinds: Collection[str] | None = None,
+    ) -> builtins.list[Event]:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        sql = "SELECT seq, at, kind, action, object_id, actor, payload, hash FROM events "
+        sql += "WHERE seq > ?"
+        params: builtins.list[Any] = [after_seq]
+        if kinds is not None:
+            wanted = sorted(set(kinds))
+            sql += f" AND kind IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
         with self._read():
-            rows = self._conn.execute(
-                "SELECT seq, at, kind, action, object_id, actor, payload, hash FROM events "
-                "WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit),
-            ).fetchall()
+            rows = self._conn.execute(sql, params).fetchall()
         return [
             Event(
                 seq=seq,

@@ -22,7 +22,7 @@ from deconfliction.service.cot_outbound import CotOutbound
 from deconfliction.service.usecases import UseCases
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
 from deconfliction.tak.revocation import Revocations
-from deconfliction.tak.status import SCOPE_KEY
+from deconfliction.tak.status import SCOPE_KEY, RuntimeView
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -100,7 +100,8 @@ class StopBeforeShutdown:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
-            scope[SCOPE_KEY] = self.runtime
+            view: RuntimeView = self.runtime  # what GET /v1/tak/status reads (tak/status.py)
+            scope[SCOPE_KEY] = view
             await self.app(scope, receive, send)
             return
 

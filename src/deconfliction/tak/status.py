@@ -10,19 +10,39 @@ refused: this is for running the gateway, not for the field.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from deconfliction.service.access import Principal
 from deconfliction.service.errors import Forbidden, Unavailable
 
-if TYPE_CHECKING:
-    from deconfliction.tak.server import TakRuntime
-
-#: Where a request's scope carries the :class:`TakRuntime` (set by ``StopBeforeShutdown``).
+#: Where a request's scope carries the TAK runtime (set by ``tak/server.py``'s
+#: ``StopBeforeShutdown``; read by ``api/routes_tak.py``).
 SCOPE_KEY = "deconfliction.tak"
 
 
-def tak_status(who: Principal, runtime: TakRuntime | None) -> dict[str, Any]:
+# What the status reads of the runtime (``tak/server.py``'s ``TakRuntime``), named here so
+# that this module stays below the server: it is the server that depends on it.
+class GatewayView(Protocol):
+    @property
+    def ports(self) -> Mapping[str, int]: ...
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], dict[str, Any]]: ...
+
+
+class IngestView(Protocol):
+    def unbound_listing(self, party_id: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class RuntimeView(Protocol):
+    @property
+    def gateway(self) -> GatewayView | None: ...
+
+    @property
+    def ingest(self) -> IngestView: ...
+
+
+def tak_status(who: Principal, runtime: RuntimeView | None) -> dict[str, Any]:
     if who.role not in ("admin", "coordinator"):
         raise Forbidden(f"an {who.role} token may not read the TAK gateway's status")
     party = None if who.is_admin else who.party_id
