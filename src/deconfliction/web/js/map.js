@@ -93,10 +93,10 @@ export class MapView {
       // The CSP loads images from this server, data: URLs and the tile servers the operator
       // named (serve --tile-origin) only: tiles from elsewhere would be refused one by one.
       const named = this.tileOrigins.length
-        ? ` or from a tile server the operator allowed (${this.tileOrigins.join(", ")})`
+        ? ` and the tile servers the operator allowed (${this.tileOrigins.join(", ")})`
         : "";
       status.textContent =
-        `Tiles not shown: the page loads images from its own server only${named} — give a ` +
+        `Tiles not shown: the page loads images from its own server${named} only — give a ` +
         "path such as /tiles/{z}/{x}/{y}.png (a tile server behind the same address), or ask " +
         "the operator to allow the tile server (serve --tile-origin).";
       status.closest("details").open = true;
