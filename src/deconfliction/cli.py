@@ -137,6 +137,17 @@ def serve(
             "list.",
         ),
     ] = None,
+    tile_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tile-origin",
+            envvar=_env("tile_origins"),
+            metavar="ORIGIN",
+            help="A map tile server the web UI may load images from besides this server, "
+            "e.g. http://10.0.0.5:8080 (scheme, host, port: nothing else; added to the "
+            "page's CSP img-src only, docs/security.md); repeat it or give a comma list.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (the store is created and migrated on first start)."""
     import uvicorn
@@ -145,6 +156,7 @@ def serve(
     from deconfliction.service import auth
     from deconfliction.service.config import Settings
     from deconfliction.service.demo import load_demo
+    from deconfliction.service.tile_origins import parse_tile_origins
     from deconfliction.service.usecases import UseCases
     from deconfliction.service.webhook_destinations import parse_allow_list
 
@@ -152,6 +164,10 @@ def serve(
         webhook_networks = parse_allow_list(webhook_allow or ())
     except ValueError as exc:
         raise _fail(f"--webhook-allow: {exc}", code=2) from None
+    try:
+        tile_origins = parse_tile_origins(tile_origin or ())
+    except ValueError as exc:
+        raise _fail(f"--tile-origin: {exc}", code=2) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings(
         host=host,
@@ -165,6 +181,7 @@ def serve(
         hold_notice_window_s=hold_notice_window_s,
         demo=demo,
         webhook_allow=webhook_networks,
+        tile_origins=tile_origins,
         long_running=True,
     )
     policy = None
@@ -218,6 +235,8 @@ def serve(
     if webhook_networks:
         allowed = ", ".join(str(net) for net in webhook_networks)
         say(f"Webhooks may also reach: {allowed} (--webhook-allow).")
+    if tile_origins:
+        say(f"The web UI may load map tiles from: {', '.join(tile_origins)} (--tile-origin).")
     if check_rate_limit:
         say(f"Check rate limit: {check_rate_limit} per minute per unit (429 treat_as HOLD).")
     retention = None

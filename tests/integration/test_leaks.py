@@ -281,6 +281,7 @@ def test_party_c_never_receives_party_b_secrets_but_its_checks_hold(world: World
             assert get("/v1/map").status_code == 200
             for path in (
                 "/v1/vocabulary",
+                "/v1/map/tile-origins",
                 "/v1/me",
                 "/v1/health",
                 "/v1/version",

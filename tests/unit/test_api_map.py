@@ -308,10 +308,50 @@ def test_the_page_csp_is_exactly_the_documented_one(tmp_path: Path) -> None:
     with running_api(tmp_path / "d") as api:
         c = api.client
         answers = [c.get(path) for path in ("/", "/web/index.html", "/web/js/map.js")]
+        origins = c.get("/v1/map/tile-origins", headers=api.as_(api.tokens.op_a))
     header = answers[0].headers["content-security-policy"]
     assert _directives(header) == PAGE_CSP
+    assert header == web.content_security_policy()
     assert "unsafe-" not in header and "*" not in header
     for answer in answers:  # the same page under /web is no way around the policy
         assert answer.headers["content-security-policy"] == header
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
+    assert origins.status_code == 200 and origins.json() == {"tile_origins": []}
+
+
+def test_the_operators_tile_origins_go_into_img_src_only(tmp_path: Path) -> None:
+    """``serve --tile-origin``: each allowed origin is added to ``img-src`` and to no other
+    directive (a tile server may give the page pictures, never script, style or a place to
+    send data), on the page and every file under /web, and the page is told them."""
+    tiles = ("http://10.0.0.5:8080", "https://tiles.cell.lan")
+    with running_api(tmp_path / "d", tile_origins=tiles) as api:
+        c = api.client
+        answers = [c.get(path) for path in ("/", "/web/index.html", "/web/js/map.js")]
+        told = c.get("/v1/map/tile-origins", headers=api.as_(api.tokens.op_b))
+        anonymous = c.get("/v1/map/tile-origins")
+    header = answers[0].headers["content-security-policy"]
+    expected = {**PAGE_CSP, "img-src": ["'self'", "data:", *tiles]}
+    assert _directives(header) == expected
+    assert header == web.content_security_policy(tiles)
+    for name, values in _directives(header).items():
+        if name != "img-src":
+            assert not set(values) & set(tiles), name
+    for answer in answers:
+        assert answer.headers["content-security-policy"] == header
+    assert told.status_code == 200 and told.json() == {"tile_origins": list(tiles)}
+    assert told.headers["cache-control"] == "no-store"
+    assert anonymous.status_code == 401
+
+
+def test_each_app_builds_its_own_policy(tmp_path: Path) -> None:
+    """The policy is built per app from its Settings, not shared through module state: an
+    app with tile origins and one without, side by side, each send their own."""
+    with (
+        running_api(tmp_path / "with", tile_origins=("http://10.0.0.5:8080",)) as with_tiles,
+        running_api(tmp_path / "without") as without,
+    ):
+        allowed = with_tiles.client.get("/").headers["content-security-policy"]
+        plain = without.client.get("/").headers["content-security-policy"]
+    assert _directives(allowed)["img-src"] == ["'self'", "data:", "http://10.0.0.5:8080"]
+    assert _directives(plain) == PAGE_CSP

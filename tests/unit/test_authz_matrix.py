@@ -195,6 +195,7 @@ def _cases(api: Api, ids: dict[str, str]) -> dict[tuple[str, str], Case]:
         ("POST", "/v1/reports"): Case(report, {200, 201}, {403, 422}),
         ("GET", "/v1/map"): Case(lambda _a: ("/v1/map", None), ok, ok),
         ("GET", "/v1/vocabulary"): Case(lambda _a: ("/v1/vocabulary", None), ok, ok),
+        ("GET", "/v1/map/tile-origins"): Case(lambda _a: ("/v1/map/tile-origins", None), ok, ok),
         ("GET", "/v1/units/{unit_id}/notifications"): Case(
             lambda _a: ("/v1/units/a-cell/notifications", None), {200, 403}, {404}
         ),

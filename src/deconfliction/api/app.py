@@ -63,7 +63,8 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
     app.include_router(routes_webhooks.router)
     app.include_router(routes_review.router)  # GET /v1/review (issue 8)
     app.include_router(routes_tak.router)  # GET /v1/tak/status (issue 5)
-    web.install(app)  # GET /v1/map, the web UI at / and /web
+    # GET /v1/map, the web UI at / and /web; its CSP names the operator's tile origins.
+    web.install(app, usecases.core.settings.tile_origins)
     openapi.install(app)
     app.add_middleware(
         BodyLimit,

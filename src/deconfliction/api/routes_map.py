@@ -1,5 +1,6 @@
 """What the web UI draws with: ``GET /v1/map`` (what the token may see, as GeoJSON) and
-``GET /v1/vocabulary`` (the recognition words in force, for the check form)."""
+``GET /v1/vocabulary`` (the recognition words in force, for the check form) and
+``GET /v1/map/tile-origins`` (where the operator lets the page load tiles from)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,19 @@ async def get_vocabulary(who: Caller) -> Response:
             "certainties": list(vocabulary.CERTAINTIES),
         }
     )
+
+
+@router.get(
+    "/v1/map/tile-origins",
+    summary="Where the web UI may load map tiles from",
+    description="The origins besides this server whose map tiles the web UI's policy lets "
+    "the page load (`serve --tile-origin`; the page's CSP `img-src` names the same): "
+    '`{"tile_origins": ["http://10.0.0.5:8080", ...]}`, normalised as a browser writes an '
+    "origin (lower case, no default port). Map settings accept a tile URL on this server "
+    "or on one of these, and refuse any other.",
+    responses=ERRORS,
+    operation_id="get_tile_origins",
+)
+async def get_tile_origins(request: Request, who: Caller) -> Response:
+    origins = usecases(request).core.settings.tile_origins
+    return json_response({"tile_origins": list(origins)}, headers={"Cache-Control": "no-store"})

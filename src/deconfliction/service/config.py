@@ -59,6 +59,11 @@ class Settings:
     #: Networks webhooks may reach although the destination policy refuses them (loopback,
     #: private …): ``serve --webhook-allow CIDR`` (docs/security.md, "Webhook destinations").
     webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: Origins (``http://10.0.0.5:8080``, normalised by ``service/tile_origins.py``) the web
+    #: UI may load map tiles from, besides the server itself: added to the page's CSP
+    #: ``img-src`` only (``serve --tile-origin``; docs/security.md, "The web UI renders data
+    #: as text").
+    tile_origins: tuple[str, ...] = ()
     #: One service per process, for the life of the process (``serve``): the loaded index
     #: is moved out of the garbage collector's sight once loaded (``Service._load``).
     long_running: bool = False

@@ -114,6 +114,9 @@ RULES: Mapping[tuple[str, str], Rule] = {
     # -- the map and the vocabulary -----------------------------------------------------------
     ("GET", "/v1/map"): Rule(EVERYONE, Reads.RELEASABLE, "own AOR + what the party may see"),
     ("GET", "/v1/vocabulary"): Rule(EVERYONE, Reads.SHARED, "the recognition words"),
+    ("GET", "/v1/map/tile-origins"): Rule(
+        EVERYONE, Reads.NOTHING, "the operator's tile origins (also in the page's CSP)"
+    ),
     # -- notifications ------------------------------------------------------------------------
     ("GET", "/v1/units/{unit_id}/notifications"): Rule(EVERYONE, Reads.OWN_UNIT, "inbox"),
     ("GET", "/v1/units/{unit_id}/notifications/stream"): Rule(EVERYONE, Reads.OWN_UNIT, "SSE"),

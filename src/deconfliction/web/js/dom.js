@@ -51,10 +51,16 @@ export function textLabel(text, className = null) {
 /** A path on this server ("/tiles/{z}/{x}/{y}.png") or a URL of this very origin
  * (resolved as the browser would: "//elsewhere/…" is elsewhere). */
 export function sameOrigin(url) {
+  return originOf(url) === window.location.origin;
+}
+
+/** The origin a URL (relative to the page) points at, as the browser writes it; null when
+ * it is not a URL. */
+export function originOf(url) {
   try {
-    return new URL(url, window.location.href).origin === window.location.origin;
+    return new URL(url, window.location.href).origin;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -64,8 +64,9 @@ async function signIn(event) {
 
 async function start() {
   // In parallel: a 401 on /v1/me still fails the sign-in (the others fail the same way).
-  const [me, parties, vocabulary] = await Promise.all([
+  const [me, parties, vocabulary, tiles] = await Promise.all([
     api("GET", "/v1/me"), listAll("/v1/parties"), api("GET", "/v1/vocabulary"),
+    api("GET", "/v1/map/tile-origins"),
   ]);
   state.me = me;
   state.parties = new Map(parties.map((p) => [p.id, p]));
@@ -91,6 +92,7 @@ async function start() {
   const expired = () => signedOut("Your token is no longer valid: sign in again.");
   state.map = new MapView({
     parties: state.parties,
+    tileOrigins: tiles.tile_origins,
     onPick: (lat, lon) => state.check.pick(lat, lon),
     onUnauthorised: expired,
   });

@@ -1,7 +1,7 @@
 // The map: Leaflet (global `L`), a plain graticule by default, an optional tile server,
 // and what GET /v1/map says the token may see. A check's position is never drawn here.
 import { api, ApiError } from "/web/js/api.js";
-import { $, clear, duration, h, sameOrigin, textLabel, utc, words } from "/web/js/dom.js";
+import { $, clear, duration, h, originOf, sameOrigin, textLabel, utc, words } from "/web/js/dom.js";
 import { formatLatLon, formatMgrs } from "/web/js/coords.js";
 import { symbol } from "/web/js/symbols.js";
 import { DotLayer } from "/web/js/dots.js";
@@ -30,8 +30,9 @@ const PROTECTED = "#7ee787";
 const HIT = "#ffd33d";
 
 export class MapView {
-  constructor({ parties, onPick, onUnauthorised }) {
+  constructor({ parties, tileOrigins, onPick, onUnauthorised }) {
     this.parties = parties; // id → party
+    this.tileOrigins = tileOrigins || []; // GET /v1/map/tile-origins: the CSP's img-src extras
     this.onPick = onPick;
     this.entries = new Map(); // "layer:id" → {layer, feature, label, highlight(on)}
     this.hits = new Set();
@@ -86,12 +87,19 @@ export class MapView {
     if (this.tiles) this.map.removeLayer(this.tiles);
     this.tiles = null;
     $("tile-url").value = url;
-    if (url && !sameOrigin(url)) {
-      // The CSP loads images from this server only (and data: URLs): tiles from elsewhere
-      // would be refused one by one. A tile server is put behind the same origin instead.
-      $("map-status").textContent =
-        "Tiles not shown: the page loads images from its own server only — give a path " +
-        "such as /tiles/{z}/{x}/{y}.png (a tile server behind the same address).";
+    const status = $("tile-status");
+    status.textContent = "";
+    if (url && !tileUrlAllowed(url, this.tileOrigins)) {
+      // The CSP loads images from this server, data: URLs and the tile servers the operator
+      // named (serve --tile-origin) only: tiles from elsewhere would be refused one by one.
+      const named = this.tileOrigins.length
+        ? ` and the tile servers the operator allowed (${this.tileOrigins.join(", ")})`
+        : "";
+      status.textContent =
+        `Tiles not shown: the page loads images from its own server${named} only — give a ` +
+        "path such as /tiles/{z}/{x}/{y}.png (a tile server behind the same address), or ask " +
+        "the operator to allow the tile server (serve --tile-origin).";
+      status.closest("details").open = true;
       return;
     }
     if (url) {
@@ -585,4 +593,12 @@ class Graticule {
     const icon = L.divIcon({ className: "dc-grid-label", html, iconSize: null, iconAnchor: [-dx, -dy] });
     this.group.addLayer(L.marker(latlng, { icon, interactive: false, keyboard: false }));
   }
+}
+
+/** A tile URL template the page's CSP lets it load: on this server, or on an origin the
+ * operator allowed (the server gives them normalised as `URL.origin` writes them). */
+export function tileUrlAllowed(url, tileOrigins) {
+  if (sameOrigin(url)) return true;
+  const origin = originOf(url);
+  return origin !== null && tileOrigins.includes(origin);
 }
