@@ -25,8 +25,8 @@ with warnings.catch_warnings():  # pytak warns about optional extras it does not
     import pytak
 
 from deconfliction.tak import pki
-from tests.integration.live import Server, free_port, issue, store_at
-from tests.integration.tak import (
+from tests.support.live import Server, free_port, issue, store_at
+from tests.support.tak import (
     Issued,
     client_context,
     cot,
@@ -36,7 +36,7 @@ from tests.integration.tak import (
     tls_connect,
     wait_for,
 )
-from tests.integration.world import asset, check_body, report, seed
+from tests.support.world import asset, check_body, report, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytak's TLS options
 
@@ -520,7 +520,7 @@ def test_a_revoked_certificate_is_refused_and_its_open_connection_closed(
 ) -> None:
     from cryptography import x509
 
-    from tests.integration.live import run_cli
+    from tests.support.live import run_cli
 
     revoked = issue_client(tak.data_dir, "a-cell", tmp_path / "soon-revoked")
     serial = x509.load_pem_x509_certificate(revoked.cert.read_bytes()).serial_number

@@ -19,7 +19,7 @@ import httpx
 
 from deconfliction.service import auth
 from deconfliction.store import Store, open_store
-from tests import backends
+from tests.support import backends
 
 START_TIMEOUT_S = 30.0
 
