@@ -28,7 +28,7 @@ def now() -> datetime:
 # -- the backend of the whole suite ---------------------------------------------
 
 #: ``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default sqlite): the backend of every
-#: server, in-process app, CLI run and ``store_at`` the tests start (``tests/backends.py``).
+#: server, in-process app, CLI run and ``store_at`` the tests start (``tests/support/backends.py``).
 #: ``./test`` runs the suite once with each.
 TEST_BACKEND = backends.backend()
 

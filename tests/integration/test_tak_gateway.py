@@ -2,7 +2,7 @@
 the trust rule, plain ports, bursts and hostile input (issue 5).
 
 One server for the module (TLS, TCP and UDP on), with the small world of
-``world.py``: alpha (units a-cell, a-drones) and bravo (b-team). Each test uses
+``tests/support/world.py``: alpha (units a-cell, a-drones) and bravo (b-team). Each test uses
 assets of its own, so the tests do not depend on each other's order.
 """
 

@@ -1,7 +1,7 @@
 """TAK outbound against the real server (issue 6): notifications as GeoChat and arrival
 markers, answers and checks by chat, the friendly picture, reconnects.
 
-One server for the module with TLS on, and the small world of ``world.py``: alpha
+One server for the module with TLS on, and the small world of ``tests/support/world.py``: alpha
 (units a-cell, a-drones) and bravo (b-team). The receivers are pytak TLS clients
 with certificates the CLI issued, bound to their units; every event any of them
 receives is checked against the CoT event rules and round-tripped through takproto

@@ -1,5 +1,5 @@
 """The app in-process (no sockets) over a real store: the SQLite file in a temporary
-directory, or on the postgres pass its own PostgreSQL database (``tests/backends.py``)."""
+directory, or on the postgres pass its own PostgreSQL database (``tests/support/backends.py``)."""
 
 from __future__ import annotations
 
