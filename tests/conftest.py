@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import os
 import secrets
-import sqlite3
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 from deconfliction.store.postgres import redact_url
-from tests import backends
-
-#: A fixed clock, so that tests never depend on when they run.
-FIXED_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support import backends
+from tests.support.clock import FIXED_NOW
+from tests.support.stores import StoreFactory, with_pg_options
 
 
 @pytest.fixture
 def now() -> datetime:
+    """The one fixed time (``tests/support/clock.py``), so that tests never depend on when
+    they run."""
     return FIXED_NOW
 
 
 # -- the backend of the whole suite ---------------------------------------------
 
 #: ``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default sqlite): the backend of every
-#: server, in-process app, CLI run and ``store_at`` the tests start (``tests/backends.py``).
+#: server, in-process app, CLI run and ``store_at`` the tests start (``tests/support/backends.py``).
 #: ``./test`` runs the suite once with each.
 TEST_BACKEND = backends.backend()
 
@@ -97,14 +97,6 @@ def _admin_connection(url: str) -> Any:
         pytest.fail(f"{exc}\n(needed by the postgres-parametrized tests)", pytrace=False)
 
 
-def with_pg_options(url: str, *options: str) -> str:
-    """``url`` with server settings (``-c name=value``) added to its ``options``."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query["options"] = " ".join(filter(None, [query.get("options", ""), *options]))
-    return parts._replace(query=urlencode(query, quote_via=quote)).geturl()
-
-
 @pytest.fixture(scope="session")
 def pg_test_database() -> Iterator[str]:
     """The URL of a PostgreSQL database for this test session, dropped at its end."""
@@ -137,53 +129,6 @@ def pg_database_url(pg_test_database: str) -> Iterator[str]:
     finally:
         with _admin_connection(pg_test_database) as admin:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-class StoreFactory:
-    """Opens stores of one backend on one database (a file in ``tmp_path``, or a
-    fresh PostgreSQL database); every store it opens is closed after the test."""
-
-    def __init__(self, backend: str, data_dir: Path, database_url: str | None) -> None:
-        self.backend = backend
-        #: What ``open_store(data_dir, database_url)`` takes to open this database.
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.opened: list[Any] = []
-
-    def __call__(
-        self,
-        *,
-        clock: Callable[[], Any] | None = None,
-        migrate: bool = True,
-        durability: str = "normal",
-    ) -> Any:
-        from deconfliction.store import DATABASE_FILE, PostgresStore, SQLiteStore
-
-        kwargs: dict[str, Any] = {"durability": durability}
-        if clock is not None:
-            kwargs["clock"] = clock
-        store: Any
-        if self.database_url is None:
-            store = SQLiteStore(self.data_dir / DATABASE_FILE, **kwargs)
-        else:
-            store = PostgresStore(self.database_url, **kwargs)
-        self.opened.append(store)
-        if migrate:
-            store.migrate()
-        return store
-
-    def raw(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement on the database directly, committed; ``?`` placeholders."""
-        if self.database_url is None:
-            from deconfliction.store import DATABASE_FILE
-
-            with sqlite3.connect(self.data_dir / DATABASE_FILE) as conn:
-                return [tuple(row) for row in conn.execute(statement, params).fetchall()]
-        import psycopg
-
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            cursor = conn.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -28,8 +28,8 @@ from playwright.sync_api import (
 )
 
 from deconfliction.api import web
-from tests.integration.live import Server, issue
-from tests.integration.world import now_iso
+from tests.support.live import Server, issue
+from tests.support.world import now_iso
 
 CHROMIUM = os.environ.get("DECONFLICTION_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -29,8 +29,8 @@ from playwright.sync_api import Browser, Page, Request, expect
 
 from deconfliction.scenarios import demo as story
 from tests.browser.conftest import VIEWPORT, Console, Demo, sign_in
-from tests.integration.live import issue
-from tests.integration.world import now_iso
+from tests.support.live import issue
+from tests.support.world import now_iso
 
 #: Every element the strings could create carries this attribute: one query finds them all.
 MARK = "data-injected"

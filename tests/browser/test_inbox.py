@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from deconfliction.scenarios import demo as story
 from tests.browser.conftest import HIDDEN_ASSET, VIEWPORT, Console, Demo, sign_in
-from tests.integration.live import issue
+from tests.support.live import issue
 
 #: The README's screenshots. Every run makes them; with DECONFLICTION_SCREENSHOTS=docs they
 #: replace the committed ones in docs/img (else they go to a temporary directory, so that a

@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from deconfliction.scenarios import demo as story
 from tests.browser.conftest import Demo, sign_in
-from tests.integration.world import now_iso
+from tests.support.world import now_iso
 
 COUNT = 400
 #: A grid of Westmark assets releasable to Northland, inside Kestrel 7's AOR.

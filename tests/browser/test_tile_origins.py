@@ -27,7 +27,7 @@ from playwright.sync_api import Page, expect
 
 from deconfliction.api import web
 from tests.browser.conftest import Demo, sign_in
-from tests.integration.live import Server, issue
+from tests.support.live import Server, issue
 
 #: How long the test waits for a condition the page should reach (generous: a shared machine).
 DEADLINE_S = 30.0

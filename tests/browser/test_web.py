@@ -16,7 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from deconfliction.scenarios.demo import build_demo
 from tests.browser.conftest import HIDDEN_POSITION, Console, Demo, screenshot, sign_in
-from tests.integration.live import issue
+from tests.support.live import issue
 
 
 def _markers(page: Page) -> list[str]:

@@ -1,4 +1,5 @@
-"""Fixtures that start the real server (a subprocess on a free port)."""
+"""Fixtures that start the real server (a subprocess on a free port), and the worlds the
+integration tests build on it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.live import Server, issue
-from tests.integration.world import Tokens, seed
+from tests.support.live import Server, issue
+from tests.support.notification_world import World
+from tests.support.world import Tokens, seed
 
 
 @pytest.fixture
@@ -46,3 +48,23 @@ def tokens(server: Server, data_dir: Path) -> Tokens:
         coord_b=issue(data_dir, "coordinator", "b-team"),
         op_b=issue(data_dir, "operator", "b-team"),
     )
+
+
+@pytest.fixture
+def clocked(data_dir: Path) -> Iterator[Server]:
+    """A server whose clock tests may move forward (the documented test hook)."""
+    srv = Server(data_dir, env={"DECONFLICTION_TEST_CLOCK": "1"})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def world(server: Server, data_dir: Path) -> Iterator[World]:
+    """The notifications tests' world (``tests/support/notification_world.py``); a module
+    with a world of its own (``test_leaks``) overrides it."""
+    w = World(server, data_dir)
+    yield w
+    w.http.close()

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from tests.integration.live import Server, issue, raw_sql, run_cli
-from tests.integration.world import check_body, seed
+from tests.support.live import Server, issue, raw_sql, run_cli
+from tests.support.world import check_body, seed
 
 DEADLINE_S = 60.0
 

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.live import Server, store_at
-from tests.integration.world import Tokens, asset, check_body, report
+from tests.support.live import Server, store_at
+from tests.support.world import Tokens, asset, check_body, report
 
 
 def _snapshot(data_dir: Path) -> tuple[int, int, int, int]:

@@ -36,10 +36,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import backends
-from tests.backends import DATABASE_URL_ENV
-from tests.integration.live import Server, issue, store_at
-from tests.integration.world import BOX_A, BOX_B, SAM_W, asset, now_iso, party, unit
+from tests.support import backends
+from tests.support.backends import DATABASE_URL_ENV
+from tests.support.live import Server, issue, store_at
+from tests.support.world import BOX_A, BOX_B, SAM_W, asset, now_iso, party, unit
 
 CLIENTS = 8
 ROUNDS = 12

@@ -15,11 +15,11 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.live import Server, free_port, run_cli, store_at
-from tests.integration.tak import Receiver, issue_client, wait_for
-from tests.integration.test_notifications import INTO_A, World, bearer, world  # noqa: F401
-from tests.integration.test_webhooks import ALLOW_LOOPBACK, Endpoint
-from tests.integration.world import asset, unit
+from tests.support.live import Server, free_port, run_cli, store_at
+from tests.support.notification_world import INTO_A, World, bearer
+from tests.support.tak import Receiver, issue_client, wait_for
+from tests.support.webhook_endpoint import ALLOW_LOOPBACK, Endpoint
+from tests.support.world import asset, unit
 
 #: How long a test waits for what must happen within a second or two (a generous deadline,
 #: not a measured duration).
@@ -86,7 +86,7 @@ def _tls_port(server: Server) -> int:
 
 
 def test_a_token_revoked_with_the_cli_ends_its_open_stream_and_gets_nothing_after(
-    world: World,  # noqa: F811
+    world: World,
     data_dir: Path,
 ) -> None:
     for aid in ("b-1", "b-2"):
@@ -114,7 +114,7 @@ def test_a_token_revoked_with_the_cli_ends_its_open_stream_and_gets_nothing_afte
 
 
 def test_a_token_revoked_with_the_cli_stops_the_webhooks_it_registered(
-    world: World,  # noqa: F811
+    world: World,
     data_dir: Path,
 ) -> None:
     stolen_endpoint, kept_endpoint = Endpoint(), Endpoint()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deconfliction.scenarios.demo import DRONE_TEAM, VARIANT_ASSET, VARIANT_MOVEMENT, build_demo
-from tests.integration.live import Server, issue, run_cli
+from tests.support.live import Server, issue, run_cli
 
 
 def test_replay_prints_both_timelines_and_the_hold() -> None:

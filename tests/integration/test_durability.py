@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.live import Server, issue, store_at
-from tests.integration.world import Tokens, asset, check_body, report
+from tests.support.live import Server, issue, store_at
+from tests.support.world import Tokens, asset, check_body, report
 
 
 def test_restart_finds_every_asset_report_and_check(

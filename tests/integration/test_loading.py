@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.live import Server, issue
-from tests.integration.world import check_body
+from tests.support.live import Server, issue
+from tests.support.world import check_body
 
 
 def test_check_during_load_is_503_treat_as_hold(data_dir: Path) -> None:

@@ -11,17 +11,9 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.integration.live import Server, issue
-from tests.integration.test_notifications import (  # noqa: F401  (fixtures)
-    ACK,
-    INTO_A,
-    World,
-    bearer,
-    clocked,
-    of,
-    world,
-)
-from tests.integration.world import asset, now_iso
+from tests.support.live import Server, issue
+from tests.support.notification_world import ACK, INTO_A, World, bearer, of
+from tests.support.world import asset, now_iso
 
 
 def read_events(
@@ -63,7 +55,7 @@ def read_events(
 
 
 def test_sse_delivers_live_and_resumes_after_last_event_id_missing_nothing(
-    world: World,  # noqa: F811
+    world: World,
 ) -> None:
     for aid in ("b-1", "b-2", "b-3"):
         world.post("/v1/assets", asset(aid, "bravo", releasable_to=["*"]))
@@ -119,7 +111,7 @@ def test_sse_delivers_live_and_resumes_after_last_event_id_missing_nothing(
 
 
 def test_after_sigkill_each_stream_position_is_delivered_once(
-    clocked: Server,  # noqa: F811
+    clocked: Server,
     data_dir: Path,
 ) -> None:
     w = World(clocked, data_dir)

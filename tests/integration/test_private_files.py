@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.live import run_cli
+from tests.support.live import run_cli
 
 
 def _mode(path: Path) -> int:

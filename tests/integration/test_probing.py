@@ -17,10 +17,7 @@ from hypothesis import strategies as st
 
 from deconfliction.domain.coarse import Lattice
 from deconfliction.engine import Engine
-from tests.integration.live import Server, issue, run_cli, store_at
-from tests.integration.world import BOX_C, charlie, now_iso, seed, unit
-from tests.unit.check_fixtures import (
-    NOW,
+from tests.support.check_fixtures import (
     area,
     asset,
     engine,
@@ -30,6 +27,9 @@ from tests.unit.check_fixtures import (
     site,
     square,
 )
+from tests.support.clock import FIXED_NOW
+from tests.support.live import Server, issue, run_cli, store_at
+from tests.support.world import BOX_C, charlie, now_iso, seed, unit
 
 SECRET = (48.4567, 36.7891)
 
@@ -169,8 +169,8 @@ def _coarse_reach_m(lattice: Lattice, cep_obs: float, speed_mps: float = 60 / 3.
 def _answers(e: Engine, sweep: list[tuple[float, float, float, int]]) -> list[dict[str, Any]]:
     out = []
     for lat, lon, cep, dt in sweep:
-        obs = observe(lat, lon, unit="c-drones", cep=cep, time=NOW + timedelta(seconds=dt))
-        out.append(e.check(obs, "c", now=NOW).to_dict())
+        obs = observe(lat, lon, unit="c-drones", cep=cep, time=FIXED_NOW + timedelta(seconds=dt))
+        out.append(e.check(obs, "c", now=FIXED_NOW).to_dict())
     return out
 
 
@@ -207,8 +207,8 @@ def test_a_sweep_cannot_tell_two_positions_in_one_cell_apart() -> None:
     # No false negative: wherever the owner's own exact check holds, the asker's holds too.
     exact = _world(*corner_1)
     for (lat, lon, cep, dt), answer in zip(sweep, one, strict=True):
-        obs = observe(lat, lon, unit="b-1", cep=cep, time=NOW + timedelta(seconds=dt))
-        if exact.check(obs, "b", now=NOW).verdict == "HOLD":
+        obs = observe(lat, lon, unit="b-1", cep=cep, time=FIXED_NOW + timedelta(seconds=dt))
+        if exact.check(obs, "b", now=FIXED_NOW).verdict == "HOLD":
             assert answer["verdict"] == "HOLD", (lat, lon, cep, dt)
 
 
@@ -220,8 +220,8 @@ def test_valid_until_from_a_withheld_asset_is_only_ever_earlier() -> None:
     for i, (lat, lon) in enumerate(_grid(far, 10, 10, 0.003)):
         obs_c = observe(lat, lon, unit="c-drones", cep=20)
         obs_b = observe(lat, lon, unit="b-1", cep=20)
-        coarse = e.check(obs_c, "c", now=NOW + timedelta(seconds=i)).valid_until
-        exact = e.check(obs_b, "b", now=NOW + timedelta(seconds=i)).valid_until
+        coarse = e.check(obs_c, "c", now=FIXED_NOW + timedelta(seconds=i)).valid_until
+        exact = e.check(obs_b, "b", now=FIXED_NOW + timedelta(seconds=i)).valid_until
         assert coarse <= exact, (lat, lon)
 
 
@@ -297,10 +297,10 @@ def test_a_withheld_object_holds_wherever_the_exact_answer_does(
         objects.append(movement("b-mv", "b-hidden", route, 250.0, start, end))
     reports = (report("b-hidden", lat, lon, timedelta(minutes=age_min)),) if kind == "asset" else ()
     e = engine(*objects, reports=reports)
-    when = NOW + timedelta(seconds=dt_s)
+    when = FIXED_NOW + timedelta(seconds=dt_s)
     point = (lat + dlat, lon + dlon)
-    asker = e.check(observe(*point, unit="c-1", cep=cep, time=when), "c", now=NOW)
-    owner = e.check(observe(*point, unit="b-1", cep=cep, time=when), "b", now=NOW)
+    asker = e.check(observe(*point, unit="c-1", cep=cep, time=when), "c", now=FIXED_NOW)
+    owner = e.check(observe(*point, unit="b-1", cep=cep, time=when), "b", now=FIXED_NOW)
     if owner.verdict == "HOLD":
         assert asker.verdict == "HOLD"
         assert [m.party_id for m in asker.matches] == ["b"]

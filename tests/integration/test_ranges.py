@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.live import Server, raw_sql, store_at
-from tests.integration.world import Tokens, asset, check_body, report
+from tests.support.live import Server, raw_sql, store_at
+from tests.support.world import Tokens, asset, check_body, report
 
 #: Checks far apart: the asset's own area, the other side of the earth, a pole, the
 #: antimeridian.

@@ -22,7 +22,7 @@ from deconfliction.scenarios.demo import (
     WMA_CELL,
     build_demo,
 )
-from tests.integration.live import Server, issue, run_cli
+from tests.support.live import Server, issue, run_cli
 
 
 def _check(srv: Server) -> tuple[dict[str, object], dict[str, object]]:

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.integration.live import Server
-from tests.integration.test_leaks import SECRET_TYPE, SECRETS, World, build_world
+from tests.support.leak_world import SECRET_TYPE, SECRETS, World, build_world
+from tests.support.live import Server
 
 EXAMPLES = int(os.environ.get("DECONFLICTION_SCHEMATHESIS_EXAMPLES", "6"))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.live import Server, issue, run_cli
-from tests.integration.world import Tokens, asset, check_body, now_iso, report
+from tests.support.live import Server, issue, run_cli
+from tests.support.world import Tokens, asset, check_body, now_iso, report
 
 WELL_FORMED_UNKNOWN = "dcf_0123456789abcdef_" + "A" * 43
 

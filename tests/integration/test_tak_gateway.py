@@ -2,7 +2,7 @@
 the trust rule, plain ports, bursts and hostile input (issue 5).
 
 One server for the module (TLS, TCP and UDP on), with the small world of
-``world.py``: alpha (units a-cell, a-drones) and bravo (b-team). Each test uses
+``tests/support/world.py``: alpha (units a-cell, a-drones) and bravo (b-team). Each test uses
 assets of its own, so the tests do not depend on each other's order.
 """
 
@@ -26,8 +26,8 @@ with warnings.catch_warnings():  # pytak warns about optional extras it does not
     import pytak
 
 from deconfliction.tak import pki
-from tests.integration.live import Server, free_port, issue, store_at
-from tests.integration.tak import (
+from tests.support.live import Server, free_port, issue, store_at
+from tests.support.tak import (
     Issued,
     client_context,
     cot,
@@ -37,7 +37,7 @@ from tests.integration.tak import (
     tls_connect,
     wait_for,
 )
-from tests.integration.world import asset, check_body, report, seed
+from tests.support.world import asset, check_body, report, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytak's TLS options
 
@@ -522,7 +522,7 @@ def test_a_revoked_certificate_is_refused_and_its_open_connection_closed(
     from cryptography import x509
 
     from deconfliction.tak.revocation import revoke
-    from tests.integration.live import run_cli
+    from tests.support.live import run_cli
 
     revoked = issue_client(tak.data_dir, "a-cell", tmp_path / "soon-revoked")
     serial = x509.load_pem_x509_certificate(revoked.cert.read_bytes()).serial_number

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.live import Server, free_port, issue, store_at
-from tests.integration.tak import Issued, cot, issue_client
-from tests.integration.world import asset, check_body, report, seed
+from tests.support.live import Server, free_port, issue, store_at
+from tests.support.tak import Issued, cot, issue_client
+from tests.support.world import asset, check_body, report, seed
 
 CLIENTS = 200
 ACTIVE = 5

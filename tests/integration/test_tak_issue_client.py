@@ -13,9 +13,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
 
-from tests.integration.live import run_cli, store_at
-from tests.integration.tak import issue_client
-from tests.integration.world import BOX_A, party, unit
+from tests.support.live import run_cli, store_at
+from tests.support.tak import issue_client
+from tests.support.world import BOX_A, party, unit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

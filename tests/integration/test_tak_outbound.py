@@ -1,11 +1,11 @@
 """TAK outbound against the real server (issue 6): notifications as GeoChat and arrival
 markers, answers and checks by chat, the friendly picture, reconnects.
 
-One server for the module with TLS on, and the small world of ``world.py``: alpha
+One server for the module with TLS on, and the small world of ``tests/support/world.py``: alpha
 (units a-cell, a-drones) and bravo (b-team). The receivers are pytak TLS clients
 with certificates the CLI issued, bound to their units; every event any of them
 receives is checked against the CoT event rules and round-tripped through takproto
-and pytak (:func:`tests.integration.tak.validate`).
+and pytak (:func:`tests.support.tak.validate`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from deconfliction.cot.framing import StreamFramer, decode_frame
 from deconfliction.cot.mapping import chat_event
 from deconfliction.cot.proto import encode_stream
 from deconfliction.cot.xml import render_event
-from tests.integration.live import Server, free_port, issue
-from tests.integration.tak import (
+from tests.support.live import Server, free_port, issue
+from tests.support.tak import (
     Issued,
     Received,
     Receiver,
@@ -37,7 +37,7 @@ from tests.integration.tak import (
     validate,
     wait_for,
 )
-from tests.integration.world import asset, report, seed
+from tests.support.world import asset, report, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pytak's TLS options
 

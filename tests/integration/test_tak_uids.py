@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from deconfliction.service.plain_limits import SOURCE_BURST, SOURCE_PER_S, UID_BURST, UID_PER_S
-from tests.integration.live import Server, free_port, issue, store_at
-from tests.integration.tak import (
+from tests.support.live import Server, free_port, issue, store_at
+from tests.support.tak import (
     Issued,
     cot,
     issue_client,
@@ -29,7 +29,7 @@ from tests.integration.tak import (
     tls_connect,
     wait_for,
 )
-from tests.integration.world import BOX_B, asset, check_body, report, seed, unit
+from tests.support.world import BOX_B, asset, check_body, report, seed, unit
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

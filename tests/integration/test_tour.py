@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.live import Server, run_cli
-from tests.integration.world import now_iso
+from tests.support.live import Server, run_cli
+from tests.support.world import now_iso
 
 # The tour's new asset: a second wheeled launcher of Westmark, 2 km from the drone team.
 ASSET = {

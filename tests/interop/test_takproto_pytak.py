@@ -37,8 +37,7 @@ from deconfliction.cot.mapping import (
 )
 from deconfliction.cot.proto import decode_payload, encode_mesh, encode_stream
 from deconfliction.cot.xml import parse_event, render_event
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 def pytak_config(**values: str) -> Any:
@@ -52,9 +51,9 @@ def marker(n: int, cot_type: str = "a-f-G-U-C") -> CotEvent:
         uid=f"deconfliction.asset.{n}",
         type=cot_type,
         how="h-g-i-g-o",
-        time=NOW,
-        start=NOW,
-        stale=NOW + timedelta(hours=6),
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW + timedelta(hours=6),
         point=Point(48.85 + n / 100, 2.35, 35.0, 12.5, 3.0),
         detail=Detail(
             callsign=f"BLUE-{n}",
@@ -74,12 +73,12 @@ def our_events() -> list[CotEvent]:
         marker(3, friendly_type_for("humanitarian")),
         chat_event(
             "HOLD: Blue-7 could be there; valid until 12:20Z",
-            now=NOW,
+            now=FIXED_NOW,
             recipient_uid="ANDROID-9",
             recipient_callsign="RAVEN",
             message_id="m-1",
         ),
-        chat_event("Announcement: arrival 13:00Z", now=NOW, message_id="m-2"),
+        chat_event("Announcement: arrival 13:00Z", now=FIXED_NOW, message_id="m-2"),
     ]
 
 
@@ -387,9 +386,9 @@ def test_chat_answer_from_a_geochat_event_produced_by_takproto_roundtrip() -> No
         uid="GeoChat.ANDROID-9.deconfliction.abc",
         type="b-t-f",
         how="h-g-i-g-o",
-        time=NOW,
-        start=NOW,
-        stale=NOW + timedelta(days=1),
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW + timedelta(days=1),
         point=Point(48.1, 2.1, 0.0, 4.0, 9_999_999.0),
         detail=Detail(
             chat=Chat(

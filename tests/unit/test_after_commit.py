@@ -8,7 +8,7 @@ from pathlib import Path
 from deconfliction.service.config import Settings
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
-from tests import backends
+from tests.support import backends
 
 
 def test_after_commit_runs_once_the_write_is_visible_to_other_connections(

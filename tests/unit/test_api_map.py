@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from deconfliction.api import web
-from tests.integration.world import BOX_A, asset, check_body, now_iso, report
-from tests.unit.api_support import Api, running_api
+from tests.support.api_support import Api, running_api
+from tests.support.world import BOX_A, asset, check_body, now_iso, report
 
 
 def _world(api: Api) -> None:

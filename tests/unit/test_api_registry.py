@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.world import BOX_A, asset, check_body, now_iso, report, unit
-from tests.unit.api_support import Api, running_api
+from tests.support.api_support import Api, running_api
+from tests.support.world import BOX_A, asset, check_body, now_iso, report, unit
 
 LINE = {"type": "LineString", "coordinates": [[35.1, 48.1], [35.3, 48.2]]}
 SQUARE = {

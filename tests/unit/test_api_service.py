@@ -11,9 +11,9 @@ import pytest
 
 from deconfliction.service import transfer
 from deconfliction.store import open_store
-from tests import backends
-from tests.integration.world import asset, check_body, report
-from tests.unit.api_support import running_api
+from tests.support import backends
+from tests.support.api_support import running_api
+from tests.support.world import asset, check_body, report
 
 
 def test_openapi_documents_the_semantics(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from deconfliction.service import policy
-from tests.integration.world import BOX_A, check_body, now_iso, party, unit
-from tests.unit.api_support import Api, running_api
+from tests.support.api_support import Api, running_api
+from tests.support.world import BOX_A, check_body, now_iso, party, unit
 
 CALLERS = ("anonymous", "admin", "coord_own", "op_own", "coord_other", "op_other")
 _n = itertools.count()

@@ -11,7 +11,7 @@ with errors drawn inside the 99 % radii it must be 100 %.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -20,9 +20,9 @@ from pyproj import Geod
 
 from deconfliction.domain.model import Asset, EquipmentType, Observation, Party, PositionReport
 from deconfliction.engine import Engine
+from tests.support.clock import FIXED_NOW
 
 GEOD = Geod(ellps="WGS84")
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HORIZON_S = 6 * 3600
 
 
@@ -61,7 +61,7 @@ def _simulate(rng: np.random.Generator, n: int, gaussian: bool) -> float:
     lon_t, lat_t, _ = GEOD.fwd(lon0, lat0, heading, travel)
     rep_lon, rep_lat, _ = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), error_radius(cep0))
     obs_lon, obs_lat, _ = GEOD.fwd(lon_t, lat_t, rng.uniform(0, 360, n), error_radius(cep_obs))
-    report_time = NOW - timedelta(hours=7)
+    report_time = FIXED_NOW - timedelta(hours=7)
     for i in range(n):
         e.put(Asset(id=f"a{i}", party_id="p", type_id=f"t{i}", callsign=f"A{i}"))
     e.put_reports(
@@ -73,7 +73,7 @@ def _simulate(rng: np.random.Generator, n: int, gaussian: bool) -> float:
                     "position": {"lat": float(rep_lat[i]), "lon": float(rep_lon[i])},
                     "cep_m": float(cep0[i]),
                 },
-                context={"now": NOW},
+                context={"now": FIXED_NOW},
             )
             for i in range(n)
         ]
@@ -133,7 +133,7 @@ def test_worst_case_within_the_rule_is_always_hold(
     """Adversarial draws: errors and travel right up to the rule's bounds, any latitude."""
     e = _engine_with_types([speed])
     e.put(Asset(id="a", party_id="p", type_id="t0", callsign="A"))
-    t0 = NOW - timedelta(hours=7)
+    t0 = FIXED_NOW - timedelta(hours=7)
     lon_t, lat_t, _ = GEOD.fwd(lon, lat, bearing, speed / 3.6 * age * used)
     rep_lon, rep_lat, _ = GEOD.fwd(lon, lat, (bearing + 180) % 360, 2.58 * cep0 * err0)
     obs_lon, obs_lat, _ = GEOD.fwd(lon_t, lat_t, bearing, 2.58 * cep_obs * err_obs)
@@ -146,7 +146,7 @@ def test_worst_case_within_the_rule_is_always_hold(
                     "position": {"lat": rep_lat, "lon": rep_lon},
                     "cep_m": cep0,
                 },
-                context={"now": NOW},
+                context={"now": FIXED_NOW},
             )
         ]
     )

@@ -10,9 +10,9 @@ import pytest
 
 from deconfliction.domain.geo import geodesic_m
 from deconfliction.engine import Engine, IndexNotReady
-from tests.unit.check_fixtures import (
+from tests.support.check_fixtures import (
+    FIXED_NOW,
     M_PER_DEG_LAT,
-    NOW,
     area,
     asset,
     engine,
@@ -32,7 +32,7 @@ def test_asset_14_km_away_20_min_ago_at_60_kmh_is_hold_named() -> None:
     e = engine(
         asset(rel=["*"]), reports=(report("blue-7", LAT + 14 * KM_LAT, LON, timedelta(minutes=20)),)
     )
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     (match,) = result.matches
     assert match.kind == "asset" and match.id == "blue-7"
@@ -47,7 +47,7 @@ def test_same_asset_3_h_ago_400_km_away_is_no_match() -> None:
     e = engine(
         asset(rel=["*"]), reports=(report("blue-7", LAT + 400 * KM_LAT, LON, timedelta(hours=3)),)
     )
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     assert result.matches == () and result.match_count == 0
 
@@ -59,14 +59,14 @@ def test_reach_boundary_is_r99_plus_speed_times_age_plus_observer_r99() -> None:
         asset(),
         reports=(report("blue-7", LAT + (reach - 60) / M_PER_DEG_LAT, LON, timedelta(minutes=10)),),
     )
-    assert inside.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    assert inside.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "HOLD"
     outside = engine(
         asset(),
         reports=(
             report("blue-7", LAT + (reach * 1.02) / M_PER_DEG_LAT, LON, timedelta(minutes=10)),
         ),
     )
-    assert outside.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    assert outside.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_certain_tracked_against_wheeled_variant_stays_hold_with_cue() -> None:
@@ -74,7 +74,7 @@ def test_certain_tracked_against_wheeled_variant_stays_hold_with_cue() -> None:
         asset(rel=["*"]), reports=(report("blue-7", LAT + 2 * KM_LAT, LON, timedelta(minutes=5)),)
     )
     obs = observe(LAT, LON, mobility="tracked", features=["radar"], certainty="certain")
-    result = e.check(obs, "b", NOW)
+    result = e.check(obs, "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     (match,) = result.matches
     conflicts = {c.feature: c.cue for c in match.feature_conflicts}
@@ -86,7 +86,7 @@ def test_certain_tracked_against_wheeled_variant_stays_hold_with_cue() -> None:
 
 def test_unreported_features_are_unknown_not_conflicts() -> None:
     e = engine(asset(), reports=(report("blue-7", LAT, LON, timedelta(minutes=1)),))
-    (match,) = e.check(observe(LAT, LON), "a", NOW).matches
+    (match,) = e.check(observe(LAT, LON), "a", FIXED_NOW).matches
     assert match.feature_conflicts == ()
     assert "FEATURES_AGREE" not in match.reason_codes
 
@@ -100,10 +100,10 @@ def test_feature_agreement_ranks_before_distance() -> None:
             report("far-w", LAT + 1.5 * KM_LAT, LON, timedelta(minutes=2)),
         ),
     )
-    result = e.check(observe(LAT, LON, mobility="wheeled"), "a", NOW)
+    result = e.check(observe(LAT, LON, mobility="wheeled"), "a", FIXED_NOW)
     assert [m.id for m in result.matches] == ["far-w", "near-t"]
     # Without features, distance decides.
-    plain = e.check(observe(LAT, LON), "a", NOW)
+    plain = e.check(observe(LAT, LON), "a", FIXED_NOW)
     assert [m.id for m in plain.matches] == ["near-t", "far-w"]
 
 
@@ -111,7 +111,7 @@ def test_report_past_horizon_is_coverage_gap_not_hold() -> None:
     e = engine(
         asset(rel=["*"]), reports=(report("blue-7", LAT + 5 * KM_LAT, LON, timedelta(hours=7)),)
     )
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     (gap,) = result.coverage_gaps
     assert gap.party_id == "a"
@@ -130,7 +130,7 @@ def test_past_horizon_asset_with_active_operating_area_is_stood_for_by_the_area(
         releasable_to=["*"],
     )
     e = engine(asset(rel=["*"]), op, reports=(report("blue-7", LAT, LON, timedelta(hours=7)),))
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     assert [m.kind for m in result.matches] == ["area"]
     assert not any("has not reported" in g.reason for g in result.coverage_gaps)
@@ -142,7 +142,7 @@ def test_site_within_radius_is_hold_listed_first() -> None:
         site("field-hospital", LAT + 0.2 * KM_LAT, LON, 300, rel=["*"]),
         reports=(report("blue-7", LAT, LON, timedelta(minutes=1)),),
     )
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     assert [m.kind for m in result.matches] == ["site", "asset"]
     assert "PROTECTED_SITE" in result.matches[0].reason_codes
@@ -152,7 +152,7 @@ def test_site_within_radius_is_hold_listed_first() -> None:
 def test_site_outside_radius_and_observer_r99_is_no_match() -> None:
     e = engine(site("field-hospital", LAT + 1 * KM_LAT, LON, 300, rel=["*"]))
     # 1000 m > 300 m + 2.58*50 m
-    assert e.check(observe(LAT, LON), "b", NOW).verdict == "NO_KNOWN_MATCH"
+    assert e.check(observe(LAT, LON), "b", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_area_outside_its_window_is_no_match_and_sets_valid_until() -> None:
@@ -166,7 +166,7 @@ def test_area_outside_its_window_is_no_match_and_sets_valid_until() -> None:
         releasable_to=["*"],
     )
     e = engine(later)
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     assert result.valid_until == "2026-03-01T14:00:00Z"
     ended = area(
@@ -178,7 +178,7 @@ def test_area_outside_its_window_is_no_match_and_sets_valid_until() -> None:
         -timedelta(hours=1),
         releasable_to=["*"],
     )
-    assert engine(ended).check(observe(LAT, LON), "b", NOW).verdict == "NO_KNOWN_MATCH"
+    assert engine(ended).check(observe(LAT, LON), "b", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_active_protected_area_is_hold_until_its_end() -> None:
@@ -191,7 +191,7 @@ def test_active_protected_area_is_hold_until_its_end() -> None:
         timedelta(hours=2),
         releasable_to=["*"],
     )
-    result = engine(active).check(observe(LAT, LON), "b", NOW)
+    result = engine(active).check(observe(LAT, LON), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     assert result.matches[0].reason_codes == ("PROTECTED_AREA",)
     assert result.valid_until == "2026-03-01T14:00:00Z"
@@ -203,32 +203,32 @@ def test_valid_until_is_earliest_arrival_of_non_matching_asset() -> None:
     # give or take the metric's slack (which only makes valid_until earlier).
     d = 20_000.0
     e = engine(asset(), reports=(report("blue-7", LAT + d / M_PER_DEG_LAT, LON, timedelta(0)),))
-    result = e.check(observe(LAT, LON), "a", NOW)
+    result = e.check(observe(LAT, LON), "a", FIXED_NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     true_d = geodesic_m(LAT, LON, LAT + d / M_PER_DEG_LAT, LON)
     exact = (true_d - 2.58 * 10 - 2.58 * 50) / (60 / 3.6)
     from datetime import datetime
 
-    got = (datetime.fromisoformat(result.valid_until) - NOW).total_seconds()
+    got = (datetime.fromisoformat(result.valid_until) - FIXED_NOW).total_seconds()
     assert exact * 0.98 <= got <= exact + 1, (got, exact)
 
 
 def test_valid_until_never_later_than_horizon_from_now() -> None:
-    result = engine().check(observe(LAT, LON), "a", NOW)
+    result = engine().check(observe(LAT, LON), "a", FIXED_NOW)
     assert result.valid_until == "2026-03-01T18:00:00Z"
 
 
 def test_point_1_6_km_across_the_antimeridian_is_hold() -> None:
     # 1.6 km at the equator is ~0.0144 deg of longitude.
     e = engine(asset(rel=["*"]), reports=(report("blue-7", 0.0, 179.9928, timedelta(minutes=2)),))
-    result = e.check(observe(0.0, -179.9928), "b", NOW)
+    result = e.check(observe(0.0, -179.9928), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     assert "1.6 km" in result.matches[0].reasons[0]
 
 
 def test_near_the_pole_across_meridians_is_hold() -> None:
     e = engine(asset(rel=["*"]), reports=(report("blue-7", 89.99, 0.0, timedelta(minutes=3)),))
-    assert e.check(observe(89.99, 180.0), "b", NOW).verdict == "HOLD"  # ~2.2 km over the pole
+    assert e.check(observe(89.99, 180.0), "b", FIXED_NOW).verdict == "HOLD"  # ~2.2 km over the pole
 
 
 def test_movement_corridor_and_widened_window() -> None:
@@ -237,18 +237,20 @@ def test_movement_corridor_and_widened_window() -> None:
     e = engine(asset(rel=["*"]), mv)
     # 400 m off the route, window starts in 1 h: widening = (500 + 129)/16.67 = 38 s.
     off = 400 / (M_PER_DEG_LAT * 0.6626)
-    assert e.check(observe(48.5, 36.0 + off), "b", NOW).verdict == "NO_KNOWN_MATCH"
-    at_start = NOW + timedelta(hours=1) - timedelta(seconds=30)
-    result = e.check(observe(48.5, 36.0 + off, time=at_start), "b", NOW)
+    assert e.check(observe(48.5, 36.0 + off), "b", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
+    at_start = FIXED_NOW + timedelta(hours=1) - timedelta(seconds=30)
+    result = e.check(observe(48.5, 36.0 + off, time=at_start), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     assert result.matches[0].kind == "movement"
     assert "MOVEMENT_CORRIDOR" in result.matches[0].reason_codes
     # Window start minus widening bounds valid_until of the earlier check.
-    early = e.check(observe(48.5, 36.0 + off), "b", NOW)
+    early = e.check(observe(48.5, 36.0 + off), "b", FIXED_NOW)
     assert early.valid_until.startswith("2026-03-01T12:59:2")
     # 2 km off: outside the corridor whatever the time.
     far = 2000 / (M_PER_DEG_LAT * 0.6626)
-    assert e.check(observe(48.5, 36.0 + far, time=at_start), "b", NOW).verdict == ("NO_KNOWN_MATCH")
+    assert e.check(observe(48.5, 36.0 + far, time=at_start), "b", FIXED_NOW).verdict == (
+        "NO_KNOWN_MATCH"
+    )
 
 
 def test_withheld_match_reveals_nothing_but_party_and_contact() -> None:
@@ -256,7 +258,7 @@ def test_withheld_match_reveals_nothing_but_party_and_contact() -> None:
         asset("secret-9", party_id="a", rel=None),
         reports=(report("secret-9", LAT + 1 * KM_LAT, LON, timedelta(minutes=3)),),
     )
-    result = e.check(observe(LAT, LON, mobility="tracked"), "b", NOW)
+    result = e.check(observe(LAT, LON, mobility="tracked"), "b", FIXED_NOW)
     assert result.verdict == "HOLD"
     (match,) = result.matches
     assert match.details_withheld is True and match.party_id == "a"
@@ -292,13 +294,13 @@ def test_withheld_match_reveals_nothing_but_party_and_contact() -> None:
     }
     assert d["id"] is None and d["kind"] is None and d["feature_conflicts"] == []
     # The owner's own party sees it in full.
-    assert e.check(observe(LAT, LON), "a", NOW).matches[0].id == "secret-9"
+    assert e.check(observe(LAT, LON), "a", FIXED_NOW).matches[0].id == "secret-9"
 
 
 def test_releasable_party_sees_details() -> None:
     e = engine(asset(rel=["b"]), reports=(report("blue-7", LAT, LON, timedelta(minutes=1)),))
-    assert e.check(observe(LAT, LON), "b", NOW).matches[0].id == "blue-7"
-    assert e.check(observe(LAT, LON), "c", NOW).matches[0].details_withheld is True
+    assert e.check(observe(LAT, LON), "b", FIXED_NOW).matches[0].id == "blue-7"
+    assert e.check(observe(LAT, LON), "c", FIXED_NOW).matches[0].details_withheld is True
 
 
 def test_presence_gap_for_party_operating_without_fresh_reports() -> None:
@@ -308,7 +310,7 @@ def test_presence_gap_for_party_operating_without_fresh_reports() -> None:
         aor,
         reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=30)),),
     )
-    result = e.check(observe(LAT, LON), "b", NOW)
+    result = e.check(observe(LAT, LON), "b", FIXED_NOW)
     assert any(
         g.party_id == "a" and "no position report under 15 min" in g.reason
         for g in result.coverage_gaps
@@ -318,7 +320,7 @@ def test_presence_gap_for_party_operating_without_fresh_reports() -> None:
         aor,
         reports=(report("blue-7", LAT + 30 * KM_LAT, LON, timedelta(minutes=5)),),
     )
-    assert fresh.check(observe(LAT, LON), "b", NOW).coverage_gaps == ()
+    assert fresh.check(observe(LAT, LON), "b", FIXED_NOW).coverage_gaps == ()
 
 
 def test_at_most_50_matches_listed_with_total_count() -> None:
@@ -326,14 +328,14 @@ def test_at_most_50_matches_listed_with_total_count() -> None:
     reports = tuple(
         report(f"u-{i}", LAT + i * 0.0001, LON, timedelta(minutes=1)) for i in range(80)
     )
-    result = engine(*assets, reports=reports).check(observe(LAT, LON), "a", NOW)
+    result = engine(*assets, reports=reports).check(observe(LAT, LON), "a", FIXED_NOW)
     assert result.match_count == 80 and len(result.matches) == 50
     dists = [float(m.reasons[0].split("last seen ")[1].split(" m")[0]) for m in result.matches]
     assert dists == sorted(dists)
 
 
 def test_every_contract_key_present() -> None:
-    result = engine().check(observe(LAT, LON), "a", NOW).to_dict()
+    result = engine().check(observe(LAT, LON), "a", FIXED_NOW).to_dict()
     assert set(result) == {
         "verdict",
         "matches",
@@ -348,9 +350,9 @@ def test_every_contract_key_present() -> None:
 def test_newer_report_replaces_older_and_older_is_ignored() -> None:
     e = engine(asset(), reports=(report("blue-7", LAT, LON, timedelta(minutes=1)),))
     e.put_reports([report("blue-7", LAT + 100 * KM_LAT, LON, timedelta(minutes=5))])  # older
-    assert e.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    assert e.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "HOLD"
     e.put_reports([report("blue-7", LAT + 100 * KM_LAT, LON, timedelta(seconds=10))])
-    assert e.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    assert e.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_mgrs_square_half_diagonal_joins_the_radius() -> None:
@@ -361,28 +363,28 @@ def test_mgrs_square_half_diagonal_joins_the_radius() -> None:
     from deconfliction.domain.model import Observation
 
     obs = Observation.model_validate({"unit_id": "u", "position": {"mgrs": ref}, "cep_m": 10})
-    assert e.check(obs, "a", NOW).verdict == "HOLD"
+    assert e.check(obs, "a", FIXED_NOW).verdict == "HOLD"
 
 
 def test_removed_asset_no_longer_matches() -> None:
     e = engine(asset(), reports=(report("blue-7", LAT, LON, timedelta(minutes=1)),))
     e.remove("asset", "blue-7")
-    assert e.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    assert e.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_check_before_load_raises_not_ready() -> None:
     with pytest.raises(IndexNotReady):
-        Engine().check(observe(LAT, LON), "a", NOW)
+        Engine().check(observe(LAT, LON), "a", FIXED_NOW)
 
 
 def test_asset_speed_override_sets_the_reach_and_reputting_keeps_it() -> None:
     # 12 km away, 10 min old: the type's 60 km/h reaches 10 km (no), a 90 km/h override 15 km.
     r = report("blue-7", LAT + 12 * KM_LAT, LON, timedelta(minutes=10))
     slow = engine(asset(), reports=(r,))
-    assert slow.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    assert slow.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
     fast = engine(asset(max_speed_kmh=90), reports=(r,))
-    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    assert fast.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "HOLD"
     fast.put(asset(max_speed_kmh=90))  # an unchanged re-put keeps the position and speed
-    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "HOLD"
+    assert fast.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "HOLD"
     fast.put(asset())  # back to the type's speed
-    assert fast.check(observe(LAT, LON), "a", NOW).verdict == "NO_KNOWN_MATCH"
+    assert fast.check(observe(LAT, LON), "a", FIXED_NOW).verdict == "NO_KNOWN_MATCH"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,8 +23,7 @@ from deconfliction.cot.framing import (
 )
 from deconfliction.cot.proto import encode_mesh, encode_stream
 from deconfliction.cot.xml import MAX_EVENT_BYTES, XML_DECLARATION, parse_event, render_event
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 def big_event(size: int) -> bytes:
@@ -49,9 +48,9 @@ def make_event(n: int = 0, remarks: str = "") -> CotEvent:
         uid=f"uid-{n}",
         type="a-f-G-U-C",
         how="m-g",
-        time=NOW,
-        start=NOW,
-        stale=NOW + timedelta(minutes=5),
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW + timedelta(minutes=5),
         point=Point(48.0 + n / 1000, 2.0, 0.0, 10.0, 5.0),
         detail=Detail(callsign=f"C-{n}", remarks=Remarks(remarks) if remarks else None),
     )

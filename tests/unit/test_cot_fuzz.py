@@ -26,7 +26,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -39,12 +39,12 @@ from deconfliction.cot.framing import Protocol, StreamFramer, decode_datagram, d
 from deconfliction.cot.mapping import chat_event
 from deconfliction.cot.proto import decode_payload, encode_mesh, encode_stream
 from deconfliction.cot.xml import MAX_EVENT_BYTES, parse_event, render_event
-from tests.unit.test_cot_xml import full_event
+from tests.support.clock import FIXED_NOW
+from tests.support.cot_events import full_event
 
 EXAMPLES = int(os.environ.get("DECONFLICTION_FUZZ_EXAMPLES", "300"))
 #: A single example taking this long is a hang (the slowest take milliseconds).
 HANG_S = 30
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -58,9 +58,9 @@ def _event(uid: str, cot_type: str, **detail: Any) -> CotEvent:
         uid=uid,
         type=cot_type,
         how="m-g",
-        time=NOW,
-        start=NOW,
-        stale=NOW + timedelta(minutes=5),
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW + timedelta(minutes=5),
         point=Point(48.8566, 2.3522, 35.0, 10.0, 5.0),
         detail=Detail(**detail),
     )
@@ -85,7 +85,7 @@ def _corpus_events() -> list[CotEvent]:
         ),
         chat_event(
             "ACK B5C6D7 <&> ünï",
-            now=NOW,
+            now=FIXED_NOW,
             recipient_uid="ANDROID-1",
             recipient_callsign="BLUE-7",
             message_id="m-2",

@@ -28,13 +28,12 @@ from deconfliction.cot.xml import parse_event, render_event
 from deconfliction.domain import vocabulary
 from deconfliction.domain.geo import R99_PER_CEP
 from deconfliction.domain.limits import MAX_CEP_M
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 def make_event(
     ce: float = 10.0,
-    time: datetime = NOW,
+    time: datetime = FIXED_NOW,
     course: float | None = 90.0,
     speed: float | None = 10.0,
     cot_type: str = "a-f-G-U-C",
@@ -55,37 +54,37 @@ def make_event(
 
 
 def test_report_converts_ce_to_cep_and_speed_to_kmh() -> None:
-    report = report_from_event(make_event(ce=10.0), NOW, "blue-7")
+    report = report_from_event(make_event(ce=10.0), FIXED_NOW, "blue-7")
     assert report is not None
     assert report.asset_id == "blue-7"
     assert report.cep_m == pytest.approx(11.774)
     assert report.speed_kmh == pytest.approx(36.0)
     assert report.course_deg == 90.0
     assert (report.position.lat, report.position.lon) == (48.8566, 2.3522)
-    assert report.time == NOW
+    assert report.time == FIXED_NOW
     assert report.source == "authenticated"
 
 
 def test_position_is_keyed_by_uid() -> None:
-    position = position_from_event(make_event(), NOW)
+    position = position_from_event(make_event(), FIXED_NOW)
     assert position is not None
     assert position.uid == "ANDROID-42"
     assert position.callsign == "BLUE-7"
-    plain = position.to_report("blue-7", now=NOW, source="plain")
+    plain = position.to_report("blue-7", now=FIXED_NOW, source="plain")
     assert plain.source == "plain"
 
 
 @pytest.mark.parametrize("ce", [9_999_999.0, 9_999_999.5, 1e12])
 def test_unknown_ce_is_no_position(ce: float) -> None:
-    assert position_from_event(make_event(ce=ce), NOW) is None
-    assert report_from_event(make_event(ce=ce), NOW, "blue-7") is None
+    assert position_from_event(make_event(ce=ce), FIXED_NOW) is None
+    assert report_from_event(make_event(ce=ce), FIXED_NOW, "blue-7") is None
 
 
 def test_zero_and_largest_known_ce() -> None:
-    exact = report_from_event(make_event(ce=0.0), NOW, "a")
+    exact = report_from_event(make_event(ce=0.0), FIXED_NOW, "a")
     assert exact is not None and exact.cep_m == 0.0
     largest = MAX_CEP_M / 1.1774
-    coarse = report_from_event(make_event(ce=largest), NOW, "a")
+    coarse = report_from_event(make_event(ce=largest), FIXED_NOW, "a")
     assert coarse is not None
     assert coarse.cep_m == pytest.approx(MAX_CEP_M)
     # The 99 % radius the check uses is 2.58 CEP = 3.04 sigma.
@@ -96,29 +95,34 @@ def test_zero_and_largest_known_ce() -> None:
 def test_a_known_ce_past_the_cep_limit_is_a_rejection_naming_it(ce: float) -> None:
     # Before the physical ranges, ce 9999998 was taken: a CEP of 11,774 km.
     with pytest.raises(CotError) as caught:
-        report_from_event(make_event(ce=ce), NOW, "a")
+        report_from_event(make_event(ce=ce), FIXED_NOW, "a")
     assert caught.value.field == "point.ce"
 
 
 @pytest.mark.parametrize("when", [datetime(1969, 12, 31, 23, 59, tzinfo=UTC)])
 def test_a_time_outside_the_window_is_a_rejection_naming_it(when: datetime) -> None:
     with pytest.raises(CotError) as caught:
-        report_from_event(make_event(time=when), NOW, "a")
+        report_from_event(make_event(time=when), FIXED_NOW, "a")
     assert caught.value.field == "time"
 
 
 def test_future_time_is_rejected_past_30_seconds() -> None:
-    assert report_from_event(make_event(time=NOW + timedelta(seconds=30)), NOW, "a") is not None
+    assert (
+        report_from_event(make_event(time=FIXED_NOW + timedelta(seconds=30)), FIXED_NOW, "a")
+        is not None
+    )
     with pytest.raises(CotError) as caught:
-        report_from_event(make_event(time=NOW + timedelta(seconds=30.001)), NOW, "a")
+        report_from_event(make_event(time=FIXED_NOW + timedelta(seconds=30.001)), FIXED_NOW, "a")
     assert caught.value.field == "time"
     # Even an unknown position in the future is rejected: the time is wrong either way.
     with pytest.raises(CotError):
-        position_from_event(make_event(ce=9_999_999.0, time=NOW + timedelta(minutes=5)), NOW)
+        position_from_event(
+            make_event(ce=9_999_999.0, time=FIXED_NOW + timedelta(minutes=5)), FIXED_NOW
+        )
 
 
 def test_old_reports_are_accepted() -> None:
-    report = report_from_event(make_event(time=NOW - timedelta(days=3)), NOW, "a")
+    report = report_from_event(make_event(time=FIXED_NOW - timedelta(days=3)), FIXED_NOW, "a")
     assert report is not None
 
 
@@ -137,7 +141,7 @@ def test_old_reports_are_accepted() -> None:
 def test_track_normalisation(
     course: float | None, speed: float | None, course_deg: float | None, speed_kmh: float | None
 ) -> None:
-    report = report_from_event(make_event(course=course, speed=speed), NOW, "a")
+    report = report_from_event(make_event(course=course, speed=speed), FIXED_NOW, "a")
     assert report is not None
     assert report.course_deg == course_deg
     if speed_kmh is None:
@@ -148,14 +152,14 @@ def test_track_normalisation(
 
 def test_bad_asset_id_is_named() -> None:
     with pytest.raises(CotError) as caught:
-        report_from_event(make_event(), NOW, "not an id!")
+        report_from_event(make_event(), FIXED_NOW, "not an id!")
     assert caught.value.field == "asset_id"
 
 
 def test_any_affiliation_becomes_a_report() -> None:
     """Binding is by uid whatever the affiliation: a neutral (or even hostile-typed) event."""
     for cot_type in ("a-n-G", "a-h-G", "a-u-G-U-C"):
-        assert report_from_event(make_event(cot_type=cot_type), NOW, "a") is not None
+        assert report_from_event(make_event(cot_type=cot_type), FIXED_NOW, "a") is not None
 
 
 @settings(max_examples=200, deadline=None)
@@ -163,9 +167,9 @@ def test_any_affiliation_becomes_a_report() -> None:
 def test_cep_is_1_1774_ce_or_nothing(ce: float) -> None:
     if 1.1774 * ce > MAX_CEP_M and ce < 9_999_999.0:
         with pytest.raises(CotError):
-            report_from_event(make_event(ce=ce), NOW, "a")
+            report_from_event(make_event(ce=ce), FIXED_NOW, "a")
         return
-    report = report_from_event(make_event(ce=ce), NOW, "a")
+    report = report_from_event(make_event(ce=ce), FIXED_NOW, "a")
     if ce >= 9_999_999.0:
         assert report is None
     else:
@@ -248,9 +252,9 @@ def test_every_renderer_refuses_hostile_types(
         uid="x",
         type="b-t-f",
         how="h-g-i-g-o",
-        time=NOW,
-        start=NOW,
-        stale=NOW,
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW,
         point=Point(0.0, 0.0),
         detail=Detail(links=(Link("y", cot_type, "p-p"),)),
     )
@@ -267,7 +271,7 @@ def test_hostile_type_error_is_not_a_cot_error() -> None:
 
 def test_chat_event_refuses_a_hostile_sender_type() -> None:
     with pytest.raises(HostileTypeError):
-        chat_event("x", now=NOW, sender_type="a-h-G")
+        chat_event("x", now=FIXED_NOW, sender_type="a-h-G")
 
 
 # --- GeoChat ----------------------------------------------------------------------------------
@@ -276,7 +280,7 @@ def test_chat_event_refuses_a_hostile_sender_type() -> None:
 def test_chat_event_is_never_a_map_object() -> None:
     event = chat_event(
         "HOLD: Blue-7 could be there. Valid until 12:20Z.",
-        now=NOW,
+        now=FIXED_NOW,
         recipient_uid="ANDROID-9",
         recipient_callsign="RAVEN",
         message_id="m-1",
@@ -284,7 +288,7 @@ def test_chat_event_is_never_a_map_object() -> None:
     assert event.type == "b-t-f"
     assert (event.point.lat, event.point.lon) == (0.0, 0.0)
     assert event.point.ce == event.point.le == event.point.hae == 9_999_999.0
-    assert position_from_event(event, NOW) is None
+    assert position_from_event(event, FIXED_NOW) is None
     assert event.uid == "GeoChat.deconfliction.ANDROID-9.m-1"
     chat = event.detail.chat
     assert chat is not None
@@ -302,7 +306,7 @@ def test_chat_event_is_never_a_map_object() -> None:
 
 
 def test_chat_event_round_trips_and_reads_back_as_a_chat_message() -> None:
-    event = chat_event("ACK 4F2K <&>", now=NOW, recipient_uid="ANDROID-9", message_id="m-2")
+    event = chat_event("ACK 4F2K <&>", now=FIXED_NOW, recipient_uid="ANDROID-9", message_id="m-2")
     assert parse_event(render_event(event)) == event
     message = chat_message(parse_event(render_event(event)))
     assert message is not None
@@ -312,7 +316,7 @@ def test_chat_event_round_trips_and_reads_back_as_a_chat_message() -> None:
 
 
 def test_chat_to_all_rooms_and_sanitised_text() -> None:
-    event = chat_event("bell\x07 and " + "x" * 9000, now=NOW)
+    event = chat_event("bell\x07 and " + "x" * 9000, now=FIXED_NOW)
     chat = event.detail.chat
     assert chat is not None and chat.chatroom == "All Chat Rooms"
     assert event.detail.remarks is not None
@@ -426,7 +430,7 @@ def test_check_with_mgrs_compact_and_spaced() -> None:
 def test_check_becomes_an_observation() -> None:
     command = parse_chat_command("CHECK 48.85 2.35 wheeled radar 80m")
     assert isinstance(command, CheckCommand)
-    observation = command.observation("drone-team-1", default_cep_m=50.0, time=NOW)
+    observation = command.observation("drone-team-1", default_cep_m=50.0, time=FIXED_NOW)
     assert observation.cep_m == 80.0
     assert observation.observed.mobility == "wheeled"
     assert observation.observed.features == ["radar"]

@@ -24,8 +24,8 @@ from deconfliction.cot.outbound import (
 )
 from deconfliction.cot.picture import Picture, delete_event, signature
 from deconfliction.cot.xml import parse_event, render_event
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HORIZON = timedelta(hours=6)
 NID = "ntf_019c8a1b2c3d4e5f60718293a4b5c6d7"
 
@@ -90,7 +90,7 @@ def test_a_withheld_arrival_names_no_asset() -> None:
     )
     assert "Bastion-2" not in text and "b-1" not in text
     assert "details withheld; a Skyshield-W of bravo" in text
-    marker = arrival_marker(arrival(asset=None, details_withheld=True), "military", NOW)
+    marker = arrival_marker(arrival(asset=None, details_withheld=True), "military", FIXED_NOW)
     assert marker is not None and "Bastion-2" not in render_event(marker).decode()
 
 
@@ -108,7 +108,7 @@ def test_the_arrival_marker_is_friendly_or_neutral_at_the_entry(
 ) -> None:
     view = arrival()
     view["card"]["sidc"] = sidc
-    marker = arrival_marker(view, kind, NOW)
+    marker = arrival_marker(view, kind, FIXED_NOW)
     assert marker is not None
     assert marker.type == prefix
     assert (marker.point.lat, marker.point.lon) == (48.5, 36.0)
@@ -118,9 +118,11 @@ def test_the_arrival_marker_is_friendly_or_neutral_at_the_entry(
 
 
 def test_no_marker_without_an_entry_point_or_after_the_window() -> None:
-    assert arrival_marker(arrival(entry={"at": "x", "position": None}), "military", NOW) is None
-    assert arrival_marker(arrival(), "military", NOW + timedelta(hours=4)) is None
-    assert arrival_marker(arrival(cause="recognition_briefing"), "military", NOW) is None
+    assert (
+        arrival_marker(arrival(entry={"at": "x", "position": None}), "military", FIXED_NOW) is None
+    )
+    assert arrival_marker(arrival(), "military", FIXED_NOW + timedelta(hours=4)) is None
+    assert arrival_marker(arrival(cause="recognition_briefing"), "military", FIXED_NOW) is None
 
 
 def test_a_check_reply_gives_verdict_reasons_valid_until_and_never_clears() -> None:
@@ -167,7 +169,7 @@ def only(events: list[CotEvent]) -> CotEvent:
 
 
 def test_an_asset_marker_has_its_type_its_error_and_the_horizon_as_stale() -> None:
-    reported = NOW - timedelta(minutes=20)
+    reported = FIXED_NOW - timedelta(minutes=20)
     event = only(
         PICTURE.events(
             feature(
@@ -181,7 +183,7 @@ def test_an_asset_marker_has_its_type_its_error_and_the_horizon_as_stale() -> No
                 course_deg=90.0,
                 source="authenticated",
             ),
-            NOW,
+            FIXED_NOW,
         )
     )
     assert event.uid == "deconfliction.asset.x-1"
@@ -193,20 +195,20 @@ def test_an_asset_marker_has_its_type_its_error_and_the_horizon_as_stale() -> No
     past = feature(
         "asset",
         {"type": "Point", "coordinates": [35.5, 48.5]},
-        time=(NOW - HORIZON - timedelta(seconds=1)).isoformat(),
+        time=(FIXED_NOW - HORIZON - timedelta(seconds=1)).isoformat(),
     )
-    assert PICTURE.events(past, NOW) == []  # past the horizon it stands for nothing
+    assert PICTURE.events(past, FIXED_NOW) == []  # past the horizon it stands for nothing
     ngo = feature(
         "asset",
         {"type": "Point", "coordinates": [35.5, 48.5]},
         time=reported.isoformat(),
     )
     ngo["properties"]["party_id"] = "ngo"
-    assert only(PICTURE.events(ngo, NOW)).type == "a-n-G"
+    assert only(PICTURE.events(ngo, FIXED_NOW)).type == "a-n-G"
 
 
 def test_movements_areas_and_sites_become_routes_drawings_and_markers() -> None:
-    window = {"start": NOW.isoformat(), "end": (NOW + timedelta(hours=2)).isoformat()}
+    window = {"start": FIXED_NOW.isoformat(), "end": (FIXED_NOW + timedelta(hours=2)).isoformat()}
     route = only(
         PICTURE.events(
             feature(
@@ -215,16 +217,16 @@ def test_movements_areas_and_sites_become_routes_drawings_and_markers() -> None:
                 corridor_m=500,
                 **window,
             ),
-            NOW,
+            FIXED_NOW,
         )
     )
-    assert route.type == "b-m-r" and route.stale == NOW + timedelta(hours=2)
+    assert route.type == "b-m-r" and route.stale == FIXED_NOW + timedelta(hours=2)
     assert route.detail.extra_xml.count('type="b-m-p-w"') == 3
     ring = [[35.0, 48.0], [36.0, 48.0], [36.0, 49.0], [35.0, 48.0]]
     area = only(
         PICTURE.events(
             feature("area", {"type": "Polygon", "coordinates": [ring]}, kind="protected", **window),
-            NOW,
+            FIXED_NOW,
         )
     )
     assert area.type == "u-d-f" and area.detail.extra_xml.count("<link ") == 4
@@ -232,18 +234,18 @@ def test_movements_areas_and_sites_become_routes_drawings_and_markers() -> None:
         feature(
             "area", {"type": "MultiPolygon", "coordinates": [[ring], [ring]]}, kind="x", **window
         ),
-        NOW,
+        FIXED_NOW,
     )
     assert [e.uid for e in two] == ["deconfliction.area.x-1.0", "deconfliction.area.x-1.1"]
     site = only(
         PICTURE.events(
-            feature("site", {"type": "Point", "coordinates": [35.5, 48.5]}, radius_m=200), NOW
+            feature("site", {"type": "Point", "coordinates": [35.5, 48.5]}, radius_m=200), FIXED_NOW
         )
     )
     assert site.type == "a-f-G-I" and 'major="200.0"' in site.detail.extra_xml
     ended = feature("movement", route_geometry(), start="2026-01-01T00:00:00Z", end="2026-01-02")
-    assert PICTURE.events(ended, NOW) == []
-    assert PICTURE.events(feature("aor", route_geometry()), NOW) == []  # not part of the feed
+    assert PICTURE.events(ended, FIXED_NOW) == []
+    assert PICTURE.events(feature("aor", route_geometry()), FIXED_NOW) == []  # not part of the feed
 
 
 def route_geometry() -> dict[str, Any]:
@@ -252,10 +254,10 @@ def route_geometry() -> dict[str, Any]:
 
 def test_a_site_is_the_same_marker_when_only_its_times_move() -> None:
     site = feature("site", {"type": "Point", "coordinates": [35.5, 48.5]}, radius_m=50)
-    a = only(PICTURE.events(site, NOW))
-    b = only(PICTURE.events(site, NOW + timedelta(minutes=1)))
+    a = only(PICTURE.events(site, FIXED_NOW))
+    b = only(PICTURE.events(site, FIXED_NOW + timedelta(minutes=1)))
     assert signature(a) == signature(b)
-    delete = delete_event(a.uid, NOW)
+    delete = delete_event(a.uid, FIXED_NOW)
     assert delete.type == "t-x-d-d" and delete.detail.links[0].uid == a.uid
     assert parse_event(render_event(delete)).detail.links[0].uid == a.uid
 
@@ -267,9 +269,9 @@ def test_a_site_is_the_same_marker_when_only_its_times_move() -> None:
 )
 def test_the_picture_never_emits_a_hostile_type(sidc: str | None, kind: str, layer: str) -> None:
     picture = Picture({"alpha": kind}, HORIZON)
-    props: dict[str, Any] = {"sidc": sidc, "time": NOW.isoformat(), "radius_m": 1}
+    props: dict[str, Any] = {"sidc": sidc, "time": FIXED_NOW.isoformat(), "radius_m": 1}
     for event in picture.events(
-        feature(layer, {"type": "Point", "coordinates": [0.0, 0.0]}, **props), NOW
+        feature(layer, {"type": "Point", "coordinates": [0.0, 0.0]}, **props), FIXED_NOW
     ):
         assert assert_not_hostile(event.type) == event.type
         assert event.type.startswith(("a-f", "a-n"))
@@ -283,9 +285,9 @@ def marker(uid: str, lat: float) -> CotEvent:
         uid=uid,
         type="a-f-G",
         how="h-e",
-        time=NOW,
-        start=NOW,
-        stale=NOW + HORIZON,
+        time=FIXED_NOW,
+        start=FIXED_NOW,
+        stale=FIXED_NOW + HORIZON,
         point=Point(lat, 0.0, UNKNOWN, 1.0, UNKNOWN),
     )
 

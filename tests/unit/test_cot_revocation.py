@@ -4,7 +4,6 @@ the real server in ``tests/integration/test_tak_gateway.py``."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ from deconfliction.tak.revocation import (
     revoke,
     revoked_path,
 )
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 @pytest.mark.parametrize("text", ["5a3f", "5A3F", "0x5a3f", "5a:3f", " 5A:3F "])
@@ -33,9 +31,9 @@ def test_bad_serials_are_named(text: str) -> None:
 
 
 def test_revoke_adds_once_and_keeps_the_reason_on_one_line(tmp_path: Path) -> None:
-    assert revoke(tmp_path, 0xABC, NOW, "lost\nphone")
-    assert not revoke(tmp_path, 0xABC, NOW)
-    assert revoke(tmp_path, 0xDEF, NOW)
+    assert revoke(tmp_path, 0xABC, FIXED_NOW, "lost\nphone")
+    assert not revoke(tmp_path, 0xABC, FIXED_NOW)
+    assert revoke(tmp_path, 0xDEF, FIXED_NOW)
     path = revoked_path(tmp_path)
     assert read_revoked(path) == {0xABC, 0xDEF}
     assert "abc  # 2026-03-01T12:00:00+00:00 lost phone" in path.read_text()
@@ -51,7 +49,7 @@ def test_a_bad_line_is_skipped_and_the_rest_applies(tmp_path: Path) -> None:
 def test_the_gateway_view_follows_the_file(tmp_path: Path) -> None:
     revocations = Revocations.of(tmp_path)
     assert not revocations.is_revoked("0A1B")  # no file yet
-    revoke(tmp_path, 0x0A1B, NOW)
+    revoke(tmp_path, 0x0A1B, FIXED_NOW)
     assert revocations.is_revoked("0A1B")  # as ssl writes it: upper case, padded
     assert not revocations.is_revoked("0A1C")
     assert not revocations.is_revoked(None) and not revocations.is_revoked("garbage")

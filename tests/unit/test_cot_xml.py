@@ -16,7 +16,7 @@ from lxml import etree
 
 from deconfliction.cot import xml as cotxml
 from deconfliction.cot.errors import CotError, CotTooLarge, HostileTypeError
-from deconfliction.cot.event import Chat, CotEvent, Dest, Detail, Link, Point, Remarks
+from deconfliction.cot.event import Detail, Point, Remarks
 from deconfliction.cot.xml import (
     MAX_EVENT_BYTES,
     format_number,
@@ -25,23 +25,7 @@ from deconfliction.cot.xml import (
     parse_time,
     render_event,
 )
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def make_event(**overrides: object) -> CotEvent:
-    fields: dict[str, object] = {
-        "uid": "ANDROID-0123456789abcdef",
-        "type": "a-f-G-U-C",
-        "how": "m-g",
-        "time": NOW,
-        "start": NOW,
-        "stale": NOW + timedelta(minutes=5),
-        "point": Point(48.8566, 2.3522, 35.0, 10.0, 5.0),
-        "detail": Detail(callsign="BLUE-7"),
-    }
-    fields.update(overrides)
-    return CotEvent(**fields)  # type: ignore[arg-type]
+from tests.support.cot_events import full_event, make_event
 
 
 def xml_event(
@@ -59,35 +43,6 @@ def xml_event(
     base.update(attrs)
     head = " ".join(f'{k}="{v}"' for k, v in base.items() if v is not None)
     return f"<event {head}><point {point}/><detail/></event>".encode()
-
-
-def full_event() -> CotEvent:
-    return make_event(
-        access="Unclassified",
-        detail=Detail(
-            callsign="BLUE-7",
-            endpoint="*:-1:stcp",
-            group_name="Cyan",
-            group_role="Team Lead",
-            course=271.5,
-            speed=12.25,
-            remarks=Remarks("convoy <A> & \"B\" ]]> 'ok' — ünïcödé", source="s", to="t"),
-            dests=(Dest(callsign="RAVEN"), Dest(uid="ANDROID-9")),
-            chat=Chat(
-                chatroom="RAVEN",
-                chat_id="ANDROID-9",
-                sender_callsign="BLUE-7",
-                message_id="m-1",
-                parent="RootContactGroup",
-                group_owner=False,
-                members=("ANDROID-0123456789abcdef", "ANDROID-9"),
-            ),
-            links=(Link("ANDROID-0123456789abcdef", "a-f-G-U-C", "p-p"),),
-            extra_xml=(
-                '<takv device="Pixel" platform="ATAK-CIV" version="5.1"/><status battery="88"/>'
-            ),
-        ),
-    )
 
 
 # --- round trips -------------------------------------------------------------------------

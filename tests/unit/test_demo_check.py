@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,14 +23,14 @@ from deconfliction.engine import Engine
 from deconfliction.scenarios import DemoScenario, build_demo
 from deconfliction.scenarios import demo as demo_module
 from deconfliction.service.demo import engine_for
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CALLSIGN = "Bastion-2"
 
 
 @pytest.fixture(scope="module")
 def scenario() -> DemoScenario:
-    return build_demo(NOW)
+    return build_demo(FIXED_NOW)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def observation(scenario: DemoScenario, **changes: Any) -> Observation:
     """The incident check with some fields replaced (validated like an API body)."""
     body = scenario.incident_check.model_dump(mode="json")
     body.update(changes)
-    return Observation.model_validate(body, context={"now": NOW})
+    return Observation.model_validate(body, context={"now": FIXED_NOW})
 
 
 def asset_match(result: CheckResult, asset_id: str) -> Match:
@@ -61,7 +61,7 @@ def asset_match(result: CheckResult, asset_id: str) -> Match:
 def test_the_incident_check_is_hold_on_bastion_2(scenario: DemoScenario, engine: Engine) -> None:
     asker = party_of_unit(scenario, scenario.incident_check.unit_id)
     assert asker == demo_module.NDF
-    result = engine.check(scenario.incident_check, asker, NOW)
+    result = engine.check(scenario.incident_check, asker, FIXED_NOW)
     assert result.verdict == "HOLD"
     match = asset_match(result, demo_module.VARIANT_ASSET)
     # Releasable to the drone team's party: every detail is there.
@@ -106,7 +106,7 @@ def test_a_tracked_sighting_still_holds_and_names_the_look_alike(
             "certainty": "certain",
         },
     )
-    result = engine.check(obs, demo_module.NDF, NOW)
+    result = engine.check(obs, demo_module.NDF, FIXED_NOW)
     assert result.verdict == "HOLD"
     match = asset_match(result, demo_module.VARIANT_ASSET)
     assert CALLSIGN in match.reasons[0]
@@ -126,7 +126,7 @@ def test_a_party_it_is_not_released_to_gets_hold_without_details(
     humanitarian = next(p.id for p in scenario.parties if p.kind == "humanitarian")
     assert humanitarian not in (variant.releasable_to or [])
     assert humanitarian != variant.party_id
-    result = engine.check(scenario.incident_check, humanitarian, NOW)
+    result = engine.check(scenario.incident_check, humanitarian, FIXED_NOW)
     assert result.verdict == "HOLD"
     assert result.matches
     withheld = [m for m in result.matches if m.party_id == variant.party_id]
@@ -158,7 +158,7 @@ def test_a_check_at_the_field_hospital_lists_the_site_first(
         observed={"certainty": "probable"},
         note=None,
     )
-    result = engine.check(obs, demo_module.NDF, NOW)
+    result = engine.check(obs, demo_module.NDF, FIXED_NOW)
     assert result.verdict == "HOLD"
     first = result.matches[0]
     assert (first.kind, first.id) == ("site", demo_module.HOSPITAL_SITE)
@@ -177,13 +177,13 @@ def test_far_from_everything_there_is_no_known_match(
     far = (incident.lat - 1.8, incident.lon)
     assert 190_000 < geo.geodesic_m(incident.lat, incident.lon, *far) < 210_000
     obs = observation(scenario, position={"lat": far[0], "lon": far[1]})
-    result = engine.check(obs, demo_module.NDF, NOW)
+    result = engine.check(obs, demo_module.NDF, FIXED_NOW)
     assert result.verdict == "NO_KNOWN_MATCH"
     assert result.matches == ()
     assert result.match_count == 0
     assert result.valid_until
     valid_until = datetime.fromisoformat(result.valid_until)
-    assert NOW < valid_until <= NOW + engine.settings.horizon
+    assert FIXED_NOW < valid_until <= FIXED_NOW + engine.settings.horizon
     assert result.to_dict()["valid_until"] == result.valid_until
 
 
@@ -230,11 +230,13 @@ def test_earliest_entry_into_the_drone_teams_aor_is_an_hour_after_now(
     entry_m = _first_boundary_crossing_m(route, aor)
     assert 87_000 < entry_m < 93_000
     entry_at = movement.start + timedelta(hours=entry_m / 1000.0 / speed_kmh)
-    assert abs(entry_at - (NOW + timedelta(hours=1))) <= timedelta(minutes=3), entry_at - NOW
+    assert abs(entry_at - (FIXED_NOW + timedelta(hours=1))) <= timedelta(minutes=3), (
+        entry_at - FIXED_NOW
+    )
     narrative = scenario.narrative
     assert abs(narrative.enters_drone_aor_at - entry_at) < timedelta(seconds=5)
     assert narrative.announcement_deadline == narrative.enters_drone_aor_at - timedelta(minutes=30)
-    assert movement.start == NOW - timedelta(minutes=30)
+    assert movement.start == FIXED_NOW - timedelta(minutes=30)
     # At now Bastion-2 has driven about 30 km of it, and is not yet inside.
     newest = max((r for r in scenario.reports if r.asset_id == variant.id), key=lambda r: r.time)
     assert not shapely.contains_xy(aor, newest.position.lon, newest.position.lat)

@@ -28,13 +28,12 @@ from deconfliction.domain.model import (
 )
 from deconfliction.scenarios import DemoScenario, build_demo
 from deconfliction.scenarios import demo as demo_module
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 @pytest.fixture(scope="module")
 def scenario() -> DemoScenario:
-    return build_demo(NOW)
+    return build_demo(FIXED_NOW)
 
 
 def all_objects(s: DemoScenario) -> list[BaseModel]:
@@ -58,7 +57,7 @@ def test_every_object_round_trips_through_json(scenario: DemoScenario) -> None:
     assert len(objects) > 20
     for obj in objects:
         dumped = obj.model_dump(mode="json")
-        again = type(obj).model_validate(dumped, context={"now": NOW})
+        again = type(obj).model_validate(dumped, context={"now": FIXED_NOW})
         assert again == obj, type(obj).__name__
         assert again.model_dump(mode="json") == dumped
 
@@ -231,14 +230,14 @@ def _times(s: DemoScenario) -> list[datetime | None]:
 
 
 def test_every_time_is_relative_to_now() -> None:
-    later = NOW + timedelta(days=400, hours=5, minutes=17, seconds=3)
-    a, b = build_demo(NOW), build_demo(later)
+    later = FIXED_NOW + timedelta(days=400, hours=5, minutes=17, seconds=3)
+    a, b = build_demo(FIXED_NOW), build_demo(later)
     times_a, times_b = _times(a), _times(b)
     assert len(times_a) == len(times_b) > 20
     for ta, tb in zip(times_a, times_b, strict=True):
         assert (ta is None) == (tb is None)
         if ta is not None and tb is not None:
-            assert ta - NOW == tb - later
+            assert ta - FIXED_NOW == tb - later
     # And nothing else moves with it.
     for oa, ob in zip(all_objects(a), all_objects(b), strict=True):
         da = oa.model_dump(mode="json", exclude={"time", "start", "end", "aor_start", "aor_end"})
@@ -261,16 +260,18 @@ def test_the_story_runs_in_order(scenario: DemoScenario) -> None:
     n = scenario.narrative
     # Registered and announced before loading; the incident comes while Bastion-2 is still
     # outside the AOR, before the announcement is due and before it can first arrive.
-    assert n.arrival_announced_at < n.loading_at < n.incident_at == NOW
+    assert n.arrival_announced_at < n.loading_at < n.incident_at == FIXED_NOW
     assert n.incident_at < n.announcement_deadline < n.enters_drone_aor_at
     assert n.enters_drone_aor_at - n.announcement_deadline == timedelta(minutes=30)
-    assert abs(n.enters_drone_aor_at - (NOW + timedelta(hours=1))) <= timedelta(minutes=3)
-    assert abs(n.announcement_deadline - (NOW + timedelta(minutes=30))) <= timedelta(minutes=3)
+    assert abs(n.enters_drone_aor_at - (FIXED_NOW + timedelta(hours=1))) <= timedelta(minutes=3)
+    assert abs(n.announcement_deadline - (FIXED_NOW + timedelta(minutes=30))) <= timedelta(
+        minutes=3
+    )
     assert [t for t, _ in n.timeline()] == sorted(t for t, _ in n.timeline())
     movement = by_id(scenario.movements)[demo_module.VARIANT_MOVEMENT]
-    assert movement.start == NOW - timedelta(minutes=30) == n.loading_at
-    assert movement.end == NOW + timedelta(hours=4)
-    assert movement.active_at(NOW)
+    assert movement.start == FIXED_NOW - timedelta(minutes=30) == n.loading_at
+    assert movement.end == FIXED_NOW + timedelta(hours=4)
+    assert movement.active_at(FIXED_NOW)
     assert movement.corridor_m == 500
 
 
@@ -278,12 +279,12 @@ def test_variant_reports_are_recent_and_regular(scenario: DemoScenario) -> None:
     reports = variant_reports(scenario)
     assert len(reports) >= 6
     newest = reports[-1]
-    assert timedelta(minutes=1) <= NOW - newest.time <= timedelta(minutes=2)
-    assert NOW - reports[0].time <= timedelta(minutes=35)
+    assert timedelta(minutes=1) <= FIXED_NOW - newest.time <= timedelta(minutes=2)
+    assert FIXED_NOW - reports[0].time <= timedelta(minutes=35)
     gaps = {b.time - a.time for a, b in itertools.pairwise(reports)}
     assert gaps == {timedelta(minutes=5)}
     assert all(r.cep_m == 15 for r in reports)
-    assert all(r.time <= NOW for r in scenario.reports)
+    assert all(r.time <= FIXED_NOW for r in scenario.reports)
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -340,7 +341,9 @@ def test_the_route_reaches_the_drone_teams_aor_an_hour_after_now_at_max_speed(
     entry_m = float(np.sum(steps[:first]))
     entry_after_start = timedelta(hours=entry_m / 1000.0 / speed_kmh)
     entry_at = movement.start + entry_after_start
-    assert abs(entry_at - (NOW + timedelta(hours=1))) <= timedelta(minutes=3), entry_at - NOW
+    assert abs(entry_at - (FIXED_NOW + timedelta(hours=1))) <= timedelta(minutes=3), (
+        entry_at - FIXED_NOW
+    )
     # The narrative's entry time is that same instant.
     n = scenario.narrative
     assert abs(n.enters_drone_aor_at - entry_at) < timedelta(seconds=1)
@@ -387,7 +390,7 @@ def test_the_incident_observation(scenario: DemoScenario) -> None:
     check = scenario.incident_check
     assert isinstance(check, Observation)
     assert check.unit_id == demo_module.DRONE_TEAM
-    assert check.time == NOW
+    assert check.time == FIXED_NOW
     assert check.cep_m == 50
     assert check.note == "radar vehicle?"
     assert check.observed.mobility == "wheeled"
@@ -408,7 +411,7 @@ def test_the_incident_observation(scenario: DemoScenario) -> None:
     movement = by_id(scenario.movements)[demo_module.VARIANT_MOVEMENT]
     _, off = _along_m(_route(movement), check.position.lon, check.position.lat)
     assert off <= movement.corridor_m + geo.r99(check.cep_m)
-    assert movement.active_at(NOW)
+    assert movement.active_at(FIXED_NOW)
     # ... and, as the narrative says, just across the drone team's border: its drone looks
     # a few kilometres beyond its own AOR, where Bastion-2 has not yet entered.
     aor = by_id(scenario.units)[demo_module.DRONE_TEAM].aor_shape

@@ -23,9 +23,9 @@ from deconfliction.service.kinds import ASSET
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
 from deconfliction.store import reports as reports_store
-from tests import backends
-from tests.integration.world import BOX_A
-from tests.unit.store_world import SAM_W, write_asset, write_parties, write_unit
+from tests.support import backends
+from tests.support.store_world import SAM_W, write_asset, write_parties, write_unit
+from tests.support.world import BOX_A
 
 M_PER_DEG = 111_195.0
 

@@ -7,7 +7,7 @@ candidate. Data cluster around the antimeridian, a pole and an ordinary place.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -24,8 +24,8 @@ from deconfliction.domain.model import (
     Site,
 )
 from deconfliction.engine import Engine
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CENTRES = [(0.0, 179.9), (89.5, 0.0), (-60.0, -179.95), (48.5, 36.0)]
 
 
@@ -93,11 +93,11 @@ def _build(
             PositionReport.model_validate(
                 {
                     "asset_id": f"a{i}",
-                    "time": NOW - timedelta(seconds=age),
+                    "time": FIXED_NOW - timedelta(seconds=age),
                     "position": {"lat": lat, "lon": lon},
                     "cep_m": cep,
                 },
-                context={"now": NOW},
+                context={"now": FIXED_NOW},
             )
         )
         truth[f"a{i}"] = (lat, lon, age, 2.58 * cep, (10, 40, 80, 200)[tcode] / 3.6)
@@ -106,7 +106,7 @@ def _build(
         clat, clon = CENTRES[i % len(CENTRES)]
         lat = float(np.clip(clat + rng.normal(0, 0.3), -89.0, 89.0))
         lon = _wrap(clon + rng.normal(0, 0.3))
-        start = NOW + timedelta(hours=float(rng.uniform(-3, 1)))
+        start = FIXED_NOW + timedelta(hours=float(rng.uniform(-3, 1)))
         if i % 3 == 0:
             a = Area.model_validate(
                 {
@@ -172,13 +172,13 @@ def test_index_returns_exactly_the_brute_force_candidates(seed: int) -> None:
         obs = Observation.model_validate(
             {"unit_id": "u", "position": {"lat": lat, "lon": lon}, "cep_m": cep}
         )
-        result = e.check(obs, "p", NOW)
+        result = e.check(obs, "p", FIXED_NOW)
         d = geo.haversine_m(lat, lon, lat0, lon0)
         expected_assets = {
             ids[i]
             for i in np.flatnonzero((age <= horizon) & (d <= geo.widen(a99 + v * age + r_obs)))
         }
-        t = NOW.timestamp()
+        t = FIXED_NOW.timestamp()
         expected_shapes = set()
         for ar in areas:
             shape = e.shapes.get("area", ar.id)

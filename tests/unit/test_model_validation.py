@@ -29,9 +29,9 @@ from deconfliction.domain.model import (
     Site,
     Unit,
 )
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-CTX = {"now": NOW}
+CTX = {"now": FIXED_NOW}
 SQUARE = [[[36.0, 48.0], [36.1, 48.0], [36.1, 48.1], [36.0, 48.1], [36.0, 48.0]]]
 
 
@@ -49,8 +49,8 @@ def valid() -> dict[type[BaseModel], dict[str, Any]]:
             "name": "Drone team",
             "roles": ["drone_team"],
             "aor": {"type": "Polygon", "coordinates": SQUARE},
-            "aor_start": iso(NOW - timedelta(hours=1)),
-            "aor_end": iso(NOW + timedelta(hours=1)),
+            "aor_start": iso(FIXED_NOW - timedelta(hours=1)),
+            "aor_end": iso(FIXED_NOW + timedelta(hours=1)),
         },
         EquipmentType: {
             "id": "t1",
@@ -76,7 +76,7 @@ def valid() -> dict[type[BaseModel], dict[str, Any]]:
         },
         PositionReport: {
             "asset_id": "a1",
-            "time": iso(NOW - timedelta(minutes=1)),
+            "time": iso(FIXED_NOW - timedelta(minutes=1)),
             "position": {"lat": 48.05, "lon": 36.05},
             "cep_m": 15,
             "speed_kmh": 40,
@@ -87,16 +87,16 @@ def valid() -> dict[type[BaseModel], dict[str, Any]]:
             "asset_id": "a1",
             "route": {"type": "LineString", "coordinates": [[36.0, 48.0], [36.2, 48.1]]},
             "corridor_m": 500,
-            "start": iso(NOW - timedelta(hours=1)),
-            "end": iso(NOW + timedelta(hours=3)),
+            "start": iso(FIXED_NOW - timedelta(hours=1)),
+            "end": iso(FIXED_NOW + timedelta(hours=3)),
         },
         Area: {
             "id": "ar1",
             "party_id": "ohr",
             "kind": "protected",
             "geometry": {"type": "Polygon", "coordinates": SQUARE},
-            "start": iso(NOW - timedelta(days=1)),
-            "end": iso(NOW + timedelta(days=1)),
+            "start": iso(FIXED_NOW - timedelta(days=1)),
+            "end": iso(FIXED_NOW + timedelta(days=1)),
         },
         Site: {
             "id": "s1",
@@ -108,7 +108,7 @@ def valid() -> dict[type[BaseModel], dict[str, Any]]:
         },
         Observation: {
             "unit_id": "u1",
-            "time": iso(NOW),
+            "time": iso(FIXED_NOW),
             "position": {"lat": 48.05, "lon": 36.05},
             "cep_m": 50,
             "observed": {"mobility": "wheeled", "features": ["radar"], "certainty": "probable"},
@@ -364,8 +364,8 @@ def test_course_outside_0_360_is_rejected(course: float) -> None:
 def test_a_window_that_ends_before_it_starts_is_rejected(
     model: type[BaseModel], start_field: str, end_field: str
 ) -> None:
-    start = NOW
-    end = NOW - timedelta(seconds=1)
+    start = FIXED_NOW
+    end = FIXED_NOW - timedelta(seconds=1)
     data = payload(model, **{start_field: iso(start), end_field: iso(end)})
     err = error_at(rejected(model, data), end_field)
     assert end_field in err["msg"]
@@ -384,17 +384,19 @@ def test_a_window_compares_instants_not_wall_clocks(
 ) -> None:
     # 13:00+02:00 is 11:00Z: before a start of 12:00Z, though its wall clock reads later.
     end = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=2)))
-    data = payload(model, **{start_field: iso(NOW), end_field: iso(end)})
+    data = payload(model, **{start_field: iso(FIXED_NOW), end_field: iso(end)})
     error_at(rejected(model, data), end_field)
     # An empty window (start == end) is a window.
-    same = model.model_validate(payload(model, **{start_field: iso(NOW), end_field: iso(NOW)}))
-    assert same.active_at(NOW)  # type: ignore[attr-defined]
+    same = model.model_validate(
+        payload(model, **{start_field: iso(FIXED_NOW), end_field: iso(FIXED_NOW)})
+    )
+    assert same.active_at(FIXED_NOW)  # type: ignore[attr-defined]
 
 
 def test_a_unit_aor_window_is_optional_on_either_side() -> None:
-    unit = Unit.model_validate(payload(Unit, aor_start=None, aor_end=iso(NOW)))
-    assert unit.active_at(NOW - timedelta(days=365))
-    assert not unit.active_at(NOW + timedelta(seconds=1))
+    unit = Unit.model_validate(payload(Unit, aor_start=None, aor_end=iso(FIXED_NOW)))
+    assert unit.active_at(FIXED_NOW - timedelta(days=365))
+    assert not unit.active_at(FIXED_NOW + timedelta(seconds=1))
 
 
 # --- times without a zone -------------------------------------------------------------------
@@ -432,7 +434,7 @@ def test_a_naive_datetime_object_is_rejected_too() -> None:
 
 @pytest.mark.parametrize("ahead_s", [30.001, 31, 3600])
 def test_a_report_more_than_30_s_ahead_is_rejected(ahead_s: float) -> None:
-    t = iso(NOW + timedelta(seconds=ahead_s))
+    t = iso(FIXED_NOW + timedelta(seconds=ahead_s))
     err = error_at(rejected(PositionReport, payload(PositionReport, time=t)), "time")
     assert "more than 30 s in the future" in err["msg"]
     assert t in err["msg"]
@@ -441,14 +443,14 @@ def test_a_report_more_than_30_s_ahead_is_rejected(ahead_s: float) -> None:
 
 @pytest.mark.parametrize("ahead_s", [29, 30, 0, -86400])
 def test_a_report_up_to_30_s_ahead_is_accepted(ahead_s: float) -> None:
-    t = NOW + timedelta(seconds=ahead_s)
+    t = FIXED_NOW + timedelta(seconds=ahead_s)
     report = PositionReport.model_validate(payload(PositionReport, time=iso(t)), context=CTX)
     assert report.time == t
 
 
 def test_the_future_limit_holds_across_zones() -> None:
-    # 31 s ahead of NOW, written in UTC+05:30.
-    t = (NOW + timedelta(seconds=31)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    # 31 s ahead of FIXED_NOW, written in UTC+05:30.
+    t = (FIXED_NOW + timedelta(seconds=31)).astimezone(timezone(timedelta(hours=5, minutes=30)))
     error_at(rejected(PositionReport, payload(PositionReport, time=iso(t))), "time")
 
 

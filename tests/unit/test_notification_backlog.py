@@ -13,9 +13,9 @@ from deconfliction.service.config import Settings
 from deconfliction.service.docs import report_row
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
-from tests import backends
-from tests.integration.world import BOX_A
-from tests.unit.store_world import SAM_W, write_asset, write_parties, write_unit
+from tests.support import backends
+from tests.support.store_world import SAM_W, write_asset, write_parties, write_unit
+from tests.support.world import BOX_A
 
 ASSETS = [f"b-{i}" for i in range(7)]
 

@@ -16,7 +16,7 @@ from deconfliction.service.kinds import MOVEMENT
 from deconfliction.service.notify import CHUNK
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
-from tests import backends
+from tests.support import backends
 
 UNITS = 2 * CHUNK + 137
 LON0, LON1 = 30.0, 31.0

@@ -4,7 +4,7 @@ index finding the AORs a route or polygon touches without testing every AOR."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -28,8 +28,7 @@ from deconfliction.scenarios.demo import (
     build_demo,
     entry_distance_m,
 )
-
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
 
 
 @pytest.mark.parametrize(
@@ -53,14 +52,15 @@ def test_each_cause_takes_its_answers(cause: str, ok: list[str], refused: list[s
 
 
 def test_the_deadline_is_the_lead_before_entry_but_never_in_the_past() -> None:
-    assert deadline_for(NOW + timedelta(hours=2), NOW) == NOW + timedelta(minutes=90)
-    assert deadline_for(NOW + timedelta(minutes=10), NOW) == NOW
+    now = FIXED_NOW
+    assert deadline_for(now + timedelta(hours=2), now) == now + timedelta(minutes=90)
+    assert deadline_for(now + timedelta(minutes=10), now) == now
     lead = timedelta(minutes=5)
-    assert deadline_for(NOW + timedelta(hours=1), NOW, lead) == NOW + timedelta(minutes=55)
+    assert deadline_for(now + timedelta(hours=1), now, lead) == now + timedelta(minutes=55)
 
 
 def test_the_card_shows_what_it_looks_like_and_what_tells_them_apart() -> None:
-    types = {t.id: t for t in build_demo(NOW).equipment_types}
+    types = {t.id: t for t in build_demo(FIXED_NOW).equipment_types}
     card = recognition_card(types[SKYSHIELD_W], types)
     assert card["variant_of"]["name"].startswith("Skyshield-T")
     assert card["profile"] == {
@@ -94,7 +94,7 @@ def test_entry_is_the_first_point_within_the_corridor_never_later() -> None:
         shapely.Polygon(DRONE_TEAM_AOR).buffer(1e-6).contains(shapely.Point(exact.lon, exact.lat))
     )
     assert planning.route_entry(route, 3000.0, shapely.Polygon(OHR_ZONE)) is None
-    start = NOW
+    start = FIXED_NOW
     entry = planning.earliest_arrival(start, exact.along_m, 60.0)
     assert entry - start == timedelta(seconds=exact.along_m / (60 / 3.6))
     assert planning.earliest_arrival(start, 1000.0, 0.0) == start  # cannot move: fail early

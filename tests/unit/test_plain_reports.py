@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from deconfliction.domain.model import PositionReport
 from deconfliction.domain.plain_reports import PlainEffect
-from tests.unit.check_fixtures import NOW, asset, engine, observe, report
+from tests.support.check_fixtures import asset, engine, observe, report
+from tests.support.clock import FIXED_NOW
 
 LAT, LON = 48.5, 35.5
 
@@ -22,7 +23,7 @@ def plain(aid: str, lat: float, lon: float, ago: timedelta, cep: float = 10.0) -
 
 
 def holds(e: object, lat: float, lon: float) -> bool:
-    result = e.check(observe(lat, lon, cep=10.0), "b", NOW)  # type: ignore[attr-defined]
+    result = e.check(observe(lat, lon, cep=10.0), "b", FIXED_NOW)  # type: ignore[attr-defined]
     return result.verdict == "HOLD" and "blue-7" in {m.id for m in result.matches}
 
 
@@ -43,7 +44,7 @@ def test_a_plain_report_beyond_the_bound_is_refused_and_widens_nothing() -> None
     allow (issue 15, finding 10): the hint contradicts the authenticated position."""
     e = engine(asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(minutes=2)),))
     far = (LAT + 0.45, LON)
-    at = NOW - timedelta(minutes=1)
+    at = FIXED_NOW - timedelta(minutes=1)
     assert e.plain_effect("blue-7", *far, at, 10.0) is PlainEffect.IMPLAUSIBLE
     e.put_reports([plain("blue-7", *far, timedelta(minutes=1))])
     assert holds(e, LAT, LON) and not holds(e, *far)
@@ -56,7 +57,7 @@ def test_plain_reports_widen_from_the_authenticated_reach_not_from_each_other() 
     steps = [LAT + 0.04 * k for k in (1, 2, 3)]  # 4.4 km apart, 1 minute ago
     e.put_reports([plain("blue-7", steps[0], LON, timedelta(minutes=1))])
     assert holds(e, steps[0], LON)
-    at = NOW - timedelta(minutes=1)
+    at = FIXED_NOW - timedelta(minutes=1)
     assert e.plain_effect("blue-7", steps[1], LON, at, 10.0) is PlainEffect.IMPLAUSIBLE
     e.put_reports([plain("blue-7", lat, LON, timedelta(minutes=1)) for lat in steps[1:]])
     assert not holds(e, steps[1], LON) and not holds(e, steps[2], LON)
@@ -97,7 +98,7 @@ def test_plain_reports_never_take_the_asset_out_of_a_check(
         asset(rel=["*"]), reports=(report("blue-7", LAT, LON, timedelta(seconds=auth_ago_s)),)
     )
     plain_ago = max(0, auth_ago_s - plain_after_s)
-    at = NOW - timedelta(seconds=plain_ago)
+    at = FIXED_NOW - timedelta(seconds=plain_ago)
     effect = after.plain_effect("blue-7", LAT + dlat, LON + dlon, at, cep)
     after.put_reports([plain("blue-7", LAT + dlat, LON + dlon, timedelta(seconds=plain_ago), cep)])
     for _ in range(5):

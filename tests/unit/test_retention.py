@@ -21,7 +21,9 @@ from deconfliction.service.retention import (
 )
 from deconfliction.store.times import format_time
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+#: The moment the policy runs in these tests (the CLI is given it with ``--at``): every row
+#: is placed relative to it, so it is its own constant rather than the suite's FIXED_NOW.
+POLICY_RUN_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -48,7 +50,7 @@ def _report(asset: str, at: datetime, lat: float = 48.5) -> dict[str, Any]:
 
 def _fill(store: Any, clock: Clock) -> None:
     """Parties a (reports kept 90 days, checks 730) and b (reports 30 days), assets a1, b1."""
-    clock.at = NOW - timedelta(days=400)
+    clock.at = POLICY_RUN_AT - timedelta(days=400)
     for party in ("a", "b", "c"):
         store.create("party", party, party, {"id": party, "name": party.upper()}, "admin")
     store.create("asset", "a1", "a", {"id": "a1", "party_id": "a"}, "admin")
@@ -56,27 +58,27 @@ def _fill(store: Any, clock: Clock) -> None:
     # one batch of both parties, 100 days old: a1's part is due, b1's is its newest
     store.add_reports(
         [
-            _report("a1", NOW - timedelta(days=100)),
-            _report("b1", NOW - timedelta(days=100), 48.61234),
+            _report("a1", POLICY_RUN_AT - timedelta(days=100)),
+            _report("b1", POLICY_RUN_AT - timedelta(days=100), 48.61234),
         ],
         "a",
     )
-    store.add_reports([_report("a1", NOW - timedelta(days=95), 48.55555)], "a")  # due
-    store.add_reports([_report("a1", NOW - timedelta(days=60))], "a")  # kept (90 days)
-    store.add_reports([_report("a1", NOW - timedelta(days=1))], "a")  # the newest
-    # checks: one by party a 800 days before NOW... recorded by the store's clock
-    clock.at = NOW - timedelta(days=800)
+    store.add_reports([_report("a1", POLICY_RUN_AT - timedelta(days=95), 48.55555)], "a")  # due
+    store.add_reports([_report("a1", POLICY_RUN_AT - timedelta(days=60))], "a")  # kept (90 days)
+    store.add_reports([_report("a1", POLICY_RUN_AT - timedelta(days=1))], "a")  # the newest
+    # checks: one by party a 800 days before POLICY_RUN_AT... recorded by the store's clock
+    clock.at = POLICY_RUN_AT - timedelta(days=800)
     store.add_check(
         "chk-old-a", "a-unit", "a", {"position": {"lat": 48.77777}}, {"verdict": "HOLD"}, "op"
     )
     store.add_check(
         "chk-old-c", "c-unit", "c", {"position": {"lat": 48.1}}, {"verdict": "HOLD"}, "op"
     )
-    clock.at = NOW - timedelta(days=10)
+    clock.at = POLICY_RUN_AT - timedelta(days=10)
     store.add_check(
         "chk-new-a", "a-unit", "a", {"position": {"lat": 48.2}}, {"verdict": "HOLD"}, "op"
     )
-    clock.at = NOW
+    clock.at = POLICY_RUN_AT
 
 
 POLICY = {
@@ -90,11 +92,11 @@ POLICY = {
 
 
 def test_policy_purges_per_party_keeps_the_newest_report_and_verifies(store_factory: Any) -> None:
-    clock = Clock(NOW)
+    clock = Clock(POLICY_RUN_AT)
     store = store_factory(clock=clock)
     _fill(store, clock)
     before = store.last_event_seq()
-    outcome = apply_policy(store, parse_policy(POLICY), NOW)
+    outcome = apply_policy(store, parse_policy(POLICY), POLICY_RUN_AT)
 
     # a1: the 100- and 95-day-old reports go; 60 days and the newest stay; b1's only report
     # (its newest) stays although its party keeps 30 days: the check relies on it.
@@ -106,9 +108,9 @@ def test_policy_purges_per_party_keeps_the_newest_report_and_verifies(store_fact
     }
     left = [(r["asset_id"], r["time"]) for r in store.reports_between("", "~")]
     assert left == [
-        ("b1", format_time(NOW - timedelta(days=100))),
-        ("a1", format_time(NOW - timedelta(days=60))),
-        ("a1", format_time(NOW - timedelta(days=1))),
+        ("b1", format_time(POLICY_RUN_AT - timedelta(days=100))),
+        ("a1", format_time(POLICY_RUN_AT - timedelta(days=60))),
+        ("a1", format_time(POLICY_RUN_AT - timedelta(days=1))),
     ]
     assert store.get_check("chk-old-a") is None
     assert store.get_check("chk-old-c") is not None
@@ -128,27 +130,31 @@ def test_policy_purges_per_party_keeps_the_newest_report_and_verifies(store_fact
     assert record.payload["purged"] == outcome.counts
     assert record.payload["policy"] == POLICY
     assert record.payload["cutoffs"]["reports"]["parties"]["a"] == format_time(
-        NOW - timedelta(days=90)
+        POLICY_RUN_AT - timedelta(days=90)
     )
-    assert record.payload["cutoffs"]["checks"]["*"] == format_time(NOW - timedelta(days=730))
+    assert record.payload["cutoffs"]["checks"]["*"] == format_time(
+        POLICY_RUN_AT - timedelta(days=730)
+    )
 
     report = verify_store(store)
     assert report.ok, report.problem
     assert report.purged == 2
 
     # a second pass purges nothing and records nothing
-    again = apply_policy(store, parse_policy(POLICY), NOW)
+    again = apply_policy(store, parse_policy(POLICY), POLICY_RUN_AT)
     assert again.purged == 0
     assert store.last_event_seq() == before + 1
     assert verify_store(store).ok
 
 
 def test_no_policy_entry_keeps_everything(store_factory: Any) -> None:
-    clock = Clock(NOW)
+    clock = Clock(POLICY_RUN_AT)
     store = store_factory(clock=clock)
     _fill(store, clock)
     before = store.last_event_seq()
-    outcome = apply_policy(store, parse_policy({"parties": {"zz": {"reports_days": 1}}}), NOW)
+    outcome = apply_policy(
+        store, parse_policy({"parties": {"zz": {"reports_days": 1}}}), POLICY_RUN_AT
+    )
     assert outcome.purged == 0
     assert store.last_event_seq() == before
     assert store.count_reports() == 5
@@ -171,7 +177,7 @@ def test_bad_policy_names_the_field(policy: Any, field: str) -> None:
 def test_cli_retention_run_purges_and_audit_verify_stays_green(
     store_factory: Any, tmp_path: Path
 ) -> None:
-    clock = Clock(NOW)
+    clock = Clock(POLICY_RUN_AT)
     store = store_factory(clock=clock)
     _fill(store, clock)
     store.close()
@@ -215,12 +221,12 @@ def test_the_services_runner_applies_the_policy_on_its_clock(store_factory: Any)
     from deconfliction.service.core import Service
     from deconfliction.service.retention import RetentionRunner
 
-    clock = Clock(NOW)
+    clock = Clock(POLICY_RUN_AT)
     store = store_factory(clock=clock)
     _fill(store, clock)
     # the engine stays unloaded: these fixtures are bare store documents, not valid models
     service = Service(store, Engine(), Settings(data_dir=store_factory.data_dir))
-    runner = RetentionRunner(service, parse_policy(POLICY), clock=lambda: NOW)
+    runner = RetentionRunner(service, parse_policy(POLICY), clock=lambda: POLICY_RUN_AT)
     first = runner.run_once()
     assert first.counts["report_rows"] == 2 and first.counts["checks"] == 1
     assert service.applied_seq == store.last_event_seq()  # the purge event is applied

@@ -11,9 +11,10 @@ import pytest
 
 from deconfliction.store import AlreadyExists, Store
 from deconfliction.store.tokens import authenticate, issue_token
-from tests.conftest import StoreFactory
+from tests.support.clock import FIXED_NOW_STORED
+from tests.support.stores import StoreFactory
 
-AT = "2025-03-01T12:00:00.000000Z"
+AT = FIXED_NOW_STORED
 
 
 def _unit(store: Store, unit_id: str, party_id: str) -> None:

@@ -11,7 +11,7 @@ import random
 import sqlite3
 import stat
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,13 @@ from deconfliction.store import (
     open_store,
 )
 from deconfliction.store.migrations import MIGRATIONS
-from tests.conftest import StoreFactory
-
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
+from tests.support.stores import StoreFactory
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = T0
+        self.now = FIXED_NOW
 
     def __call__(self) -> datetime:
         return self.now
@@ -68,7 +67,7 @@ def party(pid: str, name: str = "Blue Force") -> dict[str, Any]:
 def test_create_then_get_returns_the_document(store: Store) -> None:
     created = store.create("party", "blue", None, party("blue"), "admin-1")
     assert created.version == 1
-    assert created.created_at == created.updated_at == T0
+    assert created.created_at == created.updated_at == FIXED_NOW
     got = store.get("party", "blue")
     assert got == created
     assert got is not None and got.data == party("blue")
@@ -81,8 +80,8 @@ def test_update_bumps_version_and_keeps_created_at(store: Store, clock: Clock) -
     clock.advance(60)
     updated = store.update("asset", "a1", "green", {"callsign": "Blue-8"}, "c2")
     assert updated.version == 2
-    assert updated.created_at == T0
-    assert updated.updated_at == T0 + timedelta(seconds=60)
+    assert updated.created_at == FIXED_NOW
+    assert updated.updated_at == FIXED_NOW + timedelta(seconds=60)
     assert updated.party_id == "green"
     assert store.get("asset", "a1") == updated
 
@@ -236,7 +235,7 @@ def test_every_write_appends_one_event(store: Store, clock: Clock) -> None:
         (3, "asset", "update", "a1", "coord-1"),
         (4, "asset", "delete", "a1", "coord-2"),
     ]
-    assert events[0].at == T0 and events[1].at == T0 + timedelta(seconds=1)
+    assert events[0].at == FIXED_NOW and events[1].at == FIXED_NOW + timedelta(seconds=1)
     assert events[2].payload == {"party_id": "blue", "version": 2, "data": {"callsign": "Blue-8"}}
     assert events[3].payload == {"version": 2}
     assert all(e.hash is not None and len(e.hash) == 64 for e in events)  # audit chain
@@ -371,7 +370,7 @@ def test_reopening_the_database_finds_everything(store_factory: StoreFactory) ->
         first.create("party", "blue", None, party("blue"), "admin-1")
         first.update("party", "blue", None, party("blue", "Blue Coalition"), "admin-1")
         first.add_reports(
-            [{"asset_id": "a1", "time": "2025-03-01T11:00:00Z", "lat": 1, "lon": 2, "cep_m": 5}],
+            [{"asset_id": "a1", "time": "2026-03-01T11:00:00Z", "lat": 1, "lon": 2, "cep_m": 5}],
             "c1",
         )
         first.add_check("k1", "u1", "blue", {"cep_m": 5}, {"verdict": "HOLD"}, "u1")

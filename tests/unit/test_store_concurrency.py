@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from deconfliction.store import AlreadyExists, Store, StoreError
-from tests.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 THREADS = 8
 WRITES = 200  # acknowledged writes per thread
@@ -139,7 +139,7 @@ def test_a_stricter_server_default_isolation_does_not_break_writers(
     """The store sets READ COMMITTED itself: under a snapshot taken before the write
     lock, MAX(seq) + 1 would collide."""
     from deconfliction.store import PostgresStore
-    from tests.conftest import with_pg_options
+    from tests.support.stores import with_pg_options
 
     escaped = isolation.replace(" ", "\\ ")  # options are split at unescaped spaces
     url = with_pg_options(pg_database_url, f"-cdefault_transaction_isolation={escaped}")

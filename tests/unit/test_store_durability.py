@@ -21,7 +21,7 @@ import pytest
 
 from deconfliction.store import DATABASE_FILE, open_store
 from deconfliction.store.tokens import authenticate
-from tests.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 
 BATCH = 50
 

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from deconfliction.store import NotFound, Store
-from tests.conftest import StoreFactory
+from tests.support.clock import FIXED_NOW_STORED
+from tests.support.stores import StoreFactory
 
-AT = "2025-03-01T12:00:00.000000Z"
+AT = FIXED_NOW_STORED
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def row(nid: str, unit: str | None = "u1", **extra: Any) -> dict[str, Any]:
         "subject": "movement:m1",
         "payload": {"message": "hello", "card": {"name": "T1"}},
         "urgent": False,
-        "deadline": "2025-03-01T12:30:00.000000Z",
+        "deadline": "2026-03-01T12:30:00.000000Z",
         "state": "pending",
         "escalation_level": 0,
         "parent_id": None,
@@ -109,22 +110,22 @@ def test_the_first_answer_is_kept(store: Store) -> None:
 def test_deadlines_come_due_in_order_and_updates_reach_the_outbox(store: Store) -> None:
     store.add_notifications(
         [
-            row("late", deadline="2025-03-01T13:00:00.000000Z"),
-            row("soon", deadline="2025-03-01T12:10:00.000000Z"),
+            row("late", deadline="2026-03-01T13:00:00.000000Z"),
+            row("soon", deadline="2026-03-01T12:10:00.000000Z"),
             row("never", deadline=None),
         ],
         "test",
     )
-    assert store.next_deadline() == "2025-03-01T12:10:00.000000Z"
-    assert store.due_notifications("2025-03-01T12:05:00.000000Z") == []
-    due = store.due_notifications("2025-03-01T14:00:00.000000Z")
+    assert store.next_deadline() == "2026-03-01T12:10:00.000000Z"
+    assert store.due_notifications("2026-03-01T12:05:00.000000Z") == []
+    due = store.due_notifications("2026-03-01T14:00:00.000000Z")
     assert [n["id"] for n in due] == ["soon", "late"]
     store.update_notification("soon", at=AT, actor="t", state="escalated", outbox_event="escalated")
     updated = store.update_notification(
         "late", at=AT, actor="t", payload={"message": "changed"}, deadline=AT
     )
     assert updated["payload"] == {"message": "changed"} and updated["deadline"] == AT
-    assert [n["id"] for n in store.due_notifications("2025-03-01T14:00:00.000000Z")] == ["late"]
+    assert [n["id"] for n in store.due_notifications("2026-03-01T14:00:00.000000Z")] == ["late"]
     assert [o["event"] for o in store.outbox_after("u1")][-1] == "escalated"
     with pytest.raises(NotFound):
         store.update_notification("nope", at=AT, actor="t", state="escalated")
@@ -133,7 +134,7 @@ def test_deadlines_come_due_in_order_and_updates_reach_the_outbox(store: Store) 
 def test_many_updates_are_one_event_and_reach_each_unit_s_stream(store: Store) -> None:
     store.add_notifications([row("n1"), row("n2", unit="u2"), row("n3", unit=None)], "test")
     before = store.last_event_seq()
-    later = "2025-03-01T12:20:00.000000Z"
+    later = "2026-03-01T12:20:00.000000Z"
     updated = store.update_notifications(
         [
             ("n2", {"deadline": later, "payload": {"message": "changed"}}),

@@ -5,15 +5,14 @@ recorded."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from deconfliction.store import AlreadyExists, Store, StoreError
-from tests.conftest import StoreFactory
-
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.clock import FIXED_NOW
+from tests.support.stores import StoreFactory
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def store(store_factory: StoreFactory) -> Store:
 def report(asset_id: str, minutes: float, **extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "asset_id": asset_id,
-        "time": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+        "time": (FIXED_NOW + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
         "lat": 48.5,
         "lon": 35.0,
         "cep_m": 10.0,
@@ -61,15 +60,15 @@ def test_a_batch_is_stored_with_one_event(store: Store) -> None:
     )
     rows = [dict(zip(event.payload["fields"], row, strict=True)) for row in event.payload["rows"]]
     assert [r["lat"] for r in rows] == [b["lat"] for b in batch]
-    assert rows[0]["time"] == "2025-03-01T12:00:00.000000Z"
+    assert rows[0]["time"] == "2026-03-01T12:00:00.000000Z"
 
 
 def test_optional_fields_take_their_defaults(store: Store) -> None:
     store.add_reports(
-        [{"asset_id": "a1", "time": T0, "lat": -33.9, "lon": 151.2, "cep_m": 0}], "c1"
+        [{"asset_id": "a1", "time": FIXED_NOW, "lat": -33.9, "lon": 151.2, "cep_m": 0}], "c1"
     )
     (only,) = store.latest_reports()
-    assert only["time"] == "2025-03-01T12:00:00.000000Z"
+    assert only["time"] == "2026-03-01T12:00:00.000000Z"
     assert only["extra_radius_m"] == 0.0
     assert only["speed_kmh"] is None and only["course_deg"] is None
     assert only["source"] == "authenticated"
@@ -97,7 +96,7 @@ def test_a_malformed_report_is_named_and_nothing_is_stored(store: Store) -> None
     batch = [report("a1", 0), report("a1", 1, time="yesterday")]
     with pytest.raises(StoreError, match="report 1: not an RFC 3339 time"):
         store.add_reports(batch, "c1")
-    batch = [report("a1", 0, time="2025-03-01T12:00:00")]  # no zone
+    batch = [report("a1", 0, time="2026-03-01T12:00:00")]  # no zone
     with pytest.raises(StoreError, match="report 0: time must carry a zone"):
         store.add_reports(batch, "c1")
     batch = [report("a1", 0, lon=float("nan"))]
@@ -147,12 +146,12 @@ def test_latest_is_kept_per_source(store: Store) -> None:
 def test_times_with_other_zones_compare_as_instants(store: Store) -> None:
     # 13:30+02:00 is 11:30Z: older than 12:00Z although its text sorts later.
     store.add_reports([report("a1", 0, lat=1.0)], "c1")
-    store.add_reports([report("a1", 0, lat=2.0, time="2025-03-01T13:30:00+02:00")], "c1")
+    store.add_reports([report("a1", 0, lat=2.0, time="2026-03-01T13:30:00+02:00")], "c1")
     assert latest(store)[("a1", "authenticated")]["lat"] == 1.0
     # 14:30.5+02:00 is 12:30:00.5Z: newer.
-    store.add_reports([report("a1", 0, lat=3.0, time="2025-03-01T14:30:00.5+02:00")], "c1")
+    store.add_reports([report("a1", 0, lat=3.0, time="2026-03-01T14:30:00.5+02:00")], "c1")
     row = latest(store)[("a1", "authenticated")]
-    assert row["lat"] == 3.0 and row["time"] == "2025-03-01T12:30:00.500000Z"
+    assert row["lat"] == 3.0 and row["time"] == "2026-03-01T12:30:00.500000Z"
 
 
 def test_on_equal_times_the_later_arrival_wins(store: Store) -> None:

@@ -23,8 +23,8 @@ from deconfliction.domain import geo, limits
 from deconfliction.domain.model import Asset, EquipmentType, Observation, Party
 from deconfliction.engine import Engine
 from deconfliction.service import docs
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HORIZON_S = 6 * 3600.0
 TYPE_KMH = 60.0
 
@@ -39,7 +39,7 @@ stored_time = st.one_of(
     st.datetimes(
         min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
     ),
-    st.floats(-7 * 3600, 60).map(lambda s: NOW + timedelta(seconds=s)),
+    st.floats(-7 * 3600, 60).map(lambda s: FIXED_NOW + timedelta(seconds=s)),
 )
 
 
@@ -60,7 +60,7 @@ def stored_report(draw: st.DrawFn, asset_id: str) -> dict[str, Any]:
 
 
 def _in_window(t: datetime) -> bool:
-    return limits.TIME_MIN <= t <= NOW
+    return limits.TIME_MIN <= t <= FIXED_NOW
 
 
 def _in_range(row: dict[str, Any]) -> bool:
@@ -122,7 +122,7 @@ def test_stored_values_never_fail_a_check_nor_lose_a_candidate(
         obs = Observation.model_validate(
             {"unit_id": "u", "position": {"lat": lat, "lon": lon}, "cep_m": cep}
         )
-        result = e.check(obs, "p", NOW)  # never raises
+        result = e.check(obs, "p", FIXED_NOW)  # never raises
         expected = set()
         for asset, row in zip(assets, rows, strict=True):
             own = asset.max_speed_kmh
@@ -130,7 +130,7 @@ def test_stored_values_never_fail_a_check_nor_lose_a_candidate(
                 expected.add(asset.id)  # could be anywhere, at any time
                 continue
             t0 = datetime.fromisoformat(str(row["time"])).timestamp()
-            age = abs(NOW.timestamp() - t0)
+            age = abs(FIXED_NOW.timestamp() - t0)
             if own is not None and not 0 <= own <= limits.MAX_SPEED_KMH:
                 # Any speed at all: anywhere a millisecond after its report.
                 if 0.001 <= age <= HORIZON_S:
@@ -157,16 +157,16 @@ def test_a_report_in_range_replaces_one_that_placed_its_asset_anywhere() -> None
         equipment_types=[kind],
         assets=[Asset(id="a", party_id="p", type_id="t", callsign="A")],
     )
-    row = {"asset_id": "a", "time": (NOW - timedelta(minutes=5)).isoformat(), "lat": 48.0}
+    row = {"asset_id": "a", "time": (FIXED_NOW - timedelta(minutes=5)).isoformat(), "lat": 48.0}
     e.put_reports([docs.report_from_row({**row, "lon": 36.0, "cep_m": 1e308})])
     far = Observation.model_validate(
         {"unit_id": "u", "position": {"lat": -40.0, "lon": -100.0}, "cep_m": 10}
     )
-    held = e.check(far, "p", NOW)
+    held = e.check(far, "p", FIXED_NOW)
     assert held.verdict == "HOLD" and list(held.matched_asset_ids) == ["a"]
     assert "REPORT_OUT_OF_RANGE" in held.matches[0].reason_codes
-    e.put_reports([docs.report_from_row({**row, "lon": 36.0, "cep_m": 10.0, "time": NOW})])
-    assert e.check(far, "p", NOW).verdict == "NO_KNOWN_MATCH"
+    e.put_reports([docs.report_from_row({**row, "lon": 36.0, "cep_m": 10.0, "time": FIXED_NOW})])
+    assert e.check(far, "p", FIXED_NOW).verdict == "NO_KNOWN_MATCH"
 
 
 def test_a_buckets_reach_shrinks_when_its_widest_member_leaves() -> None:
@@ -179,7 +179,7 @@ def test_a_buckets_reach_shrinks_when_its_widest_member_leaves() -> None:
         equipment_types=[kind],
         assets=[Asset(id=f"a{i}", party_id="p", type_id="t", callsign="A") for i in range(3)],
     )
-    t = (NOW - timedelta(seconds=30)).isoformat()
+    t = (FIXED_NOW - timedelta(seconds=30)).isoformat()
     base = {"time": t, "lat": 48.0, "lon": 36.0}
     e.put_reports(
         [
@@ -194,7 +194,7 @@ def test_a_buckets_reach_shrinks_when_its_widest_member_leaves() -> None:
     obs = Observation.model_validate(
         {"unit_id": "u", "position": {"lat": 48.0, "lon": 36.0}, "cep_m": 1}
     )
-    e.check(obs, "p", NOW)
+    e.check(obs, "p", FIXED_NOW)
     (bucket,) = e.assets.buckets.values()
     assert bucket.max_a == geo.r99(10.0)
     assert np.isfinite(bucket.max_v)

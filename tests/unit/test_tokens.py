@@ -4,16 +4,16 @@ both store backends (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from deconfliction.store import DATABASE_FILE, NotFound, Store, open_store
 from deconfliction.store.tokens import authenticate, hash_token, issue_token, parse_token
-from tests.conftest import StoreFactory
+from tests.support.clock import FIXED_NOW
+from tests.support.stores import StoreFactory
 
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
@@ -25,15 +25,15 @@ def store(store_factory: StoreFactory) -> Store:
 
 
 def test_issue_and_authenticate(store: Store) -> None:
-    token, record = issue_token(store, "operator", "u1", "blue", HOUR, now=NOW)
+    token, record = issue_token(store, "operator", "u1", "blue", HOUR, now=FIXED_NOW)
     assert re.fullmatch(r"dcf_[0-9a-f]{16}_[A-Za-z0-9_\-]{43}", token)
     assert token.split("_", 2)[1] == record.token_id
     assert record.role == "operator" and record.unit_id == "u1" and record.party_id == "blue"
-    assert record.expires_at == NOW + HOUR
+    assert record.expires_at == FIXED_NOW + HOUR
     assert record.revoked_at is None
     assert record.secret_hash == hash_token(token)
 
-    found = authenticate(store, token, NOW + timedelta(minutes=59))
+    found = authenticate(store, token, FIXED_NOW + timedelta(minutes=59))
     assert found is not None
     assert (found.token_id, found.role, found.unit_id, found.party_id) == (
         record.token_id,
@@ -53,23 +53,23 @@ def test_two_tokens_differ(store: Store) -> None:
 
 
 def test_an_expired_token_is_refused(store: Store) -> None:
-    token, _ = issue_token(store, "coordinator", "cell-1", "blue", HOUR, now=NOW)
-    assert authenticate(store, token, NOW + HOUR - timedelta(microseconds=1)) is not None
-    assert authenticate(store, token, NOW + HOUR) is None
-    assert authenticate(store, token, NOW + 10 * HOUR) is None
+    token, _ = issue_token(store, "coordinator", "cell-1", "blue", HOUR, now=FIXED_NOW)
+    assert authenticate(store, token, FIXED_NOW + HOUR - timedelta(microseconds=1)) is not None
+    assert authenticate(store, token, FIXED_NOW + HOUR) is None
+    assert authenticate(store, token, FIXED_NOW + 10 * HOUR) is None
 
 
 def test_a_token_without_ttl_lasts_until_revoked(store: Store) -> None:
-    token, record = issue_token(store, "admin", None, None, None, now=NOW)
+    token, record = issue_token(store, "admin", None, None, None, now=FIXED_NOW)
     assert record.expires_at is None
-    assert authenticate(store, token, NOW + timedelta(days=3650)) is not None
+    assert authenticate(store, token, FIXED_NOW + timedelta(days=3650)) is not None
 
 
 def test_a_revoked_token_is_refused(store: Store) -> None:
-    token, record = issue_token(store, "operator", "u1", "blue", HOUR, now=NOW)
+    token, record = issue_token(store, "operator", "u1", "blue", HOUR, now=FIXED_NOW)
     revoked = store.revoke_token(record.token_id, "admin-1")
     assert revoked.revoked_at is not None
-    assert authenticate(store, token, NOW) is None
+    assert authenticate(store, token, FIXED_NOW) is None
     # Revoking again changes nothing and writes nothing.
     seq = store.last_event_seq()
     assert store.revoke_token(record.token_id, "admin-2").revoked_at == revoked.revoked_at
@@ -79,13 +79,13 @@ def test_a_revoked_token_is_refused(store: Store) -> None:
 
 
 def test_a_wrong_secret_or_a_malformed_token_is_refused(store: Store) -> None:
-    token, _ = issue_token(store, "operator", "u1", "blue", HOUR, now=NOW)
+    token, _ = issue_token(store, "operator", "u1", "blue", HOUR, now=FIXED_NOW)
     prefix, token_id, secret = token.split("_", 2)
     flipped = ("B" if secret[0] == "A" else "A") + secret[1:]
-    assert authenticate(store, f"{prefix}_{token_id}_{flipped}", NOW) is None
-    assert authenticate(store, f"dcf_{'0' * 16}_{secret}", NOW) is None  # unknown id
+    assert authenticate(store, f"{prefix}_{token_id}_{flipped}", FIXED_NOW) is None
+    assert authenticate(store, f"dcf_{'0' * 16}_{secret}", FIXED_NOW) is None  # unknown id
     for bad in ["", "dcf", token + "x", token[:-1], f"xyz_{token_id}_{secret}", token.upper()]:
-        assert authenticate(store, bad, NOW) is None, bad
+        assert authenticate(store, bad, FIXED_NOW) is None, bad
     assert parse_token(token) == (token_id, secret)
     assert parse_token("dcf_" + "a" * 500) is None
 
@@ -107,7 +107,9 @@ def test_roles_and_units_are_checked(store: Store) -> None:
 
 
 def test_issue_and_revoke_are_events_without_secrets(store: Store) -> None:
-    token, record = issue_token(store, "operator", "u1", "blue", HOUR, actor="admin-1", now=NOW)
+    token, record = issue_token(
+        store, "operator", "u1", "blue", HOUR, actor="admin-1", now=FIXED_NOW
+    )
     store.revoke_token(record.token_id, "admin-2")
     issue, revoke = store.events()
     assert (issue.kind, issue.action, issue.object_id, issue.actor) == (
@@ -120,7 +122,7 @@ def test_issue_and_revoke_are_events_without_secrets(store: Store) -> None:
         "role": "operator",
         "unit_id": "u1",
         "party_id": "blue",
-        "expires_at": "2025-03-01T13:00:00.000000Z",
+        "expires_at": "2026-03-01T13:00:00.000000Z",
     }
     assert (revoke.action, revoke.actor) == ("revoke", "admin-2")
     text = repr(store.events())

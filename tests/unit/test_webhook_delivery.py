@@ -4,7 +4,7 @@ a stub, endpoints real HTTP(S) servers on loopback. The address is judged after 
 and pinned for the connection, so a name that resolves inside, or resolves elsewhere the
 second time (rebinding), is refused before anything connects.
 
-Nothing here may leave the machine: :func:`tests.netguard.loopback_only` refuses (and
+Nothing here may leave the machine: :func:`tests.support.netguard.loopback_only` refuses (and
 records) every connection and name lookup that is not loopback, in every thread.
 """
 
@@ -31,9 +31,9 @@ from deconfliction.service.webhook_connect import (
 )
 from deconfliction.service.webhook_destinations import Address, DestinationPolicy
 from deconfliction.tak.pki import ensure_server_pki
-from tests.integration.world import asset, now_iso
-from tests.netguard import loopback_only
-from tests.unit.api_support import Api, running_api
+from tests.support.api_support import Api, running_api
+from tests.support.netguard import loopback_only
+from tests.support.world import asset, now_iso
 
 INTO_A = [[36.6, 48.5], [35.5, 48.5]]
 HOOKS = "/v1/units/a-drones/webhooks"

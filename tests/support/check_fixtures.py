@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from deconfliction.domain.geo import EARTH_RADIUS_M
@@ -18,8 +18,8 @@ from deconfliction.domain.model import (
     Unit,
 )
 from deconfliction.engine import Engine
+from tests.support.clock import FIXED_NOW
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 M_PER_DEG_LAT = EARTH_RADIUS_M * 3.141592653589793 / 180
 
 
@@ -83,8 +83,13 @@ def asset(
 
 def report(aid: str, lat: float, lon: float, ago: timedelta, cep: float = 10.0) -> PositionReport:
     return PositionReport.model_validate(
-        {"asset_id": aid, "time": NOW - ago, "position": {"lat": lat, "lon": lon}, "cep_m": cep},
-        context={"now": NOW},
+        {
+            "asset_id": aid,
+            "time": FIXED_NOW - ago,
+            "position": {"lat": lat, "lon": lon},
+            "cep_m": cep,
+        },
+        context={"now": FIXED_NOW},
     )
 
 
@@ -137,8 +142,8 @@ def area(
             "party_id": party_id,
             "kind": kind,
             "geometry": geometry,
-            "start": NOW + start,
-            "end": NOW + end,
+            "start": FIXED_NOW + start,
+            "end": FIXED_NOW + end,
             **kw,
         }
     )
@@ -182,7 +187,7 @@ def movement(
             "asset_id": asset_id,
             "route": {"type": "LineString", "coordinates": coords},
             "corridor_m": corridor,
-            "start": NOW + start,
-            "end": NOW + end,
+            "start": FIXED_NOW + start,
+            "end": FIXED_NOW + end,
         }
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import takproto  # type: ignore[import-untyped]
 
-from tests.integration.live import Server, run_cli
+from tests.support.live import Server, run_cli
 
 with warnings.catch_warnings():  # pytak warns about optional extras it does not need here
     warnings.simplefilter("ignore")

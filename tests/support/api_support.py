@@ -1,5 +1,5 @@
 """The app in-process (no sockets) over a real store: the SQLite file in a temporary
-directory, or on the postgres pass its own PostgreSQL database (``tests/backends.py``)."""
+directory, or on the postgres pass its own PostgreSQL database (``tests/support/backends.py``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from deconfliction.api.app import create_asgi
 from deconfliction.service import auth
 from deconfliction.service.config import Settings
 from deconfliction.service.usecases import UseCases
-from tests import backends
-from tests.integration.world import Tokens, seed
+from tests.support import backends
+from tests.support.world import Tokens, seed
 
 
 @dataclass

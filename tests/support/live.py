@@ -19,7 +19,7 @@ import httpx
 
 from deconfliction.service import auth
 from deconfliction.store import Store, open_store
-from tests import backends
+from tests.support import backends
 
 START_TIMEOUT_S = 30.0
 
@@ -32,7 +32,7 @@ def free_port() -> int:
 
 class Server:
     """``python -m deconfliction serve`` on a free port with its own data directory (and,
-    on the postgres pass, the data directory's own database: ``tests/backends.py``)."""
+    on the postgres pass, the data directory's own database: ``tests/support/backends.py``)."""
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
