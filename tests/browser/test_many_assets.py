@@ -4,6 +4,7 @@ opens its popup and still picks the point for the check, and a check's HOLD high
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -58,12 +59,14 @@ def test_many_assets_are_dots_on_one_canvas(page: Page, demo: Demo) -> None:
     page.goto(f"{demo.url}/#/map/@{lat},{lon},14")
     box = page.locator("#map").bounding_box()
     assert box is not None
-    # The dots of the new view are drawn once its data has come: click until the popup opens.
+    # The dots of the new view are drawn once its data has come: click until the popup opens
+    # (a deadline, not a count of tries: on a loaded machine the view's data takes longer).
     popup = page.locator(".leaflet-popup-content")
-    for _ in range(20):
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         try:
-            popup.wait_for(state="visible", timeout=1000)
+            popup.wait_for(state="visible", timeout=2000)
             break
         except PlaywrightTimeout:
             continue
