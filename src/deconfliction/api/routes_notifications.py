@@ -152,10 +152,18 @@ async def stream(
     notifications = uc.notifications
     bell = notifications.planner.bell
 
-    def still_allowed() -> bool:
-        return may_still_read(
+    def page_if_still_allowed(after_position: int) -> list[dict[str, Any]] | None:
+        """The next page, or ``None`` once the token or the unit is gone. Asked of the
+        store (not the token cache) after the page is read and before it is sent, in one
+        trip to the thread pool with the read (with a thousand streams, a second trip per
+        wake-up doubled the time to the first delivery): a page read after a revocation or
+        the unit's deletion committed is never sent (docs/security.md, "Credentials die
+        with their unit")."""
+        page = notifications.stream_page(unit_id, after_position)
+        allowed = may_still_read(
             uc.core.store, who, unit_id, lambda: notifications.require_unit(who, unit_id)
         )
+        return page if allowed else None
 
     async def events() -> AsyncIterator[bytes]:
         position = start
@@ -166,15 +174,10 @@ async def stream(
             yield b"retry: 1000\n\n"
             while True:
                 wake.clear()
-                page: list[dict[str, Any]] = await run_in_threadpool(
-                    notifications.stream_page, unit_id, position
-                )
-                # Asked of the store (not the token cache) after the page is read and before
-                # it is sent, every turn (at least every POLL_S): a page read after a
-                # revocation or the unit's deletion committed is never sent, and an idle
-                # stream ends within POLL_S of it (docs/security.md, "Credentials die with
-                # their unit").
-                if not await run_in_threadpool(still_allowed):
+                # Every turn, so at least every POLL_S: an idle stream ends within POLL_S
+                # of a revocation.
+                page = await run_in_threadpool(page_if_still_allowed, position)
+                if page is None:
                     yield b": the token was revoked or the unit deleted\n\n"
                     return
                 for item in page:
