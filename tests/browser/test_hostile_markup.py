@@ -17,11 +17,8 @@ literally.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +27,7 @@ from playwright.sync_api import Browser, Page, Request, expect
 from deconfliction.scenarios import demo as story
 from tests.browser.conftest import VIEWPORT, Console, Demo, sign_in
 from tests.support.live import issue
+from tests.support.loopback_listener import LoopbackListener
 from tests.support.world import now_iso
 
 #: Every element the strings could create carries this attribute: one query finds them all.
@@ -41,47 +39,14 @@ ASSET_AT = {"lat": 48.50, "lon": 36.30}
 REFRESH_S = 1
 
 
-class Listener:
-    """A loopback HTTP server that records every request: the beacon the images aim at and
-    the page the refresh would send the tab to."""
-
-    def __init__(self) -> None:
-        heard: list[str] = []
-        self.heard = heard
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                heard.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/gif")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    with Listener() as running:
+def listener() -> Iterator[LoopbackListener]:
+    """The beacon the images aim at and the page the refresh would send the tab to."""
+    with LoopbackListener() as running:
         yield running
 
 
-def hostile(listener: Listener) -> dict[str, str]:
+def hostile(listener: LoopbackListener) -> dict[str, str]:
     """The registry strings, each at most 200 characters (ShortText)."""
     beacon = listener.base
     return {
@@ -103,7 +68,7 @@ def hostile(listener: Listener) -> dict[str, str]:
     }
 
 
-def _register(demo: Demo, listener: Listener) -> dict[str, str]:
+def _register(demo: Demo, listener: LoopbackListener) -> dict[str, str]:
     text = hostile(listener)
     admin = {"Authorization": f"Bearer {demo.admin}"}
     cell = issue(demo.server.data_dir, "coordinator", story.WMA_CELL)
@@ -225,7 +190,7 @@ def _open_views(page: Page, demo: Demo, text: dict[str, str], console: Console) 
 
 
 def test_another_partys_markup_is_shown_as_text_everywhere(
-    page: Page, browser: Browser, demo: Demo, console: Console, listener: Listener
+    page: Page, browser: Browser, demo: Demo, console: Console, listener: LoopbackListener
 ) -> None:
     text = _register(demo, listener)
     watch = Watch(page, demo.url)

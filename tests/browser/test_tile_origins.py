@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import re
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -28,6 +26,7 @@ from playwright.sync_api import Page, expect
 from deconfliction.api import web
 from tests.browser.conftest import Demo, sign_in
 from tests.support.live import Server, issue
+from tests.support.loopback_listener import LoopbackListener
 
 #: How long the test waits for a condition the page should reach (generous: a shared machine).
 DEADLINE_S = 30.0
@@ -50,58 +49,25 @@ def _png_1x1() -> bytes:
 PNG = _png_1x1()
 
 
-class TileListener:
-    """A loopback tile server: records each request path and answers it with the PNG."""
-
-    def __init__(self) -> None:
-        heard: list[str] = []
-        self.heard = heard
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                heard.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(PNG)))
-                self.end_headers()
-                self.wfile.write(PNG)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def template(self) -> str:
-        return self.base + "/{z}/{x}/{y}.png"
-
-    def __enter__(self) -> TileListener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def template(listener: LoopbackListener) -> str:
+    """The tile URL template of a loopback tile server."""
+    return listener.base + "/{z}/{x}/{y}.png"
 
 
 @pytest.fixture(scope="module")
-def allowed() -> Iterator[TileListener]:
-    with TileListener() as running:
+def allowed() -> Iterator[LoopbackListener]:
+    with LoopbackListener(PNG, "image/png") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def other() -> Iterator[TileListener]:
-    with TileListener() as running:
+def other() -> Iterator[LoopbackListener]:
+    with LoopbackListener(PNG, "image/png") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def tiled(tmp_path_factory: pytest.TempPathFactory, allowed: TileListener) -> Iterator[Demo]:
+def tiled(tmp_path_factory: pytest.TempPathFactory, allowed: LoopbackListener) -> Iterator[Demo]:
     """The real server with the demo scenario, allowing the ``allowed`` listener's origin."""
     missing = web.missing_vendor()
     if missing:
@@ -136,7 +102,7 @@ def _apply(page: Page, url: str) -> None:
 
 
 def test_tiles_come_from_an_allowed_origin_and_no_other(
-    page: Page, tiled: Demo, allowed: TileListener, other: TileListener
+    page: Page, tiled: Demo, allowed: LoopbackListener, other: LoopbackListener
 ) -> None:
     csp = httpx.get(tiled.url + "/").headers["content-security-policy"]
     img_src = next(d for d in csp.split("; ") if d.startswith("img-src "))
@@ -149,7 +115,7 @@ def test_tiles_come_from_an_allowed_origin_and_no_other(
 
     # The allowed tile server: its tiles are asked for and drawn, no CSP violation (the
     # page fixture fails the test on one), no refusal shown.
-    _apply(page, allowed.template())
+    _apply(page, template(allowed))
     _wait_for(lambda: len(allowed.heard) > 0, "the allowed tile server is asked for tiles")
     assert all(re.fullmatch(r"/\d+/\d+/\d+\.png", path) for path in allowed.heard), allowed.heard
     loaded = page.locator(f"#map img.leaflet-tile-loaded[src^='{allowed.base}/']")
@@ -158,7 +124,7 @@ def test_tiles_come_from_an_allowed_origin_and_no_other(
 
     # Another loopback port, not allowed: refused with the message, the tile layer gone,
     # and nothing asked of that server.
-    _apply(page, other.template())
+    _apply(page, template(other))
     status = page.locator("#tile-status")
     expect(status).to_contain_text("Tiles not shown: the page loads images from its own server")
     expect(status).to_contain_text(allowed.base)  # the allowed one is named
@@ -170,12 +136,12 @@ def test_tiles_come_from_an_allowed_origin_and_no_other(
     page.wait_for_selector("#map-list li", state="attached")
     expect(page.locator("#tile-status")).to_contain_text("Tiles not shown")
     expect(page.locator("details:has(#tile-url)")).to_have_attribute("open", "")
-    expect(page.locator("#tile-url")).to_have_value(other.template())
+    expect(page.locator("#tile-url")).to_have_value(template(other))
 
     # The allowed one again: new tiles arrive. Only then is "nothing heard" asserted on the
     # other server, after the page has done later work than the refusal.
     before = len(allowed.heard)
-    _apply(page, allowed.template())
+    _apply(page, template(allowed))
     _wait_for(lambda: len(allowed.heard) > before, "tiles asked for again after the refusal")
     assert other.heard == [], f"the tile server not allowed was asked: {other.heard}"
     assert not [u for u in requested if u.startswith(other.base)], requested
