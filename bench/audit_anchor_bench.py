@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,26 +25,8 @@ from deconfliction.audit.keys import NodeKey
 from deconfliction.service.audit_watch import AuditWatch
 from deconfliction.store import open_store, store_location
 
-
-def _append(store: Any, rng: random.Random, start: int, count: int) -> None:
-    written = 0
-    while written < count:  # 1000 events per transaction
-        with store.transaction():
-            for _ in range(min(1000, count - written)):
-                i = start + written
-                if rng.random() < 0.5:
-                    data = {"name": f"Party {i}", "kind": "military", "x": rng.random()}
-                    store.create("party", f"p{i}", None, data, "bench")
-                else:
-                    store.add_check(
-                        f"c{i}",
-                        "u1",
-                        "p1",
-                        {"position": {"lat": rng.uniform(-80, 80), "lon": rng.random()}},
-                        {"verdict": rng.choice(["HOLD", "NO_KNOWN_MATCH"]), "matches": []},
-                        "bench",
-                    )
-                written += 1
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from world import audit_events
 
 
 def _timed_check(store: Any, data: Path, location: str) -> tuple[AuditWatch, float]:
@@ -66,7 +49,7 @@ def main() -> None:
         store.use_audit_key(NodeKey.load_or_create(data))
         location = store_location(data, args.database_url)
         t0 = time.perf_counter()
-        _append(store, rng, 0, args.events)
+        audit_events(store, rng, 0, args.events)
         build_s = time.perf_counter() - t0
 
         first, first_s = _timed_check(store, data, location)
@@ -74,7 +57,7 @@ def main() -> None:
         first.anchor_once()
         anchor_s = time.perf_counter() - t0
 
-        _append(store, rng, args.events, args.more)
+        audit_events(store, rng, args.events, args.more)
         again, again_s = _timed_check(store, data, location)
         store.close()
     print(

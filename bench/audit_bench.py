@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,9 @@ from deconfliction.service.core import Service
 from deconfliction.service.retention import apply_policy, parse_policy
 from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from world import audit_events
 
 
 def _review(store: Any, data: Path, database_url: str | None) -> tuple[float, int]:
@@ -55,29 +59,7 @@ def main() -> None:
         store = open_store(data, args.database_url)
         store.use_audit_key(NodeKey.load_or_create(data))
         t0 = time.perf_counter()
-        written = 0
-        while written < args.events:  # 1000 events per transaction
-            with store.transaction():
-                for _ in range(min(1000, args.events - written)):
-                    i = written
-                    if rng.random() < 0.5:
-                        store.create(
-                            "party",
-                            f"p{i}",
-                            None,
-                            {"name": f"Party {i}", "kind": "military", "x": rng.random()},
-                            "bench",
-                        )
-                    else:
-                        store.add_check(
-                            f"c{i}",
-                            "u1",
-                            "p1",
-                            {"position": {"lat": rng.uniform(-80, 80), "lon": rng.random()}},
-                            {"verdict": rng.choice(["HOLD", "NO_KNOWN_MATCH"]), "matches": []},
-                            "bench",
-                        )
-                    written += 1
+        audit_events(store, rng, 0, args.events)
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         report = verify_store(store)

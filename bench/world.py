@@ -3,6 +3,7 @@ benchmarks' worlds: one document shape each, whatever the bench."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,3 +83,26 @@ def asset(
         "max_speed_kmh": max_speed_kmh,
     }
     store.create("asset", aid, pid, data, ACTOR)
+
+
+def audit_events(store: Store, rng: random.Random, start: int, count: int) -> None:
+    """``count`` events for the audit benches (half party creates, half checks), 1,000 per
+    transaction, numbered from ``start``."""
+    written = 0
+    while written < count:
+        with store.transaction():
+            for _ in range(min(1000, count - written)):
+                i = start + written
+                if rng.random() < 0.5:
+                    data = {"name": f"Party {i}", "kind": "military", "x": rng.random()}
+                    store.create("party", f"p{i}", None, data, ACTOR)
+                else:
+                    store.add_check(
+                        f"c{i}",
+                        "u1",
+                        "p1",
+                        {"position": {"lat": rng.uniform(-80, 80), "lon": rng.random()}},
+                        {"verdict": rng.choice(["HOLD", "NO_KNOWN_MATCH"]), "matches": []},
+                        ACTOR,
+                    )
+                written += 1
