@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from ipaddress import ip_address, ip_network
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +259,27 @@ def test_the_allow_list_reads_repeats_and_comma_lists_and_names_a_bad_value() ->
         parse_allow_list(["127.0.0.0/8,10.0.0.0/33"])
     with pytest.raises(ValueError, match="'intranet'"):
         parse_allow_list(["intranet"])
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--webhook-allow", "10.0.0.0/33"], {}, "10.0.0.0/33"),
+        (["--webhook-allow", "127.0.0.0/8", "--webhook-allow", "not-a-net"], {}, "not-a-net"),
+        ([], {"DECONFLICTION_WEBHOOK_ALLOW": "10.0.0.0/8,example.org"}, "example.org"),
+    ],
+)
+def test_serve_refuses_a_bad_allow_list_with_exit_2_naming_it(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from deconfliction.cli import app
+
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        app, ["serve", "--port", "0", "--data-dir", str(data_dir), *args], env=env
+    )
+    assert result.exit_code == 2, result.output
+    assert "--webhook-allow" in result.output and named in result.output, result.output
+    assert not data_dir.exists()  # refused before anything was opened or created
