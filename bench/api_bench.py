@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import world
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
-from deconfliction.service.docs import report_row
+from deconfliction.service.stored_form import report_row
 from deconfliction.store import Store, open_store
 from harness import emit, percentiles, start_server
 

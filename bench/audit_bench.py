@@ -23,15 +23,15 @@ from typing import Any
 
 from deconfliction.audit.keys import NodeKey
 from deconfliction.audit.verify import export, verify_file, verify_store
-from deconfliction.engine import Engine
+from deconfliction.check.engine import Engine
 from deconfliction.review.build import Incident
 from deconfliction.review.usecase import review
 from deconfliction.service.access import SYSTEM
 from deconfliction.service.config import Settings
 from deconfliction.service.core import Service
 from deconfliction.service.retention import apply_policy, parse_policy
-from deconfliction.service.usecases import UseCases
 from deconfliction.store import open_store
+from deconfliction.usecases import UseCases
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from world import audit_events

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from deconfliction.check.engine import Engine
+from deconfliction.check.index.assets import AssetTable, radius_query
 from deconfliction.domain.geo import haversine_m
 from deconfliction.domain.model import (
     Area,
@@ -29,8 +31,6 @@ from deconfliction.domain.model import (
     Party,
     PositionReport,
 )
-from deconfliction.engine import Engine
-from deconfliction.index.assets import AssetTable, radius_query
 
 EPOCH = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SEED = 42

@@ -65,7 +65,7 @@ from api_bench import (
 from deconfliction.domain.geo import R99_PER_CEP
 from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
-from deconfliction.service.docs import report_row
+from deconfliction.service.stored_form import report_row
 from deconfliction.store import Store, open_store
 from harness import emit, start_server
 

@@ -57,8 +57,8 @@ from deconfliction.service import auth
 from deconfliction.service.access import SYSTEM
 from deconfliction.service.config import Settings
 from deconfliction.service.kinds import MOVEMENT
-from deconfliction.service.usecases import UseCases
 from deconfliction.store import Store, open_store
+from deconfliction.usecases import UseCases
 from harness import emit, raise_fd_limit, start_server
 
 SEED = 42

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from deconfliction.check.index.assets import AssetTable, radius_query
 from deconfliction.domain.geo import haversine_m
-from deconfliction.index.assets import AssetTable, radius_query
 
 SEED = 42
 LAT_LO, LAT_HI, LON_LO, LON_HI = 50.0, 54.5, 30.0, 37.0

@@ -1,4 +1,4 @@
-# Sourced by ./test: make sure the PostgreSQL pass has a server to talk to.
+# Sourced by ./run-tests: make sure the PostgreSQL pass has a server to talk to.
 #
 # If a server answers at DECONFLICTION_TEST_DATABASE_URL (default: the machine's own on
 # 127.0.0.1:5432), that one is used. Otherwise, when PostgreSQL's server binaries are installed

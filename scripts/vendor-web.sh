@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vendor the web UI's front-end libraries: `npm ci` of the pinned web/package-lock.json in
+# Vendor the web UI's front-end libraries: `npm ci` of the pinned scripts/web-libs/package-lock.json in
 # build/web-vendor (never in the source tree), then copy the needed dist files and licences
 # into src/deconfliction/web/vendor/ (gitignored). Nothing is fetched at run time.
 # Runs again only when the lock file or this script changed (a hash stamp in vendor/).
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=src/deconfliction/web/vendor
 build=build/web-vendor
-want="$(cat web/package.json web/package-lock.json "$0" | sha256sum | cut -d' ' -f1)"
+want="$(cat scripts/web-libs/package.json scripts/web-libs/package-lock.json "$0" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$want" ]; then
     exit 0
 fi
@@ -16,10 +16,10 @@ if ! command -v npm >/dev/null 2>&1; then
         "(Debian: apt-get install -y nodejs npm)" >&2
     exit 1
 fi
-echo "Vendoring the web UI's libraries (npm ci of web/package-lock.json) ..." >&2
+echo "Vendoring the web UI's libraries (npm ci of scripts/web-libs/package-lock.json) ..." >&2
 rm -rf "$build"
 mkdir -p "$build"
-cp web/package.json web/package-lock.json "$build/"
+cp scripts/web-libs/package.json scripts/web-libs/package-lock.json "$build/"
 (cd "$build" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
 nm="$build/node_modules"
 tmp="$dest.tmp"

@@ -1,4 +1,4 @@
-# Sourced by ./start and ./test: make .venv from the pinned requirements, and install
+# Sourced by ./start and ./run-tests: make .venv from the pinned requirements, and install
 # again only when a requirements file or pyproject.toml changed (a hash stamp in .venv).
 # Usage: ensure_venv requirements.txt   (or requirements-dev.txt)
 

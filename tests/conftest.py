@@ -15,6 +15,14 @@ import pytest
 from deconfliction.store.postgres import redact_url
 from tests.support import backends
 from tests.support.clock import FIXED_NOW
+from tests.support.server_fixtures import (  # noqa: F401  (fixtures: the real server and its worlds)
+    clocked,
+    data_dir,
+    server,
+    server_env,
+    tokens,
+    world,
+)
 from tests.support.stores import StoreFactory, with_pg_options
 
 
@@ -29,7 +37,7 @@ def now() -> datetime:
 
 #: ``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default sqlite): the backend of every
 #: server, in-process app, CLI run and ``store_at`` the tests start (``tests/support/backends.py``).
-#: ``./test`` runs the suite once with each.
+#: ``./run-tests`` runs the suite once with each.
 TEST_BACKEND = backends.backend()
 
 

@@ -153,12 +153,12 @@ def serve(
     import uvicorn
 
     from deconfliction.api.app import create_asgi
+    from deconfliction.notifications.webhook_destinations import parse_allow_list
     from deconfliction.service import auth
     from deconfliction.service.config import Settings
     from deconfliction.service.demo import load_demo
     from deconfliction.service.tile_origins import parse_tile_origins
-    from deconfliction.service.usecases import UseCases
-    from deconfliction.service.webhook_destinations import parse_allow_list
+    from deconfliction.usecases import UseCases
 
     try:
         webhook_networks = parse_allow_list(webhook_allow or ())
@@ -1033,7 +1033,7 @@ def review(
     directly, like audit verify); with either, only what that party may see."""
     import tempfile
 
-    from deconfliction.engine import Engine
+    from deconfliction.check.engine import Engine
     from deconfliction.review.build import Incident
     from deconfliction.review.render import write_review
     from deconfliction.review.usecase import parse_at, parse_duration, parse_near, whole_review
@@ -1041,7 +1041,7 @@ def review(
     from deconfliction.service.config import Settings
     from deconfliction.service.core import Service
     from deconfliction.service.errors import ServiceError
-    from deconfliction.service.usecases import UseCases
+    from deconfliction.usecases import UseCases
 
     if as_party and token:
         raise _fail("--as-party and --token exclude each other", code=2)

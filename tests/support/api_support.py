@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from deconfliction.api.app import create_asgi
 from deconfliction.service import auth
 from deconfliction.service.config import Settings
-from deconfliction.service.usecases import UseCases
+from deconfliction.usecases import UseCases
 from tests.support import backends
 from tests.support.world import Tokens, seed
 

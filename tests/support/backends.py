@@ -1,6 +1,6 @@
 """Which store backend the servers and stores the tests start use, and their databases.
 
-``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default ``sqlite``; ``./test`` runs the
+``DECONFLICTION_TEST_BACKEND=sqlite|postgres`` (default ``sqlite``; ``./run-tests`` runs the
 suite once with each). With ``postgres``, every data directory a test hands to a server,
 an in-process app, the CLI or ``store_at`` gets a PostgreSQL database of its own, created
 on first use from the server named by ``DECONFLICTION_TEST_DATABASE_URL`` (default

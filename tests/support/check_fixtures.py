@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from deconfliction.check.engine import Engine
 from deconfliction.domain.geo import EARTH_RADIUS_M
 from deconfliction.domain.model import (
     Area,
@@ -17,7 +18,6 @@ from deconfliction.domain.model import (
     Site,
     Unit,
 )
-from deconfliction.engine import Engine
 from tests.support.clock import FIXED_NOW
 
 M_PER_DEG_LAT = EARTH_RADIUS_M * 3.141592653589793 / 180

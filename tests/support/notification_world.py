@@ -1,6 +1,6 @@
 """The notifications tests' world over the real server: Alpha (a-cell, a-drones over BOX_A)
 and Bravo (b-cell over BOX_B), two equipment types, a token per role, and the small helpers
-those tests share (``tests/integration/conftest.py`` builds it as the ``world`` fixture)."""
+those tests share (``tests/support/server_fixtures.py`` builds it as the ``world`` fixture)."""
 
 from __future__ import annotations
 

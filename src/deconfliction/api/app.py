@@ -24,7 +24,7 @@ from deconfliction.api import (
 from deconfliction.api.fastpath import CheckFastPath
 from deconfliction.api.limits import BodyLimit
 from deconfliction.service.config import DEFAULT_BODY_LIMIT, REPORTS_BODY_LIMIT
-from deconfliction.service.usecases import UseCases
+from deconfliction.usecases import UseCases
 
 
 def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from deconfliction.service import policy
 from deconfliction.service.access import Principal
-from deconfliction.service.usecases import UseCases
 from deconfliction.service.validation import parse_json
+from deconfliction.usecases import UseCases
 
 
 def usecases(request: Request) -> UseCases:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from deconfliction.service import policy
 from deconfliction.service.config import DEFAULT_BODY_LIMIT
 from deconfliction.service.errors import ServiceError, TooLarge
-from deconfliction.service.usecases import UseCases
+from deconfliction.usecases import UseCases
 
 log = logging.getLogger("deconfliction.api")
 

@@ -12,7 +12,7 @@ from deconfliction.api.deps import Caller, json_body, usecases
 from deconfliction.api.schemas import ERRORS, CheckAnswer, ErrorBody, ReportsAccepted
 from deconfliction.api.serialize import json_response
 from deconfliction.service import policy
-from deconfliction.service.usecases import UseCases
+from deconfliction.usecases import UseCases
 
 router = APIRouter(tags=["checks"])
 CHECKS_PATH = "/v1/checks"

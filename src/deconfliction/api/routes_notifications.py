@@ -16,9 +16,9 @@ from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
 from deconfliction.domain import limits
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
+from deconfliction.notifications.inbox import awareness
 from deconfliction.service.credentials import may_still_read
 from deconfliction.service.errors import InvalidInput
-from deconfliction.service.notifications import awareness
 
 router = APIRouter(tags=["notifications"])
 

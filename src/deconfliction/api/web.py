@@ -33,7 +33,7 @@ VENDORED = (
     "vendor/milsymbol/milsymbol.js",
     "vendor/mgrs/mgrs.esm.js",
 )
-#: One directive per entry, joined by ``content_security_policy``; tests/unit/test_api_map.py
+#: One directive per entry, joined by ``content_security_policy``; tests/api/test_map.py
 #: holds the exact set. ``img-src`` also gets the operator's tile origins (``--tile-origin``).
 CSP_DIRECTIVES = (
     "default-src 'self'",

@@ -5,7 +5,7 @@ WGS 84 mean radius. The ratio of a great-circle distance to the true WGS 84
 geodesic distance between the same two points stays within
 [1 - SPHERE_ERROR, 1 + SPHERE_ERROR] (the meridional and prime-vertical radii of
 curvature bound it); every candidate test widens its radius by that error, so
-the faster metric never drops a candidate (``tests/unit/test_geo.py`` measures
+the faster metric never drops a candidate (``tests/domain/test_geo.py`` measures
 the bound against pyproj's geodesic). Distances shown to people use pyproj's
 true geodesic.
 """
@@ -198,7 +198,7 @@ def distances_to_precomputed_chords_m(
     A report batch measures thousands of pairs (the hysteresis of every asset that left
     an AOR): one numpy pass over all their vertices instead of a dozen small array
     operations per pair. The same operations in the same order on the same values, so
-    each result is the scalar function's (``tests/unit/test_geo.py`` compares them).
+    each result is the scalar function's (``tests/domain/test_geo.py`` compares them).
     """
     n = len(chords)
     out = np.empty(n)

@@ -21,9 +21,9 @@ from deconfliction.domain import geo
 from deconfliction.domain.model import Area, Movement, Site, Unit
 from deconfliction.service.access import Principal
 from deconfliction.service.kinds import AREA, ASSET, BY_NAME, MOVEMENT, SITE, UNIT, Kind
-from deconfliction.service.usecases import UseCases
 from deconfliction.store.base import StoredObject
 from deconfliction.store.times import format_time, parse_time
+from deconfliction.usecases import UseCases
 
 #: The window reaches this far before the incident unless told otherwise (the check's
 #: staleness horizon: older reports could not have made a HOLD there).

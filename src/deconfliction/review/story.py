@@ -21,18 +21,18 @@ from typing import Any
 import orjson
 
 from deconfliction.audit.keys import NodeKey
+from deconfliction.check.engine import Engine
 from deconfliction.domain.model import Model
-from deconfliction.engine import Engine
 from deconfliction.scenarios import demo
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.access import Principal
 from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
 from deconfliction.service.core import Service
 from deconfliction.service.kinds import BY_NAME
-from deconfliction.service.usecases import UseCases
 from deconfliction.store.sqlite import DATABASE_FILE, SQLiteStore
 from deconfliction.store.times import format_time, parse_time
+from deconfliction.usecases import UseCases
 
 #: The review of the example: this far around the incident point.
 EXAMPLE_RADIUS_M = 3_000.0
@@ -118,7 +118,7 @@ def play(data_dir: Path, now: datetime | None = None) -> Story:
         clock.set(max(clock.at, to))
 
     def register(who: Principal, model: Model, kind: str) -> None:
-        uc.registry.create(who, BY_NAME[kind], docs.to_doc(model, None))
+        uc.registry.create(who, BY_NAME[kind], stored_form.to_doc(model, None))
 
     def owner(party: str) -> Principal:
         return _coordinator(party, cells[party])
@@ -176,7 +176,7 @@ def play(data_dir: Path, now: datetime | None = None) -> Story:
         if what == "movement":
             register(owner(demo.OHR), model, "movement")
         else:
-            body = [docs.report_row(model)]
+            body = [stored_form.report_row(model)]
             doc = model.model_dump(mode="json", exclude_none=True)
             doc["time"] = body[0]["time"]
             uc.reports.post(owner(parties_of[model.asset_id]), [doc])

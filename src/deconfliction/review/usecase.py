@@ -11,7 +11,7 @@ from deconfliction.review.build import Incident, ReviewBuilder, ReviewInputError
 from deconfliction.review.pages import check_limit, decode_cursor, paginate
 from deconfliction.service.access import Principal
 from deconfliction.service.errors import Forbidden, InvalidInput
-from deconfliction.service.usecases import UseCases
+from deconfliction.usecases import UseCases
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}

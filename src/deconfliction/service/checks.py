@@ -8,7 +8,8 @@ out ("who knew what when").
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,8 +28,34 @@ from deconfliction.service.ids import new_check_id
 from deconfliction.service.probing import ProbingAlerts
 from deconfliction.service.validation import parse_json, validate
 
-if TYPE_CHECKING:
-    from deconfliction.service.notify import Planner
+
+class Ringer(Protocol):
+    def ring(self, units: Iterable[str | None] | None = None) -> None: ...
+
+
+class HoldNotifier(Protocol):
+    """What the check needs of the notification planner (``notifications/``, a layer above):
+    the owners of matched assets of other parties told, inside the check's transaction."""
+
+    @property
+    def bell(self) -> Ringer: ...
+
+    def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]: ...
+
+    def check_recorded(
+        self,
+        check_id: str,
+        unit_id: str,
+        asker_party: str | None,
+        request: dict[str, Any],
+        result: CheckResult,
+        asset_ids: list[str],
+    ) -> None: ...
+
+    def coordination_cells(self, party_id: str) -> list[str]: ...
+
+    def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]: ...
+
 
 log = logging.getLogger("deconfliction.checks")
 
@@ -39,7 +66,7 @@ class Checks:
         self.store = service.store
         self.engine = service.engine
         #: Tells owners of matched assets of other parties (``hold_on_your_asset``).
-        self.planner: Planner | None = None
+        self.planner: HoldNotifier | None = None
         #: Sweep detection (anti-probing, docs/security.md).
         self.probing = ProbingAlerts(self.store, service.clock.now, self._coordination_cells)
 

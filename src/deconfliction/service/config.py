@@ -47,7 +47,7 @@ class Settings:
     escalation_interval_s: float = 30 * 60.0
     #: How often the escalation scheduler looks for passed deadlines.
     escalation_tick_s: float = 1.0
-    #: Webhooks (service/webhooks.py): a failed delivery is retried after base × 2^(n-1)
+    #: Webhooks (notifications/webhooks.py): a failed delivery is retried after base × 2^(n-1)
     #: seconds, at most max; each POST waits this long for an answer; without a wake-up
     #: the dispatcher looks for due deliveries this often.
     webhook_retry_base_s: float = field(

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
+from deconfliction.check.engine import Engine
 from deconfliction.domain.model import (
     Area,
     Asset,
@@ -30,8 +31,7 @@ from deconfliction.domain.model import (
     Site,
     Unit,
 )
-from deconfliction.engine import Engine
-from deconfliction.service import docs, follow
+from deconfliction.service import follow, stored_form
 from deconfliction.service.audit_watch import AuditWatch
 from deconfliction.service.clock import Clock
 from deconfliction.service.config import Settings
@@ -185,7 +185,9 @@ class Service:
                     units=self._all(Unit, "unit"),
                     equipment_types=self._all(EquipmentType, "equipment_type"),
                     assets=self._all(Asset, "asset"),
-                    reports=[docs.report_from_row(row) for row in self.store.latest_reports()],
+                    reports=[
+                        stored_form.report_from_row(row) for row in self.store.latest_reports()
+                    ],
                     movements=self._all(Movement, "movement"),
                     areas=self._all(Area, "area"),
                     sites=self._all(Site, "site"),
@@ -287,7 +289,9 @@ class Service:
 
     def _all(self, model: type[M], kind: str) -> list[M]:
         # As stored: older versions' values are read as the widest they could mean.
-        return [docs.stored_model(model, stored.data) for stored in self.store.iter_all(kind)]
+        return [
+            stored_form.stored_model(model, stored.data) for stored in self.store.iter_all(kind)
+        ]
 
     def close(self) -> None:
         self._stop.set()

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from deconfliction.check.engine import Engine
 from deconfliction.domain.model import Model
 from deconfliction.domain.result import CheckResult
-from deconfliction.engine import Engine
 from deconfliction.scenarios.demo import DRONE_TEAM, DemoScenario, build_demo
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.kinds import KINDS
 from deconfliction.store import Store
 
@@ -52,7 +52,7 @@ def load_demo(store: Store, now: datetime, actor: str = "demo") -> DemoLoad:
             if kind is None:
                 continue  # reports, below
             obj_id = str(getattr(model, "id"))  # noqa: B009
-            doc: dict[str, Any] = docs.to_doc(model, None)
+            doc: dict[str, Any] = stored_form.to_doc(model, None)
             owner = owner_of(model, parties_of_assets)
             existing = store.get(kind.name, obj_id)
             if existing is None:
@@ -61,7 +61,7 @@ def load_demo(store: Store, now: datetime, actor: str = "demo") -> DemoLoad:
             elif existing.data != doc or existing.party_id != owner:
                 store.update(kind.name, obj_id, owner, doc, actor)
                 updated += 1
-        rows = [docs.report_row(r) for r in scenario.reports]
+        rows = [stored_form.report_row(r) for r in scenario.reports]
         reports = store.add_reports(rows, actor)
     return DemoLoad(scenario, created, updated, reports)
 

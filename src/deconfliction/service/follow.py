@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from deconfliction.domain.model import Model, PositionReport
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.kinds import BY_NAME
 
 if TYPE_CHECKING:
-    from deconfliction.engine import Engine
+    from deconfliction.check.engine import Engine
     from deconfliction.store import Event, Store
 
 _PAGE = 1000
@@ -120,12 +120,13 @@ def _decode(kind: str, action: str, obj_id: str | None, payload: Any) -> Followe
     if kind == "report" and action == "add":
         fields = payload["fields"]
         return [
-            docs.report_from_row(dict(zip(fields, row, strict=True))) for row in payload["rows"]
+            stored_form.report_from_row(dict(zip(fields, row, strict=True)))
+            for row in payload["rows"]
         ]
     kind_of = BY_NAME.get(kind)
     if kind_of is None or obj_id is None or action == "delete":
         return None
-    model: Model = docs.from_doc(kind_of, payload["data"])
+    model: Model = stored_form.from_doc(kind_of, payload["data"])
     return model
 
 

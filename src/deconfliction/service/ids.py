@@ -14,3 +14,7 @@ def time_ordered_hex() -> str:
 
 def new_check_id() -> str:
     return "chk_" + time_ordered_hex()
+
+
+def new_notification_id() -> str:
+    return "ntf_" + time_ordered_hex()

@@ -7,7 +7,7 @@ The routes do not decide access themselves: they take the caller from
 applies it (401 without a valid token, 403 for a role the rule does not list);
 the fast path of ``POST /v1/checks`` calls :func:`authorize` the same way. An
 endpoint without a rule is refused to everyone (deny by default), and
-``tests/unit/test_policy.py`` fails the build when one exists.
+``tests/service/test_policy.py`` fails the build when one exists.
 
 Object-level rules (which party's objects, which unit's inbox) are applied by
 the use case the rule names in ``reads``; the rule states them so that the

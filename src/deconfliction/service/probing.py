@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS, PROBING_SUSPECTED
-from deconfliction.service.notify import new_notification_id
+from deconfliction.service.ids import new_notification_id
 from deconfliction.store import Store
 from deconfliction.store.times import format_time
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from deconfliction.domain.model import Area, Asset, Model, Movement, Site, Unit
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -89,7 +89,7 @@ class Registry:
         self._gate(who, kind)
         model = validate(kind.model, data)
         owner = self._owner(who, kind, model)
-        doc = docs.to_doc(model, data)
+        doc = stored_form.to_doc(model, data)
         with self.svc.lock:
             self._check_references(who, kind, model)
             self._check_cot_uid(model, owner)
@@ -123,7 +123,7 @@ class Registry:
             owner = self._owner(who, kind, model)
             self._check_references(who, kind, model)
             self._check_cot_uid(model, owner)
-            doc = docs.to_doc(model, data)
+            doc = stored_form.to_doc(model, data)
             try:
                 with self.svc.writing():
                     self.store.update(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deconfliction.domain.model import PositionReport
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.access import Principal
 from deconfliction.service.config import MAX_REPORTS_PER_BATCH
 from deconfliction.service.core import Service
@@ -82,7 +82,7 @@ class Reports:
 
         Call under ``svc.lock``. The HTTP batch and the CoT gateway both write here.
         """
-        rows = [docs.report_store_row(r) for r in reports]
+        rows = [stored_form.report_store_row(r) for r in reports]
         with self.svc.writing():
             stored = self.store.add_reports(rows, actor)
             self.svc.reports_written(reports)

@@ -28,7 +28,7 @@ import orjson
 
 from deconfliction.domain.geo import parse_point
 from deconfliction.domain.model import Area, Asset, Model, Site
-from deconfliction.service import docs
+from deconfliction.service import stored_form
 from deconfliction.service.errors import InvalidInput
 from deconfliction.service.kinds import AREA, ASSET, SITE, Kind
 from deconfliction.service.validation import validate
@@ -238,7 +238,7 @@ def import_items(
         for item, model in models:
             obj_id = str(getattr(model, "id"))  # noqa: B009
             party = str(getattr(model, "party_id"))  # noqa: B009
-            doc = docs.to_doc(model, item.raw)
+            doc = stored_form.to_doc(model, item.raw)
             if store.get(item.kind.name, obj_id) is None:
                 store.create(item.kind.name, obj_id, party, doc, actor)
                 created += 1

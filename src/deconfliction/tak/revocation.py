@@ -4,7 +4,7 @@
 (one line each: the serial in hex, when, and why; written atomically, 0600, under the PKI's
 file lock). The gateway reads the file again whenever it changes (a ``stat`` per check) and
 refuses a revoked certificate right after the handshake, and closes the open connections
-of one within seconds (:class:`~deconfliction.cot.gateway.Gateway`). A list rather than a
+of one within seconds (:class:`~deconfliction.tak.gateway.Gateway`). A list rather than a
 CRL: the CA is ours and so is the only relying party, so there is nothing to publish; a
 file rather than a table: the store's schema is not the TAK side's to change.
 

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from deconfliction.cot.gateway import Gateway, GatewayConfig
 from deconfliction.service.config import Settings
-from deconfliction.service.cot_ingest import CotIngest
-from deconfliction.service.cot_outbound import CotOutbound
-from deconfliction.service.usecases import UseCases
+from deconfliction.tak.gateway import Gateway, GatewayConfig
+from deconfliction.tak.ingest import CotIngest
+from deconfliction.tak.outbound import CotOutbound
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
 from deconfliction.tak.revocation import Revocations
 from deconfliction.tak.status import SCOPE_KEY, RuntimeView
+from deconfliction.usecases import UseCases
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

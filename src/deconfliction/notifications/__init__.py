@@ -1,0 +1,1 @@
+"""Nobody left uninformed: planning, storing, escalating and delivering notifications."""

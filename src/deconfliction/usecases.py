@@ -1,0 +1,44 @@
+"""All use cases of one running service, built around one :class:`Service`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deconfliction.notifications.inbox import Notifications
+from deconfliction.notifications.webhooks import Webhooks
+from deconfliction.service.auth import Authenticator
+from deconfliction.service.checks import Checks
+from deconfliction.service.config import Settings
+from deconfliction.service.core import Service
+from deconfliction.service.registry import Registry
+from deconfliction.service.reports import Reports
+
+
+@dataclass(frozen=True)
+class UseCases:
+    core: Service
+    registry: Registry
+    reports: Reports
+    checks: Checks
+    auth: Authenticator
+    notifications: Notifications
+    webhooks: Webhooks
+
+    @classmethod
+    def around(cls, core: Service) -> UseCases:
+        notifications = Notifications(core)
+        checks = Checks(core)
+        checks.planner = notifications.planner
+        return cls(
+            core=core,
+            registry=Registry(core),
+            reports=Reports(core),
+            checks=checks,
+            auth=Authenticator(core.store),
+            notifications=notifications,
+            webhooks=Webhooks(core, notifications),
+        )
+
+    @classmethod
+    def open(cls, settings: Settings) -> UseCases:
+        return cls.around(Service.open(settings))
