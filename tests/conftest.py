@@ -59,6 +59,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _require_one_kind(items)
+    _leave_store_tests_to_the_sqlite_pass(config, items)
+
+
+def _leave_store_tests_to_the_sqlite_pass(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The postgres pass leaves out the store-level tests: they are parametrized over both
     backends (or are PostgreSQL-only) and all ran in the sqlite pass."""
     if TEST_BACKEND != "postgres":
@@ -153,3 +158,25 @@ def store_factory(
     yield factory
     for store in factory.opened:
         store.close()
+
+
+# -- every test says what kind it is (tests/README.md) ---------------------------
+
+KINDS = ("unit", "integration", "browser", "interop")
+
+
+def _require_one_kind(items: list[pytest.Item]) -> None:
+    """A test file without exactly one kind marker is a collection error, not a test that a
+    ``-m unit`` run silently leaves out."""
+    wrong = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if sum(1 for kind in KINDS if item.get_closest_marker(kind)) != 1
+        }
+    )
+    if wrong:
+        raise pytest.UsageError(
+            "every test file needs exactly one of the markers "
+            f"{', '.join(KINDS)} (pytestmark = pytest.mark.<kind>): {', '.join(wrong)}"
+        )
