@@ -24,7 +24,7 @@ from typing import Any
 from deconfliction.audit.keys import NodeKey
 from deconfliction.audit.verify import export, verify_file, verify_store
 from deconfliction.check.engine import Engine
-from deconfliction.review.build import Incident
+from deconfliction.review.incident import Incident
 from deconfliction.review.usecase import review
 from deconfliction.service.access import SYSTEM
 from deconfliction.service.config import Settings

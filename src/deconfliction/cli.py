@@ -1034,7 +1034,7 @@ def review(
     import tempfile
 
     from deconfliction.check.engine import Engine
-    from deconfliction.review.build import Incident
+    from deconfliction.review.incident import Incident
     from deconfliction.review.render import write_review
     from deconfliction.review.usecase import parse_at, parse_duration, parse_near, whole_review
     from deconfliction.service.access import SYSTEM, Principal

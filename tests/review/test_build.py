@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deconfliction.cli import app
-from deconfliction.review.build import Incident
+from deconfliction.review.incident import Incident
 from deconfliction.review.render import MAP_FILE, to_html, to_markdown, to_png
 from deconfliction.review.story import EXAMPLE_RADIUS_M, Story, play
 from deconfliction.review.usecase import review

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from deconfliction.api.deps import Caller, usecases
 from deconfliction.api.schemas import ERRORS
 from deconfliction.api.serialize import json_response
-from deconfliction.review.build import DEFAULT_AFTER, DEFAULT_BEFORE, Incident
+from deconfliction.review.incident import DEFAULT_AFTER, DEFAULT_BEFORE, Incident
 from deconfliction.review.render import html_with_inline_map, to_markdown, to_png
 from deconfliction.review.usecase import parse_at, parse_duration, review_page
 from deconfliction.service.errors import InvalidInput

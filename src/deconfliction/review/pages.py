@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from deconfliction.review.build import EVENT_ORDER, Incident
+from deconfliction.review.incident import Incident
+from deconfliction.review.timeline import EVENT_ORDER
 from deconfliction.service.errors import InvalidInput
 from deconfliction.store.times import format_time
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deconfliction.domain.errors import DomainError
-from deconfliction.review.build import Incident, ReviewBuilder, ReviewInputError
+from deconfliction.review.build import ReviewBuilder
+from deconfliction.review.incident import Incident, ReviewInputError
 from deconfliction.review.pages import check_limit, decode_cursor, paginate
 from deconfliction.service.access import Principal
 from deconfliction.service.errors import Forbidden, InvalidInput

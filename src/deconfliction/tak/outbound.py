@@ -1,6 +1,6 @@
 """What the CoT gateway sends to TLS clients, and what their chat commands do.
 
-The service side of the TAK outbound feed (network: :mod:`deconfliction.tak.gateway`):
+The service side of the TAK outbound feed (network: :mod:`deconfliction.tak.streams`):
 
 - **Notifications** come from the same outbox as the web UI's stream
   (:meth:`Notifications.stream_page`): each outbox entry of the client's unit

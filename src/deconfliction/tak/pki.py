@@ -96,7 +96,9 @@ def tak_dir(data_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def locked(directory: Path) -> Iterator[None]:
+    """Hold the TAK directory's file lock (created 0700 if missing): ``serve``, ``tak
+    issue-client`` and ``tak revoke`` change its files one at a time."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
     fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -301,7 +303,7 @@ def _ensure(data_dir: Path, host: str | None, now: datetime) -> ServerPki:
         directory / SERVER_KEY,
     )
     created: list[str] = []
-    with _locked(directory):
+    with locked(directory):
         have_key, have_cert = paths.ca_key.exists(), paths.ca_cert.exists()
         if have_key != have_cert:
             missing = paths.ca_cert if have_key else paths.ca_key

@@ -4,9 +4,9 @@
 (one line each: the serial in hex, when, and why; written atomically, 0600, under the PKI's
 file lock). The gateway reads the file again whenever it changes (a ``stat`` per check) and
 refuses a revoked certificate right after the handshake, and closes the open connections
-of one within seconds (:class:`~deconfliction.tak.gateway.Gateway`). A list rather than a
-CRL: the CA is ours and so is the only relying party, so there is nothing to publish; a
-file rather than a table: the store's schema is not the TAK side's to change.
+of one within seconds (:class:`~deconfliction.tak.sweeps.RevocationSweep`). A list rather
+than a CRL: the CA is ours and so is the only relying party, so there is nothing to
+publish; a file rather than a table: the store's schema is not the TAK side's to change.
 
 Serials are compared as numbers, so ``5a3f``, ``5A:3F`` and ``0x5a3f`` are the same. A line
 that cannot be read is logged and skipped: the rest of the list still applies.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from deconfliction.tak.pki import _locked, tak_dir, write_private
+from deconfliction.tak.pki import locked, tak_dir, write_private
 
 log = logging.getLogger("deconfliction.tak.revocation")
 
@@ -67,7 +67,7 @@ def read_revoked(path: Path) -> frozenset[int]:
 def revoke(data_dir: Path, serial: int, now: datetime, reason: str = "") -> bool:
     """Add ``serial`` to the list; ``False`` if it was there already."""
     path = revoked_path(data_dir)
-    with _locked(tak_dir(data_dir)):
+    with locked(tak_dir(data_dir)):
         if serial in read_revoked(path):
             return False
         old = path.read_bytes() if path.exists() else b"# revoked client certificates\n"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from deconfliction.service.config import Settings
-from deconfliction.tak.gateway import Gateway, GatewayConfig
+from deconfliction.tak.config import GatewayConfig
+from deconfliction.tak.gateway import Gateway
 from deconfliction.tak.ingest import CotIngest
 from deconfliction.tak.outbound import CotOutbound
 from deconfliction.tak.pki import ServerPki, ensure_server_pki, server_tls_context
