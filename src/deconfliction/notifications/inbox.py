@@ -18,7 +18,8 @@ from deconfliction.domain.notifications import (
     ResponseRefused,
     check_response,
 )
-from deconfliction.notifications.planner import Escalator, Planner
+from deconfliction.notifications.escalation import Escalator
+from deconfliction.notifications.planner import Planner
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -64,7 +65,9 @@ class Notifications:
         self.svc = service
         self.store = service.store
         self.planner = Planner(service)
-        self.escalator = Escalator(service, self.planner)
+        self.escalator = Escalator(
+            service, self.planner.context, self.planner.cells, self.planner.bell
+        )
         service.hooks.append(self.planner)
 
     # -- access ------------------------------------------------------------------------------
