@@ -96,6 +96,8 @@ class Announcements:
             )
 
     def area(self, pending: Pending, area: Area, only: Unit | None) -> None:
+        """Announce an operating area's assets to the units whose AOR it overlaps while both
+        are active (``only``: to that unit alone)."""
         now = self.context.now()
         if area.end < now:
             return
@@ -291,6 +293,7 @@ class Announcements:
 
 
 def speed_kmh(asset: Asset, kind: EquipmentType | None) -> float:
+    """How fast the asset can go: its own limit, else its type's."""
     if asset.max_speed_kmh is not None:
         return asset.max_speed_kmh
     return kind.max_speed_kmh if kind is not None else 1000.0  # unknown: fail early
