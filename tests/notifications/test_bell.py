@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from deconfliction.notifications.planner import Bell
+from deconfliction.notifications.bell import Bell
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deconfliction.notifications.planner import CHUNK
+from deconfliction.notifications.fanout import CHUNK
 from deconfliction.service.access import SYSTEM
 from deconfliction.service.config import Settings
 from deconfliction.service.kinds import MOVEMENT

@@ -1,8 +1,8 @@
 """De-duplicating ``hold_on_your_asset`` notices: once per (asset, asking party) per window.
 
 Every check that answers HOLD on another party's asset tells that party's coordination cells
-(``Planner.check_recorded``). A stream of checks — a plain-port datagram that widened the
-asset, or one unit checking the same place over and over — would flood the owner's cells
+(``HoldNotices.check_recorded``, ``hold.py``). A stream of checks — a plain-port datagram that
+widened the asset, or one unit checking the same place over and over — would flood the owner's cells
 (issue 15, finding 10). The check's answer stays HOLD every time; only the notice is left out
 while one about the same asset, for the same asking party, is younger than the window
 (``Settings.hold_notice_window_s``, 10 minutes by default: the notice's answer deadline). Keyed

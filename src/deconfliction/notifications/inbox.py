@@ -1,4 +1,8 @@
-"""Reading and answering notifications; the unit's stream; the test clock.
+"""The notifications use case: a unit's inbox (reading and answering its notifications),
+its stream (the outbox after a position), who was told of an asset (``awareness``), and the
+test clock. It makes the planner (``planner.py``, hooked into the service's writes) and the
+escalator (``escalation.py``), and tells the planner of each new answer (a ``briefed``
+ends a type's briefings).
 
 Who may read and answer a unit's notifications: an operator token of that unit,
 a coordinator token of the unit's party (its answer recorded as such), admins.
@@ -18,7 +22,8 @@ from deconfliction.domain.notifications import (
     ResponseRefused,
     check_response,
 )
-from deconfliction.notifications.planner import Escalator, Planner
+from deconfliction.notifications.escalation import Escalator
+from deconfliction.notifications.planner import Planner
 from deconfliction.service.access import Principal
 from deconfliction.service.core import Service
 from deconfliction.service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -64,7 +69,9 @@ class Notifications:
         self.svc = service
         self.store = service.store
         self.planner = Planner(service)
-        self.escalator = Escalator(service, self.planner)
+        self.escalator = Escalator(
+            service, self.planner.context, self.planner.cells, self.planner.bell
+        )
         service.hooks.append(self.planner)
 
     # -- access ------------------------------------------------------------------------------
