@@ -106,8 +106,7 @@ def audit_verify(
     anchored checkpoint (its end was not cut); name the first broken entry.
 
     Exit 0 when intact, 1 when broken or cut (or the store cannot be read)."""
-    from deconfliction.audit.chain import Problem
-    from deconfliction.audit.verify import NOT_ANCHORED, verify_file, verify_store
+    from deconfliction.audit.verify import verify_file, verify_store
     from deconfliction.store import store_location
 
     pinned = _pinned(public_key)
@@ -121,10 +120,8 @@ def audit_verify(
         with LocalStore(data_dir, database_url, sign=False) as store:
             location = store_location(data_dir, database_url)
             report = verify_store(store, pinned, anchors, location=location)
-    if require_anchor and report.ok and not report.anchored:
-        report.problem = Problem(
-            report.head_seq, "not_anchored", f"{NOT_ANCHORED} (--require-anchor)"
-        )
+    if require_anchor:
+        report.require_anchor("--require-anchor")
     _audit_outcome(report, as_json)
 
 

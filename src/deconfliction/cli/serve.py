@@ -143,8 +143,8 @@ def serve(
     say(f"Store: {database_url or (data_dir / 'deconfliction.sqlite3')}")
     if demo:
         # Written before the engine loads, so never followed: the loader plans its
-        # notifications (docs/design/notifications.md, "Other processes' writes").
-        usecases.core.replay_after_seq = usecases.core.store.last_event_seq()
+        # notifications, as Settings.demo told the service at open
+        # (docs/design/notifications.md, "Other processes' writes").
         loaded = load_demo(usecases.core.store, datetime.now(UTC))
         unit = loaded.scenario.incident_check.unit_id
         token, _ = auth.issue(
