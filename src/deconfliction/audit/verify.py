@@ -75,6 +75,12 @@ class Report:
     def ok(self) -> bool:
         return self.problem is None
 
+    def require_anchor(self, why: str) -> None:
+        """Count an intact log whose end no anchor speaks for as broken (``not_anchored``
+        at the head; ``why`` names who asked, e.g. ``--require-anchor``)."""
+        if self.ok and not self.anchored:
+            self.problem = Problem(self.head_seq, "not_anchored", f"{NOT_ANCHORED} ({why})")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

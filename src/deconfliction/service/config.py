@@ -30,6 +30,10 @@ class Settings:
     cot_udp_port: int = 0
     #: Checks per minute per unit; 0 = off.
     check_rate_limit: int = 0
+    #: ``serve --demo``: the demo scenario is written to the store after the open, before
+    #: the engine loads (its token and banner come first), so it is never followed; the
+    #: loader gives the writes after the open to the hooks too (``Service.__init__``;
+    #: docs/design/notifications.md, "Other processes' writes").
     demo: bool = False
     #: Staleness horizon of the check, in hours.
     horizon_hours: float = 6.0

@@ -102,9 +102,9 @@ class Service:
         #: PostgreSQL database): seen when one of its notification events is followed. The
         #: planner then looks in the store for what it could have written meanwhile.
         self.other_planners = False
-        #: Set before loading: the writes of events after this one (made by another
-        #: process before the load, e.g. ``serve --demo``) are given to the hooks too.
-        self.replay_after_seq: int | None = None
+        #: With ``Settings.demo``, the store's last event at open: the writes of the events
+        #: after it (``serve --demo`` loads the demo before the engine) go to the hooks too.
+        self._replay_after_seq: int | None = store.last_event_seq() if settings.demo else None
         #: The audit log's start-up check and end anchor (``service/audit_watch.py``).
         self.audit = AuditWatch(
             store, settings.data_dir, store_location(settings.data_dir, settings.database_url)
@@ -194,8 +194,8 @@ class Service:
                 )
                 self.asset_party = asset_party
                 self.applied_seq = seq0
-                if self.replay_after_seq is not None:
-                    follow.replay(self, self.replay_after_seq, seq0)
+                if self._replay_after_seq is not None:
+                    follow.replay(self, self._replay_after_seq, seq0)
                 follow.catch_up(self)  # whatever other processes wrote while we read
                 for hook in self.hooks:
                     hook.loaded()
