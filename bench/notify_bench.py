@@ -140,8 +140,8 @@ def open_usecases(data_dir: Path) -> UseCases:
     # As `serve` runs it (background checkpoints, the loaded heap frozen).
     settings = Settings(data_dir=data_dir, check_rate_limit=0, long_running=True)  # type: ignore[call-arg]
     uc = UseCases.open(settings)
-    uc.core.load_now()
-    if not uc.core.ready:
+    uc.service.load_now()
+    if not uc.service.ready:
         raise SystemExit("the service did not load")
     return uc
 
@@ -175,7 +175,7 @@ def fanout_in_process(n_aors: int, with_ingest: bool) -> None:
             started.wait()
             time.sleep(0.05)
             t = time.perf_counter()
-            with uc.core.lock:  # as the HTTP and CoT report paths do
+            with uc.service.lock:  # as the HTTP and CoT report paths do
                 uc.reports.write(batch, "bench")
             waited.append(time.perf_counter() - t)
 
@@ -192,8 +192,8 @@ def fanout_in_process(n_aors: int, with_ingest: bool) -> None:
         cpu_s = time.thread_time() - cpu0
         if with_ingest:
             thread.join()
-        rows = uc.core.store.find_notifications(subject="movement:mv-convoy", limit=10**7)
-        briefings = uc.core.store.find_notifications(cause="recognition_briefing", limit=10**7)
+        rows = uc.service.store.find_notifications(subject="movement:mv-convoy", limit=10**7)
+        briefings = uc.service.store.find_notifications(cause="recognition_briefing", limit=10**7)
         emit(
             step="fanout_commit_with_ingest" if with_ingest else "fanout_commit",
             aors=n_aors,
@@ -213,7 +213,7 @@ def fanout_in_process(n_aors: int, with_ingest: bool) -> None:
                 reports=1000,
                 batch_ms=round(waited[0] * 1000, 1) if waited else None,
             )
-        uc.core.close()
+        uc.service.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -332,10 +332,10 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
         first = [report(f"a{i:06d}", now, *pos[i]) for i in range(n_assets)]
         t0 = time.perf_counter()
         for k in range(0, len(first), BATCH):
-            with uc.core.lock:
+            with uc.service.lock:
                 uc.reports.write(first[k : k + BATCH], "bench")
         placed_s = time.perf_counter() - t0
-        told = len(uc.core.store.find_notifications(cause="unannounced_entry", limit=10**7))
+        told = len(uc.service.store.find_notifications(cause="unannounced_entry", limit=10**7))
         emit(
             step="detection_first_reports",
             reports=len(first),
@@ -357,11 +357,11 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
                 pos[i] = (lat, lon)
                 batch.append(report(f"a{i:06d}", at, lat, lon))
             t = time.perf_counter()
-            with uc.core.lock:
+            with uc.service.lock:
                 uc.reports.write(batch, "bench")
             elapsed += time.perf_counter() - t
             total += len(batch)
-        after = len(uc.core.store.find_notifications(cause="unannounced_entry", limit=10**7))
+        after = len(uc.service.store.find_notifications(cause="unannounced_entry", limit=10**7))
         emit(
             step="detection",
             aors=n_aors,
@@ -369,7 +369,7 @@ def detection(n_aors: int, n_assets: int, batches: int) -> None:
             reports_per_s=round(total / elapsed),
             unannounced_entries=after - told,
         )
-        uc.core.close()
+        uc.service.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

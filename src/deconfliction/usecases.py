@@ -16,7 +16,7 @@ from deconfliction.service.reports import Reports
 
 @dataclass(frozen=True)
 class UseCases:
-    core: Service
+    service: Service
     registry: Registry
     reports: Reports
     checks: Checks
@@ -25,18 +25,18 @@ class UseCases:
     webhooks: Webhooks
 
     @classmethod
-    def around(cls, core: Service) -> UseCases:
-        notifications = Notifications(core)
-        checks = Checks(core)
+    def around(cls, service: Service) -> UseCases:
+        notifications = Notifications(service)
+        checks = Checks(service)
         checks.planner = notifications.planner
         return cls(
-            core=core,
-            registry=Registry(core),
-            reports=Reports(core),
+            service=service,
+            registry=Registry(service),
+            reports=Reports(service),
             checks=checks,
-            auth=Authenticator(core.store),
+            auth=Authenticator(service.store),
             notifications=notifications,
-            webhooks=Webhooks(core, notifications),
+            webhooks=Webhooks(service, notifications),
         )
 
     @classmethod

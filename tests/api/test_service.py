@@ -161,7 +161,7 @@ CSV_ASSETS = (
 
 def test_import_export_round_trip(tmp_path: Path) -> None:
     with running_api(tmp_path / "d") as api:
-        store = api.uc.core.store
+        store = api.uc.service.store
         csv_file = tmp_path / "assets.csv"
         csv_file.write_text(CSV_ASSETS)
         result = transfer.import_items(store, transfer.read_items(csv_file), "test")
@@ -193,7 +193,7 @@ def test_import_export_round_trip(tmp_path: Path) -> None:
 
 def test_a_bad_row_imports_nothing_and_names_the_row(tmp_path: Path) -> None:
     with running_api(tmp_path / "d") as api:
-        store = api.uc.core.store
+        store = api.uc.service.store
         bad = tmp_path / "bad.csv"
         bad.write_text(CSV_ASSETS + "c3,alpha,no-such-type,C-3,,\nc4,alpha,sam-w,C-4,,fast\n")
         before = store.last_event_seq()

@@ -55,22 +55,22 @@ def test_the_load_backlog_is_told_in_chunks_once_each(
     try:
         # Hold the backlog back at load, to see what happens before it is told.
         monkeypatch.setattr(planner, "drain", lambda: 0)
-        uc.core.load_now()
+        uc.service.load_now()
         monkeypatch.undo()
-        store = uc.core.store
+        store = uc.service.store
         assert store.find_notifications(cause="unannounced_entry") == []
         # A report meanwhile, still inside: its episode is already open, nothing twice.
-        with uc.core.lock:
+        with uc.service.lock:
             uc.reports.write([_report("b-0", 48.51, 35.5, at + timedelta(seconds=30))], "t")
         assert store.find_notifications(cause="unannounced_entry") == []
         transactions = []
-        writing = uc.core.writing
+        writing = uc.service.writing
 
         def counted() -> Any:
-            transactions.append(uc.core.lock.held())
+            transactions.append(uc.service.lock.held())
             return writing()
 
-        monkeypatch.setattr(uc.core, "writing", counted)
+        monkeypatch.setattr(uc.service, "writing", counted)
         assert planner.drain(chunk=3) == len(ASSETS)
         monkeypatch.undo()
         # Three transactions (3 + 3 + 1), the write lock taken for each one.
@@ -80,12 +80,12 @@ def test_the_load_backlog_is_told_in_chunks_once_each(
         assert {r["unit_id"] for r in rows} == {"a-drones"}
         assert planner.drain(chunk=3) == 0
     finally:
-        uc.core.close()
+        uc.service.close()
     # A restart finds everything told: nothing again.
     uc = UseCases.open(Settings(data_dir=data_dir, database_url=backends.database_url(data_dir)))
     try:
-        uc.core.load_now()
-        rows = uc.core.store.find_notifications(cause="unannounced_entry")
+        uc.service.load_now()
+        rows = uc.service.store.find_notifications(cause="unannounced_entry")
         assert sorted(r["asset_id"] for r in rows) == ASSETS
     finally:
-        uc.core.close()
+        uc.service.close()

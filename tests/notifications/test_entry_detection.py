@@ -138,12 +138,12 @@ def _store_world(data_dir: Path, aors: list[tuple[str, list[list[float]]]], asse
 
 def _open(data_dir: Path) -> UseCases:
     uc = UseCases.open(Settings(data_dir=data_dir, database_url=backends.database_url(data_dir)))
-    uc.core.load_now()
+    uc.service.load_now()
     return uc
 
 
 def _entries(uc: UseCases) -> list[tuple[str, str, str, Any]]:
-    rows = uc.core.store.find_notifications(cause="unannounced_entry", limit=10**6)
+    rows = uc.service.store.find_notifications(cause="unannounced_entry", limit=10**6)
     return sorted(
         (
             r["unit_id"],
@@ -206,11 +206,11 @@ def test_a_batch_tells_the_entries_one_report_at_a_time_tells(tmp_path: Path) ->
                 # A batch takes its reports in time order: one by one, so do they come.
                 ordered = sorted(batch, key=lambda r: r.time)
                 for part in [[r] for r in ordered] if one_by_one else [batch]:
-                    with uc.core.lock:
+                    with uc.service.lock:
                         uc.reports.write(part, "t")
             results.append(_entries(uc))
         finally:
-            uc.core.close()
+            uc.service.close()
     assert len(results[0]) > 20  # plenty of episodes
     assert results[0] == results[1]
 
@@ -224,11 +224,11 @@ def test_the_assets_kept_across_batches_follow_writes_here_and_elsewhere(tmp_pat
 
     def report(asset_id: str, inside: bool) -> None:
         lat, lon = (48.5, 35.5) if inside else (40.0, 20.0)
-        with uc.core.lock:
+        with uc.service.lock:
             uc.reports.write([_report(asset_id, lat, lon, at + timedelta(seconds=next(step)))], "t")
 
     def callsigns(asset_id: str) -> list[str | None]:
-        rows = uc.core.store.find_notifications(
+        rows = uc.service.store.find_notifications(
             cause="unannounced_entry", asset_id=asset_id, limit=100
         )
         return [(r["payload"]["asset"] or {}).get("callsign") for r in rows]
@@ -263,12 +263,12 @@ def test_the_assets_kept_across_batches_follow_writes_here_and_elsewhere(tmp_pat
             "callsign": "Here",
             "releasable_to": ["*"],
         }
-        with uc.core.lock:
+        with uc.service.lock:
             uc.registry.replace(SYSTEM, ASSET, "b-2", body)
         report("b-2", inside=True)
         assert callsigns("b-2") == ["b-2", "Here"]
     finally:
-        uc.core.close()
+        uc.service.close()
 
 
 def test_a_report_row_is_built_or_refused_as_field_by_field() -> None:

@@ -87,34 +87,34 @@ def _open(data_dir: Path) -> UseCases:
 
 
 def _arrivals(uc: UseCases) -> list[dict[str, Any]]:
-    return uc.core.store.find_notifications(cause="announced_arrival", limit=10**6)
+    return uc.service.store.find_notifications(cause="announced_arrival", limit=10**6)
 
 
 @pytest.fixture
 def uc(data_dir: Path) -> Iterator[UseCases]:
     u = _open(data_dir)
-    u.core.load_now()
+    u.service.load_now()
     yield u
-    u.core.close()
+    u.service.close()
 
 
 def test_a_large_fanout_is_planned_in_chunks_and_tells_each_unit_once(
     uc: UseCases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transactions = []
-    writing = uc.core.writing
+    writing = uc.service.writing
 
     def counted() -> Any:
         transactions.append(1)
         return writing()
 
-    monkeypatch.setattr(uc.core, "writing", counted)
+    monkeypatch.setattr(uc.service, "writing", counted)
     uc.registry.create(SYSTEM, MOVEMENT, _movement())
     rows = _arrivals(uc)
     assert sorted(r["unit_id"] for r in rows) == [f"u{i:04d}" for i in range(UNITS)]
     # The write's own transaction (with the first chunk), then one per further chunk.
     assert len(transactions) == 3
-    briefings = uc.core.store.find_notifications(cause="recognition_briefing", limit=10**6)
+    briefings = uc.service.store.find_notifications(cause="recognition_briefing", limit=10**6)
     assert len(briefings) == UNITS
 
 
@@ -122,33 +122,33 @@ def test_a_fanout_cut_short_is_completed_at_the_next_start(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uc = _open(data_dir)
-    uc.core.load_now()
+    uc.service.load_now()
     try:
         # As if the process died after the write committed, before the rest was planned.
-        monkeypatch.setattr(uc.core, "drain", lambda: None)
+        monkeypatch.setattr(uc.service, "drain", lambda: None)
         uc.registry.create(SYSTEM, MOVEMENT, _movement())
         assert len(_arrivals(uc)) == CHUNK
     finally:
-        uc.core.close()
+        uc.service.close()
     uc = _open(data_dir)
     try:
-        uc.core.load_now()  # re-plans every movement to come, telling nothing twice
+        uc.service.load_now()  # re-plans every movement to come, telling nothing twice
         rows = _arrivals(uc)
         assert sorted(r["unit_id"] for r in rows) == [f"u{i:04d}" for i in range(UNITS)]
-        briefings = uc.core.store.find_notifications(cause="recognition_briefing", limit=10**6)
+        briefings = uc.service.store.find_notifications(cause="recognition_briefing", limit=10**6)
         assert len(briefings) == UNITS
     finally:
-        uc.core.close()
+        uc.service.close()
 
 
 def test_a_movement_changed_midway_is_planned_once_in_its_new_form(
     uc: UseCases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(uc.core, "drain", lambda: None)
+    monkeypatch.setattr(uc.service, "drain", lambda: None)
     uc.registry.create(SYSTEM, MOVEMENT, _movement(end_h=6))
     uc.registry.replace(SYSTEM, MOVEMENT, "mv", _movement(end_h=8))
     monkeypatch.undo()
-    uc.core.drain()  # the first version's job stops; the second's goes on
+    uc.service.drain()  # the first version's job stops; the second's goes on
     rows = _arrivals(uc)
     assert sorted(r["unit_id"] for r in rows) == [f"u{i:04d}" for i in range(UNITS)]
     assert {r["payload"]["window"]["end"][:13] for r in rows} == {

@@ -24,18 +24,18 @@ def test_after_commit_runs_once_the_write_is_visible_to_other_connections(
     seen: list[bool] = []
     party = {"id": "p9", "name": "Party 9", "kind": "civil", "contact": "net 9"}
     try:
-        uc.core.load_now()
-        with uc.core.lock:
-            with uc.core.writing():
-                uc.core.store.create("party", "p9", "p9", party, "test")
-                uc.core.after_commit(lambda: seen.append(other.get("party", "p9") is not None))
-                with uc.core.writing():  # nested: the outer block commits, and runs it
-                    uc.core.after_commit(lambda: seen.append(True))
+        uc.service.load_now()
+        with uc.service.lock:
+            with uc.service.writing():
+                uc.service.store.create("party", "p9", "p9", party, "test")
+                uc.service.after_commit(lambda: seen.append(other.get("party", "p9") is not None))
+                with uc.service.writing():  # nested: the outer block commits, and runs it
+                    uc.service.after_commit(lambda: seen.append(True))
                 assert seen == []
                 assert other.get("party", "p9") is None  # not committed yet
             assert seen == [True, True]
-        uc.core.after_commit(lambda: seen.append(False))  # outside a write: at once
+        uc.service.after_commit(lambda: seen.append(False))  # outside a write: at once
         assert seen == [True, True, False]
     finally:
         other.close()
-        uc.core.close()
+        uc.service.close()

@@ -32,10 +32,10 @@ class Api:
 def running_api(data_dir: Path, **settings: object) -> Iterator[Api]:
     settings.setdefault("database_url", backends.database_url(data_dir))
     uc = UseCases.open(Settings(data_dir=data_dir, **settings))  # type: ignore[arg-type]
-    store = uc.core.store
+    store = uc.service.store
     admin, _ = auth.issue(store, "admin", None, None)
     with TestClient(create_asgi(uc)) as client:
-        assert uc.core.wait_ready(10)
+        assert uc.service.wait_ready(10)
         seed(client, admin)
         tokens = Tokens(
             admin=admin,

@@ -32,10 +32,10 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if load_on_startup and not usecases.core.ready:
-            usecases.core.start_loading()
-            usecases.core.start_following()
-            usecases.core.audit.start()  # the audit log checked, its end anchored
+        if load_on_startup and not usecases.service.ready:
+            usecases.service.start_loading()
+            usecases.service.start_following()
+            usecases.service.audit.start()  # the audit log checked, its end anchored
             usecases.notifications.escalator.start()
             usecases.webhooks.dispatcher.start()
         try:
@@ -44,7 +44,7 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
             if load_on_startup:
                 usecases.notifications.escalator.stop()
                 usecases.webhooks.dispatcher.stop()
-                usecases.core.close()
+                usecases.service.close()
 
     app = FastAPI(
         title="Deconfliction",
@@ -64,7 +64,7 @@ def create_app(usecases: UseCases, *, load_on_startup: bool = True) -> FastAPI:
     app.include_router(routes_review.router)  # GET /v1/review (issue 8)
     app.include_router(routes_tak.router)  # GET /v1/tak/status (issue 5)
     # GET /v1/map, the web UI at / and /web; its CSP names the operator's tile origins.
-    web.install(app, usecases.core.settings.tile_origins)
+    web.install(app, usecases.service.settings.tile_origins)
     openapi.install(app)
     app.add_middleware(
         BodyLimit,

@@ -60,7 +60,7 @@ async def get_map(
     ] = False,
 ) -> Response:
     uc = usecases(request)
-    view = MapView(uc.core, uc.registry, _positions(request))
+    view = MapView(uc.service, uc.registry, _positions(request))
     collection = await run_in_threadpool(view.collection, who, None, bbox, compact)
     return json_response(collection, headers={"Cache-Control": "no-store"})
 
@@ -114,5 +114,5 @@ async def get_vocabulary(who: Caller) -> Response:
     operation_id="get_tile_origins",
 )
 async def get_tile_origins(request: Request, who: Caller) -> Response:
-    origins = usecases(request).core.settings.tile_origins
+    origins = usecases(request).service.settings.tile_origins
     return json_response({"tile_origins": list(origins)}, headers={"Cache-Control": "no-store"})

@@ -41,10 +41,12 @@ async def version() -> Response:
     "log never makes the server refuse checks (docs/security.md).",
 )
 async def ready(request: Request) -> Response:
-    core = usecases(request).core
-    if not core.ready:
+    service = usecases(request).service
+    if not service.ready:
         raise usecases(request).checks.not_ready()
-    return json_response({"ready": True, "load_seconds": core.load_seconds, **core.audit.state()})
+    return json_response(
+        {"ready": True, "load_seconds": service.load_seconds, **service.audit.state()}
+    )
 
 
 @router.get(
@@ -100,7 +102,7 @@ async def issue_token(request: Request, who: Caller) -> Response:
     ):
         raise InvalidInput(f"ttl_days must be within (0, 3650], got {ttl_days!r}", field="ttl_days")
     ttl = None if ttl_days is None else timedelta(days=float(ttl_days))
-    store = usecases(request).core.store
+    store = usecases(request).service.store
     token, record = await run_in_threadpool(auth.issue, store, role, unit_id, ttl, actor=who.actor)
     return json_response(_token_out(token, record), 201)
 
@@ -116,7 +118,7 @@ async def issue_token(request: Request, who: Caller) -> Response:
 async def revoke_token(request: Request, token_id: str, who: Caller) -> Response:
     if not who.is_admin:
         raise Forbidden("only an admin token may revoke tokens")
-    store = usecases(request).core.store
+    store = usecases(request).service.store
     try:
         await run_in_threadpool(store.revoke_token, token_id, who.actor)
     except StoreNotFound:

@@ -161,7 +161,7 @@ async def stream(
         with their unit")."""
         page = notifications.stream_page(unit_id, after_position)
         allowed = may_still_read(
-            uc.core.store, who, unit_id, lambda: notifications.require_unit(who, unit_id)
+            uc.service.store, who, unit_id, lambda: notifications.require_unit(who, unit_id)
         )
         return page if allowed else None
 
@@ -251,6 +251,6 @@ async def awareness_dashboard(
 ) -> Response:
     uc = usecases(request)
     body = await run_in_threadpool(
-        awareness, uc.core.store, uc.notifications.planner, who, asset, area
+        awareness, uc.service.store, uc.notifications.planner, who, asset, area
     )
     return json_response(body)

@@ -83,7 +83,7 @@ def review(
             try:
                 who: Principal = SYSTEM
                 if as_party:
-                    if uc.core.store.get("party", as_party) is None:
+                    if uc.service.store.get("party", as_party) is None:
                         raise fail(f"--as-party: no party {as_party!r}")
                     who = Principal("review", "coordinator", None, as_party)
                 elif token:
@@ -98,7 +98,7 @@ def review(
                 )
                 body = whole_review(uc, who, incident)  # every page (files, no body)
             finally:
-                uc.core.store.close()
+                uc.service.store.close()
         except ServiceError as exc:
             raise fail(exc.message) from None
         files = write_review(body, out_dir)

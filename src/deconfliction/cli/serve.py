@@ -145,10 +145,10 @@ def serve(
         # Written before the engine loads, so never followed: the loader plans its
         # notifications, as Settings.demo told the service at open
         # (docs/design/notifications.md, "Other processes' writes").
-        loaded = load_demo(usecases.core.store, datetime.now(UTC))
+        loaded = load_demo(usecases.service.store, datetime.now(UTC))
         unit = loaded.scenario.incident_check.unit_id
         token, _ = auth.issue(
-            usecases.core.store, "operator", unit, timedelta(days=30), actor="serve --demo"
+            usecases.service.store, "operator", unit, timedelta(days=30), actor="serve --demo"
         )
         say(
             f"Demo scenario loaded ({loaded.created} created, {loaded.updated} refreshed, "
@@ -168,7 +168,7 @@ def serve(
     try:
         tak = start_gateway(usecases, settings, idle_timeout_s=cot_idle_timeout_s)
     except (OSError, PkiError) as exc:
-        usecases.core.close()
+        usecases.service.close()
         raise fail(
             f"CoT/TAK gateway: {exc} (choose other --cot-*-port values, or 0 to turn one off)"
         ) from None
@@ -185,7 +185,7 @@ def serve(
     if policy is not None:
         from deconfliction.service.retention import RetentionRunner
 
-        retention = RetentionRunner(usecases.core, policy)
+        retention = RetentionRunner(usecases.service, policy)
         retention.start()
         say(f"Retention policy {retention_policy} applied every {policy.interval_s:g} s.")
     sys.stdout.flush()

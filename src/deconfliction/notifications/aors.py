@@ -45,7 +45,7 @@ class AorUnit:
 
 def units_touching(context: PlanContext, geom: BaseGeometry, margin_m: float) -> list[Unit]:
     """Units whose AOR a line (within ``margin_m``) or polygon touches, by the index."""
-    engine = context.svc.engine
+    engine = context.service.engine
     ids: Iterable[str]
     if engine.ready:
         ids = [s.payload.unit_id for s in engine.shapes.touching(geom, margin_m, "aor")]
@@ -64,7 +64,7 @@ def aor_candidates(
 ) -> list[Unit | AorUnit]:
     """Units whose AOR may come within ``margin_m`` of a line: a superset, from the
     index's cells, for a caller whose own test is exact (the route entry)."""
-    engine = context.svc.engine
+    engine = context.service.engine
     if engine.ready:
         shapes = engine.shapes.touching(geom, margin_m, "aor", exact=False)
         return [AorUnit.of(shape) for shape in shapes]

@@ -111,7 +111,7 @@ class Briefings:
         per briefing about to be opened, which is rare (once per unit and type). A stored
         briefing answered since is found answered when the batch is written (:meth:`repeat`)."""
         pending_id = self.unanswered.get(key)
-        if pending_id is not None or not self.context.svc.other_planners:
+        if pending_id is not None or not self.context.service.other_planners:
             return pending_id  # alone on this store, what it wrote and loaded is all there is
         rows = self.context.store.find_notifications(
             unit_id=key[0], cause="recognition_briefing", type_id=key[1]

@@ -49,7 +49,7 @@ class PlanContext:
     """The reads, clock and rows of the rules (one per planner)."""
 
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.settings = service.settings
         #: Planning another process's write, or re-planning at start-up: the rules then
@@ -93,7 +93,7 @@ class PlanContext:
     def now(self) -> datetime:
         """The service clock; within one hook call (one transaction) one instant, so that
         everything it writes carries the same time (and a fan-out formats it once)."""
-        return self.memoised(("now", ""), self.svc.clock.now)
+        return self.memoised(("now", ""), self.service.clock.now)
 
     def now_text(self) -> str:
         """:meth:`now` in the stored text form."""

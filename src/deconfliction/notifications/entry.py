@@ -73,7 +73,7 @@ class Entries:
         self.inside.clear()
         self.last_seen.clear()
         self._backlog.clear()
-        table = self.context.svc.engine.assets
+        table = self.context.service.engine.assets
         slots = [
             slot
             for slot, asset_id in enumerate(table.ids)
@@ -161,7 +161,7 @@ class Entries:
     ) -> list[tuple[str, ...]]:
         """For each point, the units whose AOR contains it at its time (one R-tree query
         for the whole batch; see ``check/index/containment.py``)."""
-        shapes = self.context.svc.engine.shapes
+        shapes = self.context.service.engine.shapes
         if self._containment is None or self._containment.index is not shapes:
             self._containment = Containment(shapes, "aor", key=unit_of)
         return self._containment.containing_keys(
@@ -202,7 +202,7 @@ class Entries:
                 wanted[i] = left  # measured below
         if not wanted:
             return wanted
-        get = self.context.svc.engine.shapes.get
+        get = self.context.service.engine.shapes.get
         pairs: list[tuple[int, str]] = []
         shapes: list[Shape] = []
         for i, units_of in wanted.items():
@@ -239,7 +239,7 @@ class Entries:
         for unit_id in before - now_inside:
             distance = exits.get(unit_id) if exits is not None else None
             if distance is None:
-                shape = self.context.svc.engine.shapes.get("aor", unit_id)
+                shape = self.context.service.engine.shapes.get("aor", unit_id)
                 if shape is None:
                     continue
                 distance = shape.distance_m(lat, lon)
@@ -262,7 +262,7 @@ class Entries:
         """Tell the unit the asset entered its AOR at (``lat``, ``lon``) at time ``t``."""
         asset = self._asset(asset_id)
         # The unit as its AOR's shape knows it (no store read and no AOR re-parsed).
-        shape = self.context.svc.engine.shapes.get("aor", unit_id)
+        shape = self.context.service.engine.shapes.get("aor", unit_id)
         unit: Unit | AorUnit | None = (
             AorUnit.of(shape) if shape is not None else self.context.get("unit", unit_id, Unit)
         )
@@ -318,7 +318,7 @@ class Entries:
         process's or another's it follows (``follow.catch_up``, which every write
         transaction runs first), reaches the engine under the write lock before the
         next batch, and bumps ``AssetTable.registry_version``."""
-        table = self.context.svc.engine.assets
+        table = self.context.service.engine.assets
         held = self._assets_of
         if held is None or held[0] is not table or held[1] != table.registry_version:
             self._assets.clear()

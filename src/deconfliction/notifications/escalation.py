@@ -31,7 +31,7 @@ class Escalator:
     ) -> None:
         """``context`` reads the parties and makes the rows, ``cells`` says whom to tell,
         ``bell`` wakes the streams (the planner's, all three)."""
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.context = context
         self.cells = cells
@@ -41,8 +41,8 @@ class Escalator:
 
     def start(self) -> threading.Thread:
         def run() -> None:
-            while not self._stop.wait(self.svc.settings.escalation_tick_s):
-                if not self.svc.ready:
+            while not self._stop.wait(self.service.settings.escalation_tick_s):
+                if not self.service.ready:
                     continue
                 try:
                     self.tick()
@@ -59,20 +59,20 @@ class Escalator:
 
     def tick(self) -> int:
         """Escalate every notification whose deadline has passed; how many were escalated."""
-        now = self.svc.clock.now()
+        now = self.service.clock.now()
         done = 0
         while True:
             # 200 per transaction, the write lock released between them: a burst of
             # deadlines (thousands of entries told at start-up) never holds writes off.
-            with self.svc.lock:
+            with self.service.lock:
                 due = self.store.due_notifications(format_time(now), limit=200)
                 if not due:
                     break
-                with self.svc.writing():
+                with self.service.writing():
                     for row in due:
                         self._escalate(row, now)
                         done += 1
-            self.svc.lock.hand_off()  # let a waiting writer in (see Planner.drain)
+            self.service.lock.hand_off()  # let a waiting writer in (see Planner.drain)
         if done:
             self.bell.ring()
         return done
@@ -107,7 +107,7 @@ class Escalator:
         level: int,
         now: datetime,
     ) -> None:
-        interval = timedelta(seconds=self.svc.settings.escalation_interval_s)
+        interval = timedelta(seconds=self.service.settings.escalation_interval_s)
         rows = []
         summary = {
             "id": original["id"],

@@ -32,7 +32,7 @@ class HoldNotices:
 
     def __init__(self, context: PlanContext, cells: CoordinationCells) -> None:
         self.context = context
-        self.svc = context.svc
+        self.service = context.service
         self.store = context.store
         self.cells = cells
         #: HOLD notices told per (asset, asking party) within the window (de-duplicated).
@@ -42,7 +42,7 @@ class HoldNotices:
         """Assets of other parties the check matched (cheap: no I/O)."""
         if result.verdict != "HOLD" or not result.matched_asset_ids:
             return []
-        owners = self.svc.asset_party or {}
+        owners = self.service.asset_party or {}
         return [
             a
             for a in result.matched_asset_ids
@@ -68,12 +68,12 @@ class HoldNotices:
         if not asset_ids:
             return
         told = list(asset_ids)
-        self.svc.after_commit(lambda: self.window.told(told, asker_party, now.timestamp()))
+        self.service.after_commit(lambda: self.window.told(told, asker_party, now.timestamp()))
         deadline = now + timedelta(seconds=self.context.settings.urgent_deadline_s)
         movements_of: dict[str, list[str]] = {}
         for match in result.matches:
             if match.kind == "movement" and match.id:
-                shape = self.svc.engine.shapes.get("movement", match.id)
+                shape = self.service.engine.shapes.get("movement", match.id)
                 if shape is not None:
                     movements_of.setdefault(shape.payload.asset_id, []).append(match.id)
         # On the check's hot path: the stored documents are already validated, so

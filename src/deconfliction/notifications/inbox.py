@@ -66,7 +66,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
 
 class Notifications:
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.planner = Planner(service)
         self.escalator = Escalator(
@@ -174,15 +174,15 @@ class Notifications:
         except ResponseRefused as exc:
             raise InvalidInput(str(exc), field="response", code="wrong_response") from None
         responded_as = who.actor
-        with self.svc.lock:
+        with self.service.lock:
             try:
-                with self.svc.writing():
+                with self.service.writing():
                     stored, fresh = self.store.answer_notification(
                         notification_id,
                         str(response),
                         by.strip(),
                         responded_as,
-                        format_time(self.svc.clock.now()),
+                        format_time(self.service.clock.now()),
                         who.actor,
                     )
             except StoreNotFound:
@@ -222,7 +222,7 @@ class Notifications:
     # -- the test clock ----------------------------------------------------------------------
     def advance_clock(self, who: Principal, data: Any) -> dict[str, Any]:
         """Test hook: move the service clock forward and run the escalator once."""
-        if not self.svc.settings.test_clock:
+        if not self.service.settings.test_clock:
             raise NotFound("no such endpoint")
         if not who.is_admin:
             raise Forbidden("only an admin token may move the test clock")
@@ -231,7 +231,7 @@ class Notifications:
             raise InvalidInput(
                 f"advance_s must be a non-negative number, got {seconds!r}", field="advance_s"
             )
-        now = self.svc.clock.advance(timedelta(seconds=float(seconds)))
+        now = self.service.clock.advance(timedelta(seconds=float(seconds)))
         escalated = self.escalator.tick()
         return {"now": format_time(now), "escalated": escalated}
 

@@ -23,7 +23,7 @@ def plan_unit(
     unit: Unit,
 ) -> None:
     """A new or changed AOR is planned against everything already registered in it."""
-    engine = context.svc.engine
+    engine = context.service.engine
     aor = unit.aor_shape
     if engine.ready:
         movements = [s.id for s in engine.shapes.touching(aor, 0.0, "movement")]

@@ -44,7 +44,7 @@ class Planner:
     """The notification planner (a :class:`~deconfliction.service.core.WriteHook`)."""
 
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.bell = Bell()
         #: Guards the rules' memory (hook calls, the drain, answers).
@@ -91,7 +91,7 @@ class Planner:
         re-plans every movement (idempotently, see ``loaded``)."""
         done = 0
         while True:
-            with self.svc.lock, self._lock:
+            with self.service.lock, self._lock:
                 if backlog := self.entries.backlog(chunk):
                     done += self._tell_backlog(backlog)
                 elif (job := self.fanouts.head()) is not None:
@@ -100,10 +100,10 @@ class Planner:
                     return done
             # The lock is not fair: without a pause this thread takes it straight back,
             # and a report batch waiting for it would wait for the whole fan-out.
-            self.svc.lock.hand_off()
+            self.service.lock.hand_off()
 
     def _tell_backlog(self, batch: list[tuple[str, str, float, float, float]]) -> int:
-        with self.svc.writing(), self.context.batch():
+        with self.service.writing(), self.context.batch():
             pending = Pending()
             self.entries.tell(pending, batch)
             self._flush(pending)
@@ -116,7 +116,7 @@ class Planner:
         if not self.fanouts.current(job):
             self.fanouts.drop_head()
             return 0
-        with self.svc.writing(), self.context.batch(), self.context.replay(job.replay):
+        with self.service.writing(), self.context.batch(), self.context.replay(job.replay):
             pending = Pending()
             done = self.fanouts.chunk(pending, job, chunk)
             self._flush(pending)
@@ -163,7 +163,7 @@ class Planner:
                 self._flush(pending)
 
     def reports_written(self, reports: Sequence[PositionReport]) -> None:
-        if not self.svc.engine.ready:
+        if not self.service.engine.ready:
             return  # the loader, still to run, rebuilds the episodes from the stored reports
         pending = Pending()
         # Within one batch (one transaction) a unit, type or party read once stays
@@ -214,7 +214,7 @@ class Planner:
         pending.repeats = {}
         pending.updates = {}
         # Once committed: a stream that reads on another connection sees it only then.
-        self.svc.after_commit(lambda: self.bell.ring(told))
+        self.service.after_commit(lambda: self.bell.ring(told))
 
     # -- HOLD on another party's asset (``service/checks.py``'s ``HoldNotifier``) ----------
     def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:

@@ -82,7 +82,7 @@ class Webhooks:
     def __init__(
         self, service: Service, notifications: Notifications, resolver: Resolver | None = None
     ) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.notifications = notifications
         self.policy = DestinationPolicy(service.settings.webhook_allow)
@@ -147,7 +147,7 @@ class Webhooks:
             "party_id": party_id,
             "url": url,
             "secret": secret,
-            "created_at": format_time(self.svc.clock.now()),
+            "created_at": format_time(self.service.clock.now()),
             "delivered_seq": after,
         }
         stored = self.store.add_webhook(webhook, who.actor)
@@ -167,7 +167,7 @@ class Webhooks:
         except NotFound:
             raise NotFound(f"no webhook {webhook_id!r}") from None
         try:
-            self.store.delete_webhook(webhook_id, format_time(self.svc.clock.now()), who.actor)
+            self.store.delete_webhook(webhook_id, format_time(self.service.clock.now()), who.actor)
         except StoreNotFound:
             raise NotFound(f"no webhook {webhook_id!r}") from None
 
@@ -182,7 +182,7 @@ class Dispatcher:
         policy: DestinationPolicy,
         resolver: Resolver | None = None,
     ) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.notifications = notifications
         #: Resolves, judges and pins each webhook's destination (its ``resolver`` is the
@@ -206,7 +206,7 @@ class Dispatcher:
 
         def run() -> None:
             while not self._stop.is_set():
-                self._wake.wait(self.svc.settings.webhook_poll_s)
+                self._wake.wait(self.service.settings.webhook_poll_s)
                 self._wake.clear()
                 if self._stop.is_set():
                     return
@@ -228,7 +228,7 @@ class Dispatcher:
 
     def round(self) -> None:
         """Hand every due webhook that is not being delivered already to the pool."""
-        now = self.svc.clock.now()
+        now = self.service.clock.now()
         for webhook in self.store.list_webhooks():
             due = webhook["next_attempt_at"]
             if due is not None and parse_time(due) > now:
@@ -259,7 +259,9 @@ class Dispatcher:
             return True
         log.warning("webhook %s: its unit was deleted or its token revoked; stopped", webhook["id"])
         with contextlib.suppress(StoreNotFound):
-            self.store.delete_webhook(webhook["id"], format_time(self.svc.clock.now()), "system")
+            self.store.delete_webhook(
+                webhook["id"], format_time(self.service.clock.now()), "system"
+            )
         return False
 
     def deliver(self, webhook: dict[str, Any]) -> int:
@@ -305,8 +307,8 @@ class Dispatcher:
         """Store the failure (the caller's words only) and when to try again."""
         attempts = webhook["attempts"] + 1
         backoff = min(
-            self.svc.settings.webhook_retry_max_s,
-            self.svc.settings.webhook_retry_base_s * 2 ** (attempts - 1),
+            self.service.settings.webhook_retry_max_s,
+            self.service.settings.webhook_retry_base_s * 2 ** (attempts - 1),
         )
         next_at = datetime.now(UTC) + timedelta(seconds=backoff)
         self.store.webhook_failed(webhook["id"], attempts, format_time(next_at), failure.shown)

@@ -62,7 +62,7 @@ log = logging.getLogger("deconfliction.checks")
 
 class Checks:
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.engine = service.engine
         #: Tells owners of matched assets of other parties (``hold_on_your_asset``).
@@ -91,19 +91,19 @@ class Checks:
             )
         else:
             party = who.party_id
-        wait = self.svc.rate_limiter.acquire(obs.unit_id)
+        wait = self.service.rate_limiter.acquire(obs.unit_id)
         if wait > 0:
             raise RateLimited(
-                f"unit {obs.unit_id!r} exceeded {self.svc.rate_limiter.per_minute} checks per "
+                f"unit {obs.unit_id!r} exceeded {self.service.rate_limiter.per_minute} checks per "
                 f"minute; retry in {wait:.1f} s and treat the point as HOLD meanwhile",
                 retry_after_s=int(wait + 0.999),
             )
         return obs, data, party
 
     def not_ready(self) -> Unavailable:
-        if self.svc.load_error:
+        if self.service.load_error:
             return Unavailable(
-                f"the index could not be loaded ({self.svc.load_error}); the answer would be "
+                f"the index could not be loaded ({self.service.load_error}); the answer would be "
                 "incomplete: treat the point as HOLD",
                 code="index_unavailable",
             )

@@ -3,7 +3,7 @@
 The service's own writes advance ``applied_seq`` inside their transaction, so
 under the write lock every followed event after it was written by someone else
 (the CLI's ``import`` or ``demo`` on the same store). The movements, areas, units
-and report batches among them are queued on ``svc.unplanned`` for the write hooks
+and report batches among them are queued on ``service.unplanned`` for the write hooks
 (:meth:`Service.plan_followed`: notifications). Check and token events
 change nothing in the engine and are not even read: ``store.events(kinds=...)``.
 
@@ -71,40 +71,40 @@ class Following(Protocol):
         """Tell the write hooks a registered object was deleted."""
 
 
-def catch_up(svc: Following) -> int:
-    """Apply every followed event after ``svc.applied_seq``; call under the write lock."""
+def catch_up(service: Following) -> int:
+    """Apply every followed event after ``service.applied_seq``; call under the write lock."""
     applied = 0
     while True:
-        upto = svc.store.last_event_seq()  # every followed event up to here is committed
-        events = svc.events.after(svc.applied_seq)
+        upto = service.store.last_event_seq()  # every followed event up to here is committed
+        events = service.events.after(service.applied_seq)
         for event in events:
             if event.kind == "notification":
-                svc.other_planners = True  # another server plans on this store too
-            if svc.engine.ready:
-                written = _apply(svc, event.kind, event.action, event.object_id, event.payload)
+                service.other_planners = True  # another server plans on this store too
+            if service.engine.ready:
+                written = _apply(service, event.kind, event.action, event.object_id, event.payload)
                 if written is not None and event.kind in PLANNED_KINDS:
-                    svc.unplanned.append(written)
-            svc.applied_seq = event.seq
+                    service.unplanned.append(written)
+            service.applied_seq = event.seq
             applied += 1
         if len(events) < _PAGE:
-            svc.applied_seq = max(svc.applied_seq, upto)
+            service.applied_seq = max(service.applied_seq, upto)
             return applied
 
 
-def replay(svc: Following, after_seq: int, upto: int) -> int:
+def replay(service: Following, after_seq: int, upto: int) -> int:
     """Queue the plannable writes of events ``after_seq < seq <= upto`` on
-    ``svc.unplanned`` without applying them (the engine was loaded with them)."""
+    ``service.unplanned`` without applying them (the engine was loaded with them)."""
     queued = 0
     seq = after_seq
     while seq < upto:
-        events = svc.events.after(seq)
+        events = service.events.after(seq)
         for event in events:
             if event.seq > upto:
                 return queued
             seq = event.seq
             written = _decode(event.kind, event.action, event.object_id, event.payload)
             if written is not None and event.kind in PLANNED_KINDS:
-                svc.unplanned.append(written)
+                service.unplanned.append(written)
                 queued += 1
         if len(events) < _PAGE:
             return queued
@@ -131,20 +131,20 @@ def _decode(kind: str, action: str, obj_id: str | None, payload: Any) -> Followe
 
 
 def _apply(
-    svc: Following, kind: str, action: str, obj_id: str | None, payload: Any
+    service: Following, kind: str, action: str, obj_id: str | None, payload: Any
 ) -> Followed | None:
     written = _decode(kind, action, obj_id, payload)
     if isinstance(written, list):
-        svc.engine.put_reports(written)
+        service.engine.put_reports(written)
         return written
     if written is None:
         if action == "delete" and obj_id is not None and kind in BY_NAME:
-            svc.engine.remove(kind, obj_id)
-            svc.object_removed(kind, obj_id)
-            if kind == "asset" and svc.asset_party is not None:
-                svc.asset_party.pop(obj_id, None)
+            service.engine.remove(kind, obj_id)
+            service.object_removed(kind, obj_id)
+            if kind == "asset" and service.asset_party is not None:
+                service.asset_party.pop(obj_id, None)
         return None
-    svc.engine.put(written)  # type: ignore[arg-type]
-    if kind == "asset" and svc.asset_party is not None and obj_id and payload.get("party_id"):
-        svc.asset_party[obj_id] = payload["party_id"]
+    service.engine.put(written)  # type: ignore[arg-type]
+    if kind == "asset" and service.asset_party is not None and obj_id and payload.get("party_id"):
+        service.asset_party[obj_id] = payload["party_id"]
     return written

@@ -81,7 +81,7 @@ class MapView:
     def __init__(
         self, service: Service, registry: Registry, positions: AssetPositions | None = None
     ) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
         self.registry = registry
         self.positions = positions or AssetPositions()
@@ -114,7 +114,7 @@ class MapView:
             "type": "FeatureCollection",
             "generated_at": format_time(at),
             "fresh_s": FRESH_S,
-            "horizon_s": int(self.svc.settings.horizon_hours * 3600),
+            "horizon_s": int(self.service.settings.horizon_hours * 3600),
             "bbox": None if box is None else list(box.bounds),
             "features": features,
             **extra,

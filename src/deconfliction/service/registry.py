@@ -32,7 +32,7 @@ _SCAN_PAGE = 500
 
 class Registry:
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
 
     # -- reads ---------------------------------------------------------------
@@ -90,19 +90,19 @@ class Registry:
         model = validate(kind.model, data)
         owner = self._owner(who, kind, model)
         doc = stored_form.to_doc(model, data)
-        with self.svc.lock:
+        with self.service.lock:
             self._check_references(who, kind, model)
             self._check_cot_uid(model, owner)
             try:
-                with self.svc.writing():
+                with self.service.writing():
                     self.store.create(kind.name, _id(model), owner, doc, who.actor)
-                    self.svc.object_written(kind.name, model, owner)
+                    self.service.object_written(kind.name, model, owner)
             except AlreadyExists:
                 raise Conflict(
                     _taken(kind, _id(model)), field="id", code="already_exists"
                 ) from None
             self._apply(kind, model, owner)
-        self.svc.drain()  # the rest of a large fan-out, in chunks, before answering
+        self.service.drain()  # the rest of a large fan-out, in chunks, before answering
         return doc
 
     def replace(self, who: Principal, kind: Kind, obj_id: str, data: Any) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class Registry:
             raise InvalidInput(
                 f"the body's id {_id(model)!r} differs from the path's {obj_id!r}", field="id"
             )
-        with self.svc.lock:
+        with self.service.lock:
             stored = self.store.get(kind.name, obj_id)
             if stored is None or not self.visible(who, kind, stored):
                 raise _not_found(kind, obj_id)
@@ -125,22 +125,22 @@ class Registry:
             self._check_cot_uid(model, owner)
             doc = stored_form.to_doc(model, data)
             try:
-                with self.svc.writing():
+                with self.service.writing():
                     self.store.update(
                         kind.name, obj_id, owner, doc, who.actor, expected_version=stored.version
                     )
-                    self.svc.object_written(kind.name, model, owner)
+                    self.service.object_written(kind.name, model, owner)
             except VersionConflict as exc:
                 raise Conflict(str(exc), code="version_conflict") from None
             except StoreNotFound:
                 raise _not_found(kind, obj_id) from None
             self._apply(kind, model, owner)
-        self.svc.drain()  # the rest of a large fan-out, in chunks, before answering
+        self.service.drain()  # the rest of a large fan-out, in chunks, before answering
         return doc
 
     def delete(self, who: Principal, kind: Kind, obj_id: str) -> None:
         self._gate(who, kind)
-        with self.svc.lock:
+        with self.service.lock:
             stored = self.store.get(kind.name, obj_id)
             if stored is None or not self.visible(who, kind, stored):
                 raise _not_found(kind, obj_id)
@@ -148,17 +148,17 @@ class Registry:
                 raise Forbidden(f"this token may not delete {kind.noun} {obj_id!r}")
             self._check_unused(kind, stored)
             try:
-                with self.svc.writing():
+                with self.service.writing():
                     self.store.delete(kind.name, obj_id, who.actor, expected_version=stored.version)
             except VersionConflict as exc:
                 raise Conflict(str(exc), code="version_conflict") from None
             except StoreNotFound:
                 raise _not_found(kind, obj_id) from None
-            if self.svc.engine.ready:  # else the loader reads it from the store
-                self.svc.engine.remove(kind.name, obj_id)
-            self.svc.object_removed(kind.name, obj_id)
-            if kind is ASSET and self.svc.asset_party is not None:
-                self.svc.asset_party.pop(obj_id, None)
+            if self.service.engine.ready:  # else the loader reads it from the store
+                self.service.engine.remove(kind.name, obj_id)
+            self.service.object_removed(kind.name, obj_id)
+            if kind is ASSET and self.service.asset_party is not None:
+                self.service.asset_party.pop(obj_id, None)
 
     # -- rules ---------------------------------------------------------------
     def _gate(self, who: Principal, kind: Kind) -> None:
@@ -270,10 +270,10 @@ class Registry:
 
     def _apply(self, kind: Kind, model: Model, owner: str | None) -> None:
         """Keep the engine (and the asset → party map) in step; under the write lock."""
-        if self.svc.engine.ready:  # else the loader, still to run, reads it from the store
-            self.svc.engine.put(model)  # type: ignore[arg-type]
-        if kind is ASSET and self.svc.asset_party is not None and owner is not None:
-            self.svc.asset_party[_id(model)] = owner
+        if self.service.engine.ready:  # else the loader, still to run, reads it from the store
+            self.service.engine.put(model)  # type: ignore[arg-type]
+        if kind is ASSET and self.service.asset_party is not None and owner is not None:
+            self.service.asset_party[_id(model)] = owner
 
 
 def _id(model: Model) -> str:

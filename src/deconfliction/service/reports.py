@@ -38,7 +38,7 @@ class BatchInvalid(InvalidInput):
 
 class Reports:
     def __init__(self, service: Service) -> None:
-        self.svc = service
+        self.service = service
         self.store = service.store
 
     def post(self, who: Principal, data: Any) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class Reports:
             except InvalidInput as exc:
                 problems.append((exc.field or f"reports[{i}]", _first(exc.message)))
         bad = len(problems)
-        with self.svc.lock:
+        with self.service.lock:
             unknown = self._unknown_assets(who, {r.asset_id for r in reports})
             if unknown:
                 for i, item in enumerate(data):
@@ -80,19 +80,19 @@ class Reports:
     def write(self, reports: list[PositionReport], actor: str) -> int:
         """Store validated reports in one transaction, then give them to the engine.
 
-        Call under ``svc.lock``. The HTTP batch and the CoT gateway both write here.
+        Call under ``service.lock``. The HTTP batch and the CoT gateway both write here.
         """
         rows = [stored_form.report_store_row(r) for r in reports]
-        with self.svc.writing():
+        with self.service.writing():
             stored = self.store.add_reports(rows, actor)
-            self.svc.reports_written(reports)
-        if self.svc.engine.ready:  # else the loader, still to run, reads them from the store
-            self.svc.engine.put_reports(reports)
+            self.service.reports_written(reports)
+        if self.service.engine.ready:  # else the loader, still to run, reads them from the store
+            self.service.engine.put_reports(reports)
         return stored
 
     def _unknown_assets(self, who: Principal, asset_ids: set[str]) -> set[str]:
         """Assets that do not exist, or (for a coordinator) are not its party's."""
-        known = self.svc.asset_party
+        known = self.service.asset_party
         unknown: set[str] = set()
         for asset_id in asset_ids:
             if known is not None:

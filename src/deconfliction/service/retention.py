@@ -151,7 +151,7 @@ class RetentionRunner:
         policy: RetentionPolicy,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.svc = service
+        self.service = service
         self.policy = policy
         self.clock = clock or service.clock.now
         self._stop = threading.Event()
@@ -161,8 +161,8 @@ class RetentionRunner:
     def run_once(self) -> PurgeOutcome:
         # Under the write lock and in a write transaction, so the engine's follower
         # stays in step with the event the purge appends.
-        with self.svc.lock, self.svc.writing():
-            outcome = apply_policy(self.svc.store, self.policy, self.clock())
+        with self.service.lock, self.service.writing():
+            outcome = apply_policy(self.service.store, self.policy, self.clock())
         self.last = outcome
         if outcome.purged:
             log.info("retention purged %s", outcome.counts)

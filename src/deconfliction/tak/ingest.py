@@ -130,9 +130,9 @@ class _Bindings:
         self.asset: dict[str, tuple[str | None, str | None]] = {}  # id → (uid, party)
         self.by_uid: dict[str, set[str]] = {}
 
-    def refresh(self, svc: Service) -> None:
-        """Apply asset writes since the last call (any process's); under ``svc.lock``."""
-        store = svc.store
+    def refresh(self, service: Service) -> None:
+        """Apply asset writes since the last call (any process's); under ``service.lock``."""
+        store = service.store
         if self.seq is None:
             upto = store.last_event_seq()  # before reading, per the store's contract
             self.asset.clear()
@@ -145,7 +145,7 @@ class _Bindings:
         if upto == self.seq:
             return
         while True:
-            events = svc.events.after(self.seq)
+            events = service.events.after(self.seq)
             for event in events:
                 if event.kind == "asset" and event.object_id is not None:
                     if event.action == "delete":
@@ -183,7 +183,7 @@ class CotIngest:
         reports: Reports,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.svc = service
+        self.service = service
         self.reports = reports
         self.clock = clock
         self._bindings = _Bindings()
@@ -199,8 +199,8 @@ class CotIngest:
     def identify_many(self, keys: Sequence[tuple[str, str]]) -> list[str | None]:
         """:meth:`identify` of each (unit, party), read under one hold of the lock (the
         gateway asks this for every open connection twice a second)."""
-        with self.svc.lock:
-            stored = [self.svc.store.get("unit", unit_id) for unit_id, _ in keys]
+        with self.service.lock:
+            stored = [self.service.store.get("unit", unit_id) for unit_id, _ in keys]
         out: list[str | None] = []
         for (unit_id, party_id), unit in zip(keys, stored, strict=True):
             if unit is None:
@@ -220,7 +220,7 @@ class CotIngest:
         if not events:
             return outcome
         now = self.clock()
-        with self.svc.lock:
+        with self.service.lock:
             if sender.authenticated:
                 assert sender.unit_id is not None and sender.party_id is not None
                 problem = self.identify(sender.unit_id, sender.party_id)
@@ -229,7 +229,7 @@ class CotIngest:
                     log.warning("%s: %d events dropped: %s", sender.actor, len(events), problem)
                     return outcome
             try:
-                self._bindings.refresh(self.svc)
+                self._bindings.refresh(self.service)
             except StoreError:
                 log.exception("%s: cannot read the asset bindings", sender.actor)
                 outcome.counts[STORE_UNAVAILABLE] += len(events)
@@ -314,7 +314,7 @@ class CotIngest:
         if not asset_ids:
             self._note_unbound(sender, event, now)
             return UNBOUND_UID
-        engine = self.svc.engine
+        engine = self.service.engine
         reason: str | None = None
         widened: list[str] = []
         for asset_id in asset_ids:
@@ -388,7 +388,7 @@ class CotIngest:
 
     def unbound(self, unit_id: str | None = None) -> list[UnboundUid]:
         """Unbound uids seen from a unit's clients (``None``: from plain ports)."""
-        with self.svc.lock:
+        with self.service.lock:
             key = f"unit:{unit_id}" if unit_id is not None else "plain"
             return sorted(self._unbound.get(key, {}).values(), key=lambda u: u.uid)
 
@@ -396,7 +396,7 @@ class CotIngest:
         """Every unbound uid with the unit whose clients sent it, for its coordinators to
         bind: the units of ``party_id`` only, or everything (plain ports too) for ``None``."""
         out: list[dict[str, Any]] = []
-        with self.svc.lock:
+        with self.service.lock:
             for key, seen in self._unbound.items():
                 unit_id, owner = self._unbound_owner.get(key, (None, None))
                 if party_id is not None and owner != party_id:

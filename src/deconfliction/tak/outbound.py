@@ -167,13 +167,13 @@ class PictureChanges:
 class CotOutbound:
     def __init__(self, usecases: UseCases) -> None:
         self.uc = usecases
-        self.svc = usecases.core
-        self.store = usecases.core.store
-        self.map = MapView(usecases.core, usecases.registry)
+        self.service = usecases.service
+        self.store = usecases.service.store
+        self.map = MapView(usecases.service, usecases.registry)
         self.bell = usecases.notifications.planner.bell
         self.changes = PictureChanges()
-        self.svc.hooks.append(self.changes)
-        self.horizon = timedelta(hours=self.svc.settings.horizon_hours)
+        self.service.hooks.append(self.changes)
+        self.horizon = timedelta(hours=self.service.settings.horizon_hours)
         #: certificate → the last outbox position written to one of its connections.
         self._cursors: dict[str, int] = {}
         self._party_kinds: dict[str, str] = {}
@@ -191,7 +191,7 @@ class CotOutbound:
     def identify(self, unit_id: str, party_id: str) -> str | None:
         """``None`` while a certificate's unit exists in its party, else why not: a unit
         deleted or moved to another party is sent nothing more and may not answer."""
-        with self.svc.lock:
+        with self.service.lock:
             stored = self.store.get("unit", unit_id)
         if stored is None:
             return f"unit {unit_id!r} is not registered"
@@ -217,7 +217,7 @@ class CotOutbound:
             delivery = self.after(client, after, MAX_BACKLOG + 1)
             if len(delivery.entries) <= MAX_BACKLOG:
                 return delivery
-        with self.svc.lock:
+        with self.service.lock:
             end = self.store.last_outbox_seq()  # first: a newer entry comes again, not never
             rows = self.store.find_notifications(
                 unit_id=client.unit_id, states=UNANSWERED, answered=False, limit=MAX_UNANSWERED
@@ -229,12 +229,12 @@ class CotOutbound:
         return Delivery(entries, end)
 
     def last_outbox_seq(self) -> int:
-        with self.svc.lock:
+        with self.service.lock:
             return self.store.last_outbox_seq()
 
     def after(self, client: Client, after: int, limit: int = 100) -> Delivery:
         """The unit's outbox entries after ``after``, rendered for this client."""
-        with self.svc.lock:
+        with self.service.lock:
             page = self.uc.notifications.stream_page(client.unit_id, after, limit)
             kinds = self._kinds()
         now = self.now()
@@ -286,7 +286,7 @@ class CotOutbound:
         """The whole picture a party may see, uid → event (releasability by MapView)."""
         who = Principal(token_id="tak-feed", role="operator", unit_id=None, party_id=party_id)
         now = self.now()
-        with self.svc.lock:
+        with self.service.lock:
             self._party_kinds = {}
             collection = self.map.collection(who, now)
             picture = Picture(self._kinds(), self.horizon)
@@ -300,7 +300,7 @@ class CotOutbound:
         """(objects changed: re-read whole pictures, the newest new report per asset)."""
         objects, reports = self.changes.take()
         if objects:
-            with self.svc.lock:
+            with self.service.lock:
                 self._party_kinds = {}
         return bool(objects), reports
 
@@ -310,7 +310,7 @@ class CotOutbound:
         """Markers for newly reported assets, per party that may see each asset."""
         now = self.now()
         features: list[tuple[Any, dict[str, Any]]] = []
-        with self.svc.lock:
+        with self.service.lock:
             kinds = self._kinds()
             types: dict[str, dict[str, Any]] = {}
             for asset_id, report in sorted(reports.items()):
@@ -370,7 +370,7 @@ class CotOutbound:
         return [reply], kind
 
     def _answer(self, client: Client, command: AnswerCommand) -> str:
-        with self.svc.lock:
+        with self.service.lock:
             rows = self.store.find_notifications(
                 unit_id=client.unit_id, states=UNANSWERED, answered=False, limit=10_000
             )

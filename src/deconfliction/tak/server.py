@@ -71,7 +71,7 @@ def start_gateway(
 ) -> TakRuntime:
     """Create the PKI if needed and start listening (``OSError`` if a port is taken)."""
     pki = ensure_server_pki(settings.data_dir, settings.host)
-    ingest = CotIngest(usecases.core, usecases.reports)
+    ingest = CotIngest(usecases.service, usecases.reports)
     gateway: Gateway | None = None
     if settings.cot_tls_port or settings.cot_tcp_port or settings.cot_udp_port:
         gateway = Gateway(
