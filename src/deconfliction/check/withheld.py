@@ -1,0 +1,165 @@
+"""Withheld matching: what the asker may not see in detail, matched on the coarse lattice.
+
+A check near something withheld must still say ``HOLD``, but only its party is named,
+and the answer depends on the asker's inputs only through (cell, rounded radius, time
+bucket), so repeated checks cannot find its edge (domain/coarse.py). Every rounding
+only widens: every exact match is a coarse one, and ``valid_until`` is never later
+than the exact answer's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
+from deconfliction.domain import geo
+
+
+def _coarse(ev: Evaluation, slots: Any) -> tuple[Any, Any, Any]:
+    """For withheld slots: whether each matches on the lattice, its cell-to-cell
+    distance, its report time. Every exact match is a coarse one (domain/coarse.py)."""
+    table = ev.view.assets
+    lattice = ev.lattice
+    t0 = table.t0[slots]
+    age_min, age_q = lattice.bucket_ages(ev.tb, t0)
+    c0lat, c0lon = lattice.centres(table.lat[slots], table.lon[slots])
+    d = geo.haversine_m(ev.clat, ev.clon, c0lat, c0lon)
+    reach_q = lattice.up(table.a[slots] + table.v[slots] * age_q)
+    hit = (age_min <= ev.horizon) & (d <= geo.widen(reach_q + ev.r_obs_q + 2 * ev.hd))
+    # Anywhere (out-of-range report): at any time, whatever its report time says.
+    hit |= table.anywhere[slots]
+    return hit, d, t0
+
+
+def _surely_exact(ev: Evaluation, slots: Any, d: Any, t0: Any) -> Any:
+    """Withheld slots that surely match exactly too (from lattice data only)."""
+    table = ev.view.assets
+    lattice = ev.lattice
+    age_min, _ = lattice.bucket_ages(ev.tb, t0)
+    reach_low = table.a[slots] + table.v[slots] * age_min + ev.r_obs_q - lattice.cell_m
+    return (d + 2 * ev.hd <= reach_low) | table.anywhere[slots]
+
+
+def _coarse_arrival(ev: Evaluation, slots: Any, d: Any, t0: Any) -> float | None:
+    """The start of the earliest bucket in which a withheld slot could match on the
+    lattice (never later than its exact arrival)."""
+    if len(slots) == 0:
+        return None
+    table = ev.view.assets
+    lattice = ev.lattice
+    v = table.v[slots]
+    need = (
+        (d - geo.ABSOLUTE_SLACK_M) / (1 + geo.SPHERE_ERROR)
+        - ev.r_obs_q
+        - 2 * ev.hd
+        - lattice.cell_m
+        - table.a[slots]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        when = t0 + need / v - lattice.step_s
+    ok = (v > 0) & (when - t0 <= ev.horizon)
+    if not ok.any():
+        return None
+    return float(when[ok].min())
+
+
+def match_assets(ev: Evaluation) -> None:
+    """Withheld assets within reach on the lattice: counted per party; the earliest
+    change of the answer they could cause, rounded down to its bucket."""
+    if not ev.any_withheld_asset:
+        return
+    table = ev.view.assets
+    lattice = ev.lattice
+    step = lattice.step_s
+    extra = ev.r_obs_q + 3 * ev.hd + lattice.cell_m
+    searched = ARRIVAL_LOOKAHEADS[0]
+    g = table.gather(
+        ev.clat,
+        ev.clon,
+        ev.tb,
+        extra,
+        max_age_s=ev.horizon + step,
+        lookahead_s=step + searched,
+    )
+    slots = g.slots[~ev.vis(g.slots)]
+    hit, d, t0 = _coarse(ev, slots)
+    if hit.any():
+        values = ev.view.party_codes.values
+        for code in table.party[slots[hit]].tolist():
+            pid = values[code]
+            ev.withheld[pid] = ev.withheld.get(pid, 0) + 1
+        # A match stops being one when its report passes the horizon (one placed
+        # anywhere never does).
+        ageing = t0[hit & ~table.anywhere[slots]]
+        if ageing.size:
+            ev.soonest_withheld(float(ageing.min()) + ev.horizon)
+        # The exact answer might not match yet (the lattice only widens): its change,
+        # an arrival, is no earlier than the lattice's bound — so valid_until is never
+        # later than the exact answer's.
+        unsure = ~_surely_exact(ev, slots[hit], d[hit], t0[hit])
+        if unsure.any():
+            early = _coarse_arrival(ev, slots[hit][unsure], d[hit][unsure], t0[hit][unsure])
+            if early is not None:
+                ev.soonest_withheld(early)
+    best = _coarse_arrival(ev, slots[~hit], d[~hit], t0[~hit])
+    for lookahead in (*ARRIVAL_LOOKAHEADS[1:], ev.horizon):
+        if best is not None and best <= ev.tb + searched:
+            break
+        if ev.tb + searched >= ev.changes_at:
+            return
+        g = table.gather(
+            ev.clat,
+            ev.clon,
+            ev.tb,
+            extra,
+            max_age_s=ev.horizon + step,
+            lookahead_s=step + lookahead,
+        )
+        slots = g.slots[~ev.vis(g.slots)]
+        hit, d, t0 = _coarse(ev, slots)
+        found = _coarse_arrival(ev, slots[~hit], d[~hit], t0[~hit])
+        if found is not None and (best is None or found < best):
+            best = found
+        searched = lookahead
+    if best is not None:
+        ev.soonest_withheld(best)
+
+
+def match_shapes(ev: Evaluation, operating: set[int]) -> None:
+    """Withheld areas, movements and sites, and other parties' AORs, on the lattice:
+    within the rounded radius plus a half diagonal of the cell's centre (so the match
+    only widens, and depends on the cell, not the point), the window over the whole
+    time bucket. Adds the parties operating here to ``operating``."""
+    if not ev.any_withheld_shape:
+        return
+    step = ev.lattice.step_s
+    for shape, _ in ev.view.near_cell(ev.clat, ev.clon, ev.r_obs_q + ev.hd):
+        if shape.kind == "aor":
+            if shape.party == ev.asker_code:
+                continue
+        elif ev.visible(*ev.shape_rel(shape)):
+            continue
+        start, end = shape.start, shape.end
+        if shape.kind == "movement":
+            slot = ev.view.assets.slot_of.get(shape.payload.asset_id)
+            v = float(ev.view.assets.v[slot]) if slot is not None else 0.0
+            widen = (shape.margin_m + ev.r_obs_q + ev.hd) / v if v > 0 else 0.0
+            start, end = start - widen, end + widen
+        if end < ev.tb:
+            continue
+        if start > ev.tb + step:
+            ev.soonest_withheld(start)
+            continue
+        # Never later than the exact answer's change: the window as registered ends no
+        # later than its exact widening, and an exact start still to come is no earlier
+        # than the lattice's.
+        ev.soonest_withheld(shape.end)
+        if shape.start > ev.t:
+            ev.soonest_withheld(start)
+        if shape.kind in ("aor", "area"):
+            operating.add(shape.party)
+        if shape.kind != "aor":
+            pid = ev.view.party_codes.values[shape.party] or "unknown"
+            ev.withheld[pid] = ev.withheld.get(pid, 0) + 1
