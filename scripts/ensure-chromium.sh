@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser tests (tests/browser/) drive Debian's Chromium through Playwright; no browser
+# The browser tests (tests/web/) drive Debian's Chromium through Playwright; no browser
 # is ever downloaded by npm or Playwright. Install it from Debian's packages when missing.
 set -euo pipefail
 CHROMIUM="${DECONFLICTION_CHROMIUM:-/usr/bin/chromium}"

@@ -2,7 +2,7 @@
 
 Every file the CLI writes with such data (``export --out``, ``audit export --out``, the
 review's files, TAK keys, certificates and data packages) goes through :func:`open_private`
-(``docs/security.md``, "Files and the review, bounded"):
+(``docs/design/security.md``, "Files and the review, bounded"):
 
 * the data goes to a temporary file in the target's folder, created with
   ``O_CREAT | O_EXCL`` and mode 0600, so it is never readable by others, not even while

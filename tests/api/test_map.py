@@ -281,7 +281,7 @@ def test_the_compact_form_carries_the_same_assets(tmp_path: Path) -> None:
     assert compact["features"] == others
 
 
-#: The page's Content-Security-Policy, directive by directive (docs/security.md, "The web UI
+#: The page's Content-Security-Policy, directive by directive (docs/design/security.md, "The web UI
 #: renders data as text"): nothing inline, images only from the server and data: URLs.
 PAGE_CSP = {
     "default-src": ["'self'"],

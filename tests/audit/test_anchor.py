@@ -1,4 +1,4 @@
-"""The audit log's end is anchored (issue 15, finding 12; docs/security.md).
+"""The audit log's end is anchored (issue 15, finding 12; docs/design/security.md).
 
 Over the real server and CLI (subprocesses), on the test backend: entries written through
 the server (signed checkpoints among them), then the store altered directly with SQL as

@@ -1,7 +1,7 @@
 """Files the CLI writes with registry, audit or credential data are 0600 (issue 15,
 finding 6): ``export --out``, ``audit export --out`` and ``review --out``, fresh and over an
 existing 0644 file, each run as a real subprocess on the test backend
-(``docs/security.md``, "Files and the review, bounded")."""
+(``docs/design/security.md``, "Files and the review, bounded")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhook delivery with DNS answers the test controls (docs/security.md, "Webhook
+"""Webhook delivery with DNS answers the test controls (docs/design/security.md, "Webhook
 destinations"): the app in process over a real store, the dispatcher's resolver replaced by
 a stub, endpoints real HTTP(S) servers on loopback. The address is judged after resolution
 and pinned for the connection, so a name that resolves inside, or resolves elsewhere the

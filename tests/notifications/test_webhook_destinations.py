@@ -1,4 +1,4 @@
-"""The webhook destination policy over every refused range (docs/security.md, "Webhook
+"""The webhook destination policy over every refused range (docs/design/security.md, "Webhook
 destinations"): each range's edges just inside and just outside, IPv4 and IPv6, the IPv6
 forms that carry an IPv4 address, the operator's allow-list, and the host spellings a URL may
 use at registration."""

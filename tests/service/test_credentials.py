@@ -2,7 +2,7 @@
 findings 4 and 9), over the real server: the SSE stream of a token revoked with the CLI
 ends and never delivers what came after; a deleted unit's tokens, stream, TAK connection
 and webhooks die, and its id is never reissued, to another party or the same one.
-docs/security.md, "Credentials die with their unit"."""
+docs/design/security.md, "Credentials die with their unit"."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Anti-probing: a scripted sweep of 1,000 checks over a grid by one unit is rate-limited
 (429 ``treat_as: HOLD``) and flagged to both parties' coordination cells and the audit log;
 and what any sweep can infer about a withheld asset is no better than the documented bound
-(docs/security.md): the lattice cell of its last report.
+(docs/design/security.md): the lattice cell of its last report.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``serve --tile-origin``: the origins a map tile server may have, parsed strictly (each one
 goes into the page's Content-Security-Policy header verbatim), and the CLI's refusal of a bad
-one (exit 2, naming the value, before anything is opened). docs/security.md, "The web UI
+one (exit 2, naming the value, before anything is opened). docs/design/security.md, "The web UI
 renders data as text"."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Credentials die with their unit (issue 15, finding 4), at the store, on both backends:
 deleting a unit revokes its tokens and drops its webhooks in the same transaction, and its
 id is never reissued, to another party or the same one; revoking a token drops the webhooks
-it registered. docs/security.md, "Credentials die with their unit"."""
+it registered. docs/design/security.md, "Credentials die with their unit"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Browser tests: Playwright (sync API) drives Debian's Chromium against the real server
-(a subprocess with the demo scenario, as ``tests/integration`` starts it).
+(a subprocess with the demo scenario, as the integration tests start it).
 
 No browser is downloaded: Chromium comes from Debian (``./run-tests`` installs it with
 ``scripts/ensure-chromium.sh``) and the page's libraries are vendored by

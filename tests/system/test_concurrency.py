@@ -18,7 +18,7 @@ exactly those the planning rules call for (``docs/design/notifications.md``):
   matched asset of that party once, and nothing for the asker's own assets.
 
 Runs on the suite's backend (``DECONFLICTION_TEST_BACKEND``): the point is PostgreSQL, where
-writers serialise on an advisory lock (``docs/design/postgres.md``); on SQLite it checks the
+writers serialise on an advisory lock (``docs/design/storage.md``); on SQLite it checks the
 same invariants under the process's write lock.
 """
 
@@ -349,7 +349,7 @@ def assert_every_planned_notification_once(acks: list[Acknowledged], data_dir: P
 
     # Nothing else was planned (no escalations: no deadline passed in the run). Eight
     # clients checking random points over the area may look like a sweep: a probing
-    # alert to the cells is then right (docs/security.md; each server detects on its own).
+    # alert to the cells is then right (docs/design/security.md; each server detects on its own).
     assert set(by_cause) <= {
         "announced_arrival",
         "unannounced_entry",
@@ -360,7 +360,7 @@ def assert_every_planned_notification_once(acks: list[Acknowledged], data_dir: P
 
 
 #: The invariants count one HOLD notice per HOLD check: the de-duplication window
-#: (docs/security.md, "TAK uids and plain-port reports") is off for these servers.
+#: (docs/design/security.md, "TAK uids and plain-port reports") is off for these servers.
 EVERY_HOLD_TOLD = ("--check-rate-limit", "0", "--hold-notice-window-s", "0")
 
 

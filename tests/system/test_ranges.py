@@ -1,4 +1,4 @@
-"""Physical ranges at every edge, over the real server (docs/security.md, "Physical ranges
+"""Physical ranges at every edge, over the real server (docs/design/security.md, "Physical ranges
 at every edge"; issue 15, findings 1, 5 and 11).
 
 Before the ranges: a coordinator's report of its own asset with ``cep_m: 1e308`` made

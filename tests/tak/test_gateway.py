@@ -189,7 +189,7 @@ def test_a_certificate_of_another_party_cannot_move_the_asset(tak: Tak) -> None:
     assert summary["unit"] == "b-team"
     assert summary["reports"] == 0
     # To bravo the uid is unbound, as one nobody registered: nothing says alpha has it
-    # (issue 15, finding 2; docs/security.md, "TAK uids and plain-port reports").
+    # (issue 15, finding 2; docs/design/security.md, "TAK uids and plain-port reports").
     assert summary["rejected"] == {"unbound_uid": 1}
     assert tak.holds("alpha-forged-1", *HOME)
     assert not tak.holds("alpha-forged-1", *FAR)

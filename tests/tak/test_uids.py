@@ -1,5 +1,5 @@
 """TAK uids bind within the reporting certificate's party, and plain-port reports are bounded
-(issue 15, findings 2 and 10; docs/security.md, "TAK uids and plain-port reports").
+(issue 15, findings 2 and 10; docs/design/security.md, "TAK uids and plain-port reports").
 
 Against the real server with the CoT gateway on (TLS and UDP on loopback): TLS clients with
 certificates the CLI issued for a unit of alpha (party W of the finding) and of bravo (party

@@ -7,7 +7,7 @@ Two loopback listeners stand for the two tile servers: ``allowed`` (named with
 ``--tile-origin``) answers every request with a tiny PNG, ``other`` (another port, not named)
 records what it hears. Every page of the test fails on a CSP violation or a console error
 (tests/support/browser.py), so a tile refused by the policy fails it too.
-docs/security.md, "The web UI renders data as text".
+docs/design/security.md, "The web UI renders data as text".
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ async def version() -> Response:
     description="200 once checks can be answered; 503 with `treat_as: HOLD` until then. "
     "`audit` says what the start-up check of the audit log found: `checking`, `intact`, "
     "`broken at seq N` or `cut after seq N` (`audit_problem` has the details); a broken "
-    "log never makes the server refuse checks (docs/security.md).",
+    "log never makes the server refuse checks (docs/design/security.md).",
 )
 async def ready(request: Request) -> Response:
     service = usecases(request).service

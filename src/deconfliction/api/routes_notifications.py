@@ -157,7 +157,7 @@ async def stream(
         store (not the token cache) after the page is read and before it is sent, in one
         trip to the thread pool with the read (with a thousand streams, a second trip per
         wake-up doubled the time to the first delivery): a page read after a revocation or
-        the unit's deletion committed is never sent (docs/security.md, "Credentials die
+        the unit's deletion committed is never sent (docs/design/security.md, "Credentials die
         with their unit")."""
         page = notifications.stream_page(unit_id, after_position)
         allowed = may_still_read(

@@ -33,7 +33,7 @@ FORMATS = ("json", "markdown", "html", "png")
         "the party may see), admins the whole record; operator tokens are refused (403). "
         "`before`/`after` are durations (`90m`, `6h`, `2d`; defaults 6h and 1h). "
         "`format`: `json` (default), `markdown`, `html` (the map inline) or `png` (the map). "
-        'Bounded (docs/security.md, "Files and the review, bounded"): `radius_m` at most '
+        'Bounded (docs/design/security.md, "Files and the review, bounded"): `radius_m` at most '
         "50 km, `before` + `after` at most 7 days (a 422 naming the field past either); "
         "paged: at most `limit` items (1 to 1000, default 1000; about 2 MB) a page, in a "
         "stable order; `page.next` (JSON; the `X-Review-Next-Cursor` header in every format) "

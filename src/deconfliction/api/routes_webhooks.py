@@ -35,7 +35,7 @@ _WHO = (
         "never approved. Only globally reachable addresses are called (loopback, private, "
         "link-local and other internal ranges are refused: a 422 naming `url` for an address "
         "or `localhost`, `last_error` `refused` after resolution) unless the operator allows "
-        'a network; redirects are never followed (docs/security.md, "Webhook '
+        'a network; redirects are never followed (docs/design/security.md, "Webhook '
         f'destinations"). {_WHO}'
     ),
     responses=ERRORS,

@@ -5,7 +5,7 @@ vendored into ``web/vendor`` at install time (``scripts/vendor-web.sh``), never
 fetched at run time. Without them ``/`` answers 503 with a page that says how to
 vendor them.
 
-The page gets a strict Content-Security-Policy (docs/security.md, "The web UI renders data as
+The page gets a strict Content-Security-Policy (docs/design/security.md, "The web UI renders data as
 text"): scripts, styles, fonts and connections from this origin only, nothing inline (no
 inline script, no style attribute or element), images from this origin and ``data:`` URLs only
 (the symbols) plus the tile servers the operator names (``serve --tile-origin``), no plugins,

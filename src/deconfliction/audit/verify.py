@@ -33,7 +33,7 @@ VERSION = 1
 _HEAD_TAG = b"deconfliction/audit/head/v1\x00"
 
 
-#: What verify says of a log whose end no anchor speaks for (docs/security.md).
+#: What verify says of a log whose end no anchor speaks for (docs/design/security.md).
 NOT_ANCHORED = "end not anchored"
 
 
@@ -214,7 +214,7 @@ def _apply_anchors(
     if not relevant:
         report.notes.append(
             f"{NOT_ANCHORED}: no anchor of this log was found, so entries removed from its "
-            "end would go unnoticed (docs/security.md)"
+            "end would go unnoticed (docs/design/security.md)"
         )
         return
     if report.ok:

@@ -38,7 +38,7 @@ class LocalStore:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         try:
             if self.sign and exc_type is None:
-                # What this command signed is anchored beside the key (docs/security.md).
+                # What this command signed is anchored beside the key (docs/design/security.md).
                 from deconfliction.service.audit_watch import anchor_newest
                 from deconfliction.store import store_location
 

@@ -71,7 +71,7 @@ def export(
 
     with (
         LocalStore(data_dir, database_url) as store,
-        # a registry export is registry data: 0600, replaced atomically (docs/security.md)
+        # a registry export is registry data: 0600, replaced atomically (docs/design/security.md)
         open_private(output) if output else contextlib.nullcontext(sys.stdout) as sink,
         Progress(console=err, transient=True) as progress,
     ):

@@ -40,7 +40,7 @@ def serve(
         typer.Option(
             envvar=env_var("check_rate_limit"),
             min=0,
-            help="Checks/minute/unit (anti-probing; docs/security.md); 0 = off.",
+            help="Checks/minute/unit (anti-probing; docs/design/security.md); 0 = off.",
         ),
     ] = DEFAULT_CHECK_RATE_LIMIT,
     hold_notice_window_s: Annotated[
@@ -50,7 +50,7 @@ def serve(
             envvar=env_var("hold_notice_window_s"),
             min=0.0,
             help="Tell an asset's owner of HOLDs on it once per asking party in this long "
-            "(docs/security.md); 0 = once per check.",
+            "(docs/design/security.md); 0 = once per check.",
         ),
     ] = HOLD_NOTICE_WINDOW_S,
     demo: Annotated[
@@ -75,7 +75,7 @@ def serve(
             envvar=env_var("webhook_allow"),
             metavar="CIDR",
             help="A network webhooks may reach although it is internal (loopback, private, "
-            "link-local …; refused otherwise, docs/security.md); repeat it or give a comma "
+            "link-local …; refused otherwise, docs/design/security.md); repeat it or give a comma "
             "list.",
         ),
     ] = None,
@@ -87,7 +87,7 @@ def serve(
             metavar="ORIGIN",
             help="A map tile server the web UI may load images from besides this server, "
             "e.g. http://10.0.0.5:8080 (scheme, host, port: nothing else; added to the "
-            "page's CSP img-src only, docs/security.md); repeat it or give a comma list.",
+            "page's CSP img-src only, docs/design/security.md); repeat it or give a comma list.",
         ),
     ] = None,
 ) -> None:

@@ -10,7 +10,7 @@ Each rounding only widens (more ``HOLD``, an earlier ``valid_until``), never
 narrows, so every exact match is a coarse one; and the answer depends on the
 asker's inputs only through (cell, rounded radius, time bucket), so no number of
 checks locates a withheld asset better than the cell of its last report
-(docs/security.md states the bound).
+(docs/design/security.md states the bound).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Physical limits: the one place every edge takes its number and time ranges from.
 
 HTTP (the pydantic models of :mod:`deconfliction.domain.model`), the CLI, import files and
-CoT all refuse a value outside these ranges, naming the field (``docs/security.md``,
+CoT all refuse a value outside these ranges, naming the field (``docs/design/security.md``,
 "Physical ranges at every edge"). Inside, :func:`report_in_range` is how the engine tells a
 stored report it can place from one it must treat as "could be anywhere": a value past these
 ranges (written by an older version, or by another node) never narrows where an asset could

@@ -3,7 +3,7 @@
 A plain report is a hint from a sender nobody vouches for. It never moves an asset; it only
 widens the asset's reach so that a check finds it there too (the safe side). Unbounded, one
 forged datagram could widen an asset over the globe and turn every check anywhere into HOLD
-(issue 15, finding 10). Two bounds keep a hint a hint (docs/security.md, "TAK uids and
+(issue 15, finding 10). Two bounds keep a hint a hint (docs/design/security.md, "TAK uids and
 plain-port reports"):
 
 * its own error: a CEP above :data:`PLAIN_MAX_CEP_M` says too little to place anything and is

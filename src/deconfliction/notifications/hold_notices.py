@@ -8,7 +8,7 @@ while one about the same asset, for the same asking party, is younger than the w
 (``Settings.hold_notice_window_s``, 10 minutes by default: the notice's answer deadline). Keyed
 by asking party too, so that one party's checks never silence the notices of another's.
 In memory, per process: after a restart, or in a second process on the same store, the first
-check notifies again (docs/security.md, "TAK uids and plain-port reports").
+check notifies again (docs/design/security.md, "TAK uids and plain-port reports").
 """
 
 from __future__ import annotations

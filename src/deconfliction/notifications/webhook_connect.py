@@ -11,7 +11,7 @@ followed; proxies from the environment are never used (they would connect elsewh
 
 What the caller is told is :data:`REFUSED` or ``delivery failed`` with the HTTP status at
 most; the reason, the address and the exception go to the server log only
-(docs/security.md, "Webhook destinations").
+(docs/design/security.md, "Webhook destinations").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where a webhook may POST: the address policy (docs/security.md, "Webhook destinations").
+"""Where a webhook may POST: the address policy (docs/design/security.md, "Webhook destinations").
 
 A webhook is a request the server makes for a caller, from inside the server's network. Aimed
 at loopback, a private network or a cloud's metadata address it would make the server a port
@@ -116,7 +116,7 @@ class DestinationPolicy:
 
         An address literal (any spelling the resolver would take as one) is judged now; so
         are ``localhost`` and ``*.localhost`` (loopback by RFC 6761). Other names are judged
-        when delivering, after resolution: a name's answer may change (docs/security.md)."""
+        when delivering, after resolution: a name's answer may change (docs/design/security.md)."""
         literal = address_literal(host)
         if literal is not None:
             return self.refusal(literal)

@@ -13,7 +13,7 @@ sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` with ``X-Deconfliction-Timest
 event: delivery is at least once, so a receiver drops a delivery id it has seen.
 Only addresses the destination policy allows are reached, checked at registration, after
 resolution and when connecting (``notifications/webhook_destinations.py``,
-``notifications/webhook_connect.py``; docs/security.md, "Webhook destinations").
+``notifications/webhook_connect.py``; docs/design/security.md, "Webhook destinations").
 Decisions: docs/design/notifications.md ("Webhooks").
 """
 
@@ -121,7 +121,7 @@ class Webhooks:
             raise InvalidInput(
                 f"url: refused: {host!r} is not an address webhooks may reach (loopback, "
                 "private, link-local and other internal ranges are refused unless the "
-                'operator allows them: docs/security.md, "Webhook destinations")',
+                'operator allows them: docs/design/security.md, "Webhook destinations")',
                 field="url",
             )
         secret = data.get("secret")
@@ -253,7 +253,7 @@ class Dispatcher:
     def _alive(self, webhook: dict[str, Any]) -> bool:
         """Asked of the store before each page and each POST: a webhook of a deleted unit,
         or registered by a token revoked since, delivers nothing more (and is removed if a
-        store written before that rule still holds it). docs/security.md, "Credentials die
+        store written before that rule still holds it). docs/design/security.md, "Credentials die
         with their unit"."""
         if webhook_alive(self.store, webhook):
             return True

@@ -1,6 +1,6 @@
 """The incident a review is about: a point, a radius and a time window, within the review's bounds.
 
-:class:`Incident` validates what may be reviewed (``docs/security.md``, "Files and the
+:class:`Incident` validates what may be reviewed (``docs/design/security.md``, "Files and the
 review, bounded") and answers the questions of place and time every list of the review
 asks: how far something is from the point, and whether a span of time meets the window.
 """
@@ -19,7 +19,7 @@ from deconfliction.store.times import format_time
 #: staleness horizon: older reports could not have made a HOLD there).
 DEFAULT_BEFORE = timedelta(hours=6)
 DEFAULT_AFTER = timedelta(hours=1)
-#: The review's bounds (``docs/security.md``, "Files and the review, bounded"): an
+#: The review's bounds (``docs/design/security.md``, "Files and the review, bounded"): an
 #: after-action review is about one incident, a place a unit could see and the days
 #: leading to it; wider asks read (and would answer) a theatre's whole record.
 MAX_RADIUS_M = 50_000.0

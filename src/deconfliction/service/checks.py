@@ -67,7 +67,7 @@ class Checks:
         self.engine = service.engine
         #: Tells owners of matched assets of other parties (``hold_on_your_asset``).
         self.planner: HoldNotifier | None = None
-        #: Sweep detection (anti-probing, docs/security.md).
+        #: Sweep detection (anti-probing, docs/design/security.md).
         self.probing = ProbingAlerts(self.store, service.clock.now, self._coordination_cells)
 
     def prepare(

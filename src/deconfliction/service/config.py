@@ -44,7 +44,7 @@ class Settings:
     #: An unannounced entry or a HOLD on one's asset is due this long after it is sent.
     urgent_deadline_s: float = 10 * 60.0
     #: A HOLD on one's asset is told its owner once per (asset, asking party) in this long;
-    #: further checks still answer HOLD, their notices are left out (docs/security.md,
+    #: further checks still answer HOLD, their notices are left out (docs/design/security.md,
     #: "TAK uids and plain-port reports"); 0 = one notice per check.
     hold_notice_window_s: float = HOLD_NOTICE_WINDOW_S
     #: An escalation unanswered this long escalates once more (out of band), then stops.
@@ -61,11 +61,11 @@ class Settings:
     webhook_timeout_s: float = 5.0
     webhook_poll_s: float = 1.0
     #: Networks webhooks may reach although the destination policy refuses them (loopback,
-    #: private …): ``serve --webhook-allow CIDR`` (docs/security.md, "Webhook destinations").
+    #: private …): ``serve --webhook-allow CIDR`` (docs/design/security.md, "Webhook destinations").
     webhook_allow: tuple[IPv4Network | IPv6Network, ...] = ()
     #: Origins (``http://10.0.0.5:8080``, normalised by ``service/tile_origins.py``) the web
     #: UI may load map tiles from, besides the server itself: added to the page's CSP
-    #: ``img-src`` only (``serve --tile-origin``; docs/security.md, "The web UI renders data
+    #: ``img-src`` only (``serve --tile-origin``; docs/design/security.md, "The web UI renders data
     #: as text").
     tile_origins: tuple[str, ...] = ()
     #: One service per process, for the life of the process (``serve``): the loaded index

@@ -4,7 +4,7 @@ A request is authenticated once, at its start; a server-sent-event stream or a w
 runs for hours after that. Revocation (``token revoke``, possibly by another process on the
 store, or by another server of the node on PostgreSQL) and a unit's deletion (which revokes
 its tokens, ``store/credentials.py``) must cut them within a second, so these checks read
-the store itself, never the authenticator's cache. docs/security.md, "Credentials die with
+the store itself, never the authenticator's cache. docs/design/security.md, "Credentials die with
 their unit".
 """
 

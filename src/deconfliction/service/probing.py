@@ -6,7 +6,7 @@ the sweep touched, stored with its event in the hash-chained audit log.
 
 The detector is pure and deterministic: it keeps, per unit, the recorded checks of
 the last ``window_s`` seconds by the service clock (injectable), and flags a unit at
-most once per ``cooldown_s``. Thresholds and the reasoning: docs/security.md.
+most once per ``cooldown_s``. Thresholds and the reasoning: docs/design/security.md.
 """
 
 from __future__ import annotations

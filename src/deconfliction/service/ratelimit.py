@@ -1,6 +1,6 @@
 """Checks per minute per unit (``--check-rate-limit``; 0 = off).
 
-Anti-probing (docs/security.md): every check near a withheld asset tells the asker
+Anti-probing (docs/design/security.md): every check near a withheld asset tells the asker
 one bit about it, so the number of checks a unit may make bounds what it can learn.
 ``serve`` turns the limit on by default (:data:`DEFAULT_PER_MINUTE`); benchmarks and
 bulk tests pass ``--check-rate-limit 0``. Over the limit: 429 ``treat_as: HOLD``.

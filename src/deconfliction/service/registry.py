@@ -212,7 +212,7 @@ class Registry:
     def _check_cot_uid(self, model: Model, owner: str | None) -> None:
         """A TAK uid is unique within its party (409 ``cot_uid_in_use`` naming the party's
         other asset). Only the owner party's assets are read: another party's use of the
-        uid is allowed and makes no difference to the answer or its cost (docs/security.md,
+        uid is allowed and makes no difference to the answer or its cost (docs/design/security.md,
         "TAK uids and plain-port reports")."""
         if not isinstance(model, Asset) or model.cot_uid is None or owner is None:
             return
@@ -287,7 +287,7 @@ def _not_found(kind: Kind, obj_id: str) -> NotFound:
 def _taken(kind: Kind, obj_id: str) -> str:
     """Why an id cannot be created. A unit's id is never reissued once deleted, and the
     refusal is the same whether the id is in use or retired, and whoever used it: it tells
-    no more than that the id was taken (docs/security.md, "Credentials die with their unit")."""
+    no more than that the id was taken (docs/design/security.md, "Credentials die with their unit")."""
     if kind is UNIT:
         return (
             f"unit id {obj_id!r} is taken (it is in use or was used before; "

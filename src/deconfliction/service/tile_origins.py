@@ -1,7 +1,7 @@
 """Map tile origins the operator allows (``serve --tile-origin``): parsed strictly.
 
 The web UI's Content-Security-Policy loads images from the server itself and ``data:`` URLs
-only (docs/security.md, "The web UI renders data as text"). A deployment whose tile server
+only (docs/design/security.md, "The web UI renders data as text"). A deployment whose tile server
 runs on another address (an offline MBTiles server on the cell's LAN) names that server's
 origin here, and it is added to ``img-src`` — and to nothing else.
 

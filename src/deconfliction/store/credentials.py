@@ -11,7 +11,7 @@ Revoking a token also removes the webhooks it registered (``drop_webhooks_of_tok
 stolen coordinator token must not leave a subscription behind that keeps sending the
 unit's notifications to whoever stole it. Certificates need no list: a TAK certificate
 names its unit, and a unit id that can never exist again is refused at every connect and
-by the gateway's sweep of open connections. docs/security.md, "Credentials die with their
+by the gateway's sweep of open connections. docs/design/security.md, "Credentials die with their
 unit"; the checks that enforce it at runtime: ``service/credentials.py``.
 
 :class:`CredentialSQL` runs on any backend that provides the ``BackendSQL`` primitives

@@ -367,7 +367,7 @@ _RETIRED_IDS = Migration(
     "retired ids: a deleted unit's id is never reissued, its credentials die with it",
     (
         # One row per deleted unit (``kind`` leaves room for other kinds): creating an
-        # object of a retired id is refused as if it existed (docs/security.md,
+        # object of a retired id is refused as if it existed (docs/design/security.md,
         # "Credentials die with their unit").
         """
         CREATE TABLE retired_ids (

@@ -1,7 +1,7 @@
 """The production store: PostgreSQL through psycopg 3 and a connection pool.
 
 Same schema (the shared migrations), same semantics as ``SQLiteStore``; see
-``docs/design/postgres.md`` for the reasoning.
+``docs/design/storage.md`` for the reasoning.
 
 Connections and transactions
 ----------------------------

@@ -24,7 +24,7 @@ depends on who sent it:
 An unbound uid is counted and listed per sending unit (:meth:`CotIngest.unbound`)
 for its coordinators to bind; it never creates an asset. An event whose ``ce``
 says "unknown" is no position (``no_position``). Every outcome has a reason,
-counted by the gateway per connection (docs/security.md, "TAK uids and plain-port
+counted by the gateway per connection (docs/design/security.md, "TAK uids and plain-port
 reports").
 """
 

@@ -4,7 +4,7 @@ Each plain report the gateway stores costs an event, a report row and an audit l
 3.3 KB); without a bound one sender could fill the disk (issue 15, finding 10). Only reports
 that would change an asset's reach are stored at all (``tak/ingest.py``); these
 buckets bound how often even those may come, whatever the sender does
-(docs/security.md, "TAK uids and plain-port reports").
+(docs/design/security.md, "TAK uids and plain-port reports").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ after its certificate was revoked is closed by its read loop (``tak/streams.py``
 receiver sends nothing, so :class:`RevocationSweep` looks at every open TLS connection
 every :data:`REVOCATION_SWEEP_S`: one whose certificate was revoked since it connected, or
 whose unit was deleted since (a deleted unit's id is never reissued, so its certificates
-are dead too: docs/security.md, "Credentials die with their unit"), is cut.
+are dead too: docs/design/security.md, "Credentials die with their unit"), is cut.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from deconfliction.tak.connections import Connections, ConnectionStats
 log = logging.getLogger("deconfliction.tak.gateway")
 
 #: How often open TLS connections are checked against the revocation list and their units'
-#: existence: a revoked or deleted credential is cut within a second (docs/security.md).
+#: existence: a revoked or deleted credential is cut within a second (docs/design/security.md).
 #: One sweep costs a stat of the revocation file and one store read for all open units.
 REVOCATION_SWEEP_S = 0.5
 
@@ -45,7 +45,7 @@ class RevocationSweep:
         """Close the open connections of certificates revoked since they connected (an idle
         receiver sends nothing that would let the read loop notice), and of units deleted
         since: a deleted unit's id is never reissued, so its certificates are dead too
-        (docs/security.md, "Credentials die with their unit")."""
+        (docs/design/security.md, "Credentials die with their unit")."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(REVOCATION_SWEEP_S)

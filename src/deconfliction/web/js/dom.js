@@ -1,6 +1,6 @@
 // Building DOM nodes safely: text always goes in as text, never as HTML.
 //
-// The rule of the whole page (docs/security.md, "The web UI renders data as text"): every
+// The rule of the whole page (docs/design/security.md, "The web UI renders data as text"): every
 // string from the server — names, callsigns, contacts, messages, cues, reasons — reaches the
 // DOM as a text node or an attribute value, through h() or textContent; never through
 // innerHTML, a template of markup, or a string handed to Leaflet (which would parse it as

@@ -287,7 +287,7 @@ export class MapView {
     const group = L.featureGroup([circle, dot]);
     group.bindPopup(() => this.popup(feature, label));
     this.pickOn(group);
-    // An element, not a string: Leaflet would parse a string as HTML (docs/security.md).
+    // An element, not a string: Leaflet would parse a string as HTML (docs/design/security.md).
     dot.bindTooltip(textLabel(p.name || p.id), { permanent: true, direction: "right", className: "dc-label" });
     group.addTo(this.groups.site);
     return {
