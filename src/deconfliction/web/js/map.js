@@ -2,7 +2,8 @@
 // and what GET /v1/map says the token may see. A check's position is never drawn here.
 import { api, ApiError } from "/web/js/api.js";
 import { $, clear, duration, h, originOf, sameOrigin, textLabel, utc, words } from "/web/js/dom.js";
-import { formatLatLon, formatMgrs } from "/web/js/coords.js";
+import { formatLatLon, formatMgrs, wrapLon } from "/web/js/coords.js";
+import { Graticule } from "/web/js/graticule.js";
 import { symbol } from "/web/js/symbols.js";
 import { DotLayer } from "/web/js/dots.js";
 
@@ -53,14 +54,14 @@ export class MapView {
     this.graticule = new Graticule(this.map, this.groups.graticule);
     this.setTiles(localStorage.getItem(TILE_KEY) || "");
     this.map.on("click", (e) => {
-      this.onPick(e.latlng.lat, wrap(e.latlng.lng));
+      this.onPick(e.latlng.lat, wrapLon(e.latlng.lng));
       const hit = this.dots && this.map.hasLayer(this.dots) ? this.dots.nearest(e.containerPoint) : null;
       if (hit) this.openDotPopup(hit.entry);
     });
-    this.map.on("mousemove", (e) => this.showCoords(e.latlng.lat, wrap(e.latlng.lng)));
+    this.map.on("mousemove", (e) => this.showCoords(e.latlng.lat, wrapLon(e.latlng.lng)));
     this.map.on("moveend", () => {
       const c = this.map.getCenter();
-      this.showCoords(c.lat, wrap(c.lng));
+      this.showCoords(c.lat, wrapLon(c.lng));
       this.followView();
     });
     this.map.on("zoomend", () => this.sizeCorridors());
@@ -76,7 +77,7 @@ export class MapView {
 
   centre() {
     const c = this.map.getCenter();
-    return { lat: c.lat, lon: wrap(c.lng) };
+    return { lat: c.lat, lon: wrapLon(c.lng) };
   }
 
   showCoords(lat, lon) {
@@ -385,7 +386,7 @@ export class MapView {
   /** A click on a drawn object (its popup stops the map's own click) still picks the point
    * for the check: what an operator clicks on is where they are looking. */
   pickOn(layer) {
-    layer.on("click", (e) => this.onPick(e.latlng.lat, wrap(e.latlng.lng)));
+    layer.on("click", (e) => this.onPick(e.latlng.lat, wrapLon(e.latlng.lng)));
   }
 
   ageOf(p) {
@@ -550,49 +551,6 @@ function assetFeatures({ fields, rows }, types) {
       },
     };
   });
-}
-
-function wrap(lon) {
-  return ((((lon + 180) % 360) + 360) % 360) - 180;
-}
-
-/** Lines of latitude and longitude at a spacing that suits the zoom, with edge labels. */
-class Graticule {
-  constructor(map, group) {
-    this.map = map;
-    this.group = group;
-    map.on("moveend zoomend", () => this.draw());
-    map.whenReady(() => this.draw());
-  }
-
-  draw() {
-    this.group.clearLayers();
-    const b = this.map.getBounds();
-    const spanLat = b.getNorth() - b.getSouth();
-    const steps = [30, 10, 5, 2, 1, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01];
-    const step = steps.find((s) => spanLat / s >= 4) || 0.01;
-    const south = Math.max(-85, Math.floor(b.getSouth() / step) * step);
-    const north = Math.min(85, Math.ceil(b.getNorth() / step) * step);
-    const west = Math.floor(b.getWest() / step) * step;
-    const east = Math.ceil(b.getEast() / step) * step;
-    const style = { color: "#2a3948", weight: 1, interactive: false, className: "dc-grid" };
-    const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
-    for (let lat = south; lat <= north + 1e-9; lat += step) {
-      this.group.addLayer(L.polyline([[lat, west], [lat, east]], style));
-      this.label([lat, b.getWest()], `${Math.abs(lat).toFixed(digits)}°${lat >= 0 ? "N" : "S"}`, [2, -8]);
-    }
-    for (let lon = west; lon <= east + 1e-9; lon += step) {
-      this.group.addLayer(L.polyline([[south, lon], [north, lon]], style));
-      const w = wrap(lon);
-      this.label([b.getSouth(), lon], `${Math.abs(w).toFixed(digits)}°${w >= 0 ? "E" : "W"}`, [3, -30]);
-    }
-  }
-
-  label(latlng, text, [dx, dy]) {
-    const html = h("span", {}, text);
-    const icon = L.divIcon({ className: "dc-grid-label", html, iconSize: null, iconAnchor: [-dx, -dy] });
-    this.group.addLayer(L.marker(latlng, { icon, interactive: false, keyboard: false }));
-  }
 }
 
 /** A tile URL template the page's CSP lets it load: on this server, or on an origin the
