@@ -363,7 +363,7 @@ def test_every_endpoint_times_every_role_times_own_and_other_party(api: Api) -> 
 
 
 def test_the_stream_follows_its_rule(api: Api) -> None:
-    """The SSE stream for the denials (an allowed stream never ends; the integration tests read it)."""
+    """The SSE stream for the denials (an allowed stream never ends; integration tests read it)."""
     path = "/v1/units/a-drones/notifications/stream"
     assert api.client.get(path).status_code == 401
     for token in (api.tokens.coord_b, api.tokens.op_b):

@@ -287,7 +287,8 @@ def _not_found(kind: Kind, obj_id: str) -> NotFound:
 def _taken(kind: Kind, obj_id: str) -> str:
     """Why an id cannot be created. A unit's id is never reissued once deleted, and the
     refusal is the same whether the id is in use or retired, and whoever used it: it tells
-    no more than that the id was taken (docs/design/security.md, "Credentials die with their unit")."""
+    no more than that the id was taken (docs/design/security.md, "Credentials die with
+    their unit")."""
     if kind is UNIT:
         return (
             f"unit id {obj_id!r} is taken (it is in use or was used before; "

@@ -1,4 +1,4 @@
-"""The store interface both backends implement: SQLite (``sqlite.py``) and PostgreSQL (``postgres.py``).
+"""The store interface both backends implement: SQLite and PostgreSQL.
 
 A store keeps the current state (registered objects, the latest position
 reports, checks, tokens) and an append-only event log that is the source of
