@@ -47,8 +47,11 @@ class EventSource:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def after(self, seq: int) -> list[Event]:
-        return self.store.events(after_seq=seq, limit=_PAGE, kinds=FOLLOWED_KINDS)
+    def after(self, seq: int, *, notifications: bool = False) -> list[Event]:
+        """``notifications``: the notification events too, which nothing applies; seeing one
+        tells that another process plans on this store (they are read only until then)."""
+        kinds = (*FOLLOWED_KINDS, "notification") if notifications else FOLLOWED_KINDS
+        return self.store.events(after_seq=seq, limit=_PAGE, kinds=kinds)
 
     def close(self) -> None:
         """Nothing of its own to close: it reads through the store."""
@@ -76,11 +79,16 @@ def catch_up(service: Following) -> int:
     applied = 0
     while True:
         upto = service.store.last_event_seq()  # every followed event up to here is committed
-        events = service.events.after(service.applied_seq)
+        events = service.events.after(service.applied_seq, notifications=not service.other_planners)
         for event in events:
             if event.kind == "notification":
-                service.other_planners = True  # another server plans on this store too
-            if service.engine.ready:
+                # Maybe another server's: from now on the planner also asks the store
+                # before opening a briefing. (It may be this process's own, written outside
+                # a write block, e.g. a HOLD notice; the cost is one indexed read per
+                # briefing about to be opened, which is rare. Missing another server's
+                # would open a second briefing of a type for a unit.)
+                service.other_planners = True
+            elif service.engine.ready:
                 written = _apply(service, event.kind, event.action, event.object_id, event.payload)
                 if written is not None and event.kind in PLANNED_KINDS:
                     service.unplanned.append(written)
