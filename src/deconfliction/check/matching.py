@@ -106,9 +106,7 @@ def _assets(ev: Evaluation) -> None:
         table.v[top_slots].tolist(),
         strict=True,
     ):
-        ev.found.append(
-            (2, -score, key, ids[slot] or "", ("asset", slot, d, a, t0_i, tc, pc, v))
-        )
+        ev.found.append((2, -score, key, ids[slot] or "", ("asset", slot, d, a, t0_i, tc, pc, v)))
 
 
 def _arrivals(ev: Evaluation, slots: Any, dist: Any, searched_s: float) -> None:
