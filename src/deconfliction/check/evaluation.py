@@ -51,7 +51,8 @@ class Evaluation:
         self.fresh = view.settings.fresh.total_seconds()
         # Earliest time the answer may change; never later than the horizon from now.
         self.changes_at = self.now + self.horizon
-        # (group, -score, distance, tiebreak, builder)
+        # (group, -score, key, tiebreak, builder): group 0 protected sites and areas (key:
+        # distance), 1 withheld (fixed), 2 the rest (key: likely.py's inverse density).
         self.found: list[tuple[int, int, float, str, Any]] = []
         self.withheld: dict[str, int] = {}
         self.gaps: list[CoverageGap] = []

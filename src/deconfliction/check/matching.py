@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.check import answer, gaps, withheld
+from deconfliction.check import answer, gaps, likely, withheld
 from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
 from deconfliction.check.index.shapes import Shape
 from deconfliction.domain import geo
@@ -29,6 +29,7 @@ def evaluate(ev: Evaluation) -> CheckResult:
     gaps.past_horizon(ev)
     gaps.withheld_past_horizon(ev)
     entries: list[tuple[int, int, float, str, Any]] = list(ev.found)
+    # Withheld entries: a fixed place and the party id, nothing of their geometry.
     for party_id in sorted(ev.withheld):
         entries.append((1, 0, 0.0, party_id, ("withheld", party_id)))
     entries.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
@@ -66,6 +67,7 @@ def _assets(ev: Evaluation) -> None:
     m_slots = slots[hit]
     m_dist = dist[hit]
     m_age = age[hit]
+    m_key = likely.asset_keys(reach[hit], m_dist, table.a[m_slots] + ev.r_obs)
     t0 = table.t0[m_slots]
     # A match stops being one when its report passes the horizon (one placed anywhere
     # never does).
@@ -86,14 +88,16 @@ def _assets(ev: Evaluation) -> None:
             score = score_of[code] = ev.comparison(code).score
         score_list.append(score)
     scores = np.asarray(score_list)
-    # Only the best max_matches assets can be listed: order them here, word them later.
-    order = np.lexsort((m_dist, -scores))
+    # Only the best max_matches assets can be listed: order them here (by feature
+    # agreement, then by what is likely at the point), word them later.
+    order = np.lexsort((m_key, -scores))
     ev.asset_total = len(order)
     top = order[: ev.view.settings.max_matches]
     top_slots = m_slots[top]
-    for slot, score, d, a, t0_i, tc, pc, v in zip(
+    for slot, score, key, d, a, t0_i, tc, pc, v in zip(
         top_slots.tolist(),
         scores[top].tolist(),
+        m_key[top].tolist(),
         m_dist[top].tolist(),
         m_age[top].tolist(),
         t0[top].tolist(),
@@ -102,7 +106,7 @@ def _assets(ev: Evaluation) -> None:
         table.v[top_slots].tolist(),
         strict=True,
     ):
-        ev.found.append((2, -score, d, ids[slot] or "", ("asset", slot, d, a, t0_i, tc, pc, v)))
+        ev.found.append((2, -score, key, ids[slot] or "", ("asset", slot, d, a, t0_i, tc, pc, v)))
 
 
 def _arrivals(ev: Evaluation, slots: Any, dist: Any, searched_s: float) -> None:
@@ -200,7 +204,8 @@ def _shape_match(ev: Evaluation, shape: Shape, d: float, start: float, end: floa
         slot = ev.view.assets.slot_of.get(shape.payload.asset_id)
         if slot is not None:
             comparison = ev.comparison(int(ev.view.assets.type_code[slot]))
-    group = 0 if protected else 2
+    # Protected things first, nearest first; the rest among the assets, by what is likely.
+    group, key = (0, d) if protected else (2, likely.shape_key(shape, ev.r_obs))
     ev.found.append(
-        (group, -comparison.score, d, shape.id, ("shape", shape, d, start, end, comparison))
+        (group, -comparison.score, key, shape.id, ("shape", shape, d, start, end, comparison))
     )
