@@ -172,7 +172,7 @@ def in_process(n: int, open_world: bool, n_checks: int = IN_PROCESS_CHECKS) -> d
     timed = [observe(a) for a in asks]
     watch = GcWatch()
     gc.callbacks.append(watch)
-    got, lat, elapsed = spread(timed, 1, lambda: one)
+    got, lat, elapsed = spread(timed, 1, lambda k: one)
     gc.callbacks.remove(watch)
     by_party: dict[int, list[float]] = {}
     for ask, t in zip(asks, lat, strict=True):
@@ -200,8 +200,8 @@ def in_process(n: int, open_world: bool, n_checks: int = IN_PROCESS_CHECKS) -> d
 # over HTTP -------------------------------------------------------------------------------
 
 
-def check_client(port: int, tokens: list[str]) -> Callable[[], Callable[[Ask], Answer]]:
-    def make() -> Callable[[Ask], Answer]:
+def check_client(port: int, tokens: list[str]) -> Callable[[int], Callable[[Ask], Answer]]:
+    def make(k: int) -> Callable[[Ask], Answer]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
         def one(ask: Ask) -> Answer:
@@ -230,15 +230,9 @@ def check_client(port: int, tokens: list[str]) -> Callable[[], Callable[[Ask], A
     return make
 
 
-def two_ports(ports: list[int], tokens: list[str]) -> Callable[[], Callable[[Ask], Answer]]:
-    """Client threads made in turn against each server."""
-    made = [0]
-
-    def make() -> Callable[[Ask], Answer]:
-        made[0] += 1
-        return check_client(ports[made[0] % len(ports)], tokens)()
-
-    return make
+def two_ports(ports: list[int], tokens: list[str]) -> Callable[[int], Callable[[Ask], Answer]]:
+    """Client thread ``k`` against server ``k % len(ports)``."""
+    return lambda k: check_client(ports[k % len(ports)], tokens)(k)
 
 
 def wait_backlog(data_dir: Path, url: str | None, quiet_s: float = 5.0) -> dict[str, Any]:

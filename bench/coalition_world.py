@@ -192,9 +192,9 @@ def load_engine(engine: Engine, w: World, now: datetime) -> None:
                 releasable_to=a.rel[i],
             )
         )
-    for i, data in enumerate(_site_docs(w.sites)):
+    for data in _site_docs(w.sites):
         engine.put(Site.model_validate(data))
-    for i, data in enumerate(_unit_docs(w.aors)):
+    for data in _unit_docs(w.aors):
         engine.put(Unit.model_validate(data))
     engine.assets.warm()
 

@@ -62,19 +62,29 @@ class GcWatch:
             self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._start) * 1e3)
 
 
+def run_threads(threads: Sequence[threading.Thread]) -> float:
+    """Start every thread, then wait for them all; the wall-clock seconds."""
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t0
+
+
 def spread(
-    items: Sequence[T], clients: int, make: Callable[[], Callable[[T], R]]
+    items: Sequence[T], clients: int, make: Callable[[int], Callable[[T], R]]
 ) -> tuple[list[R], list[float], float]:
-    """``items`` shared round-robin over ``clients`` threads, each with its own worker from
-    ``make()`` (its own connection); the results and latencies (seconds) in item order,
-    and the wall-clock seconds of the whole. A worker's exception is raised here."""
+    """``items`` shared round-robin over ``clients`` threads, thread ``k`` with its own
+    worker ``make(k)`` (its own connection); the results and latencies (seconds) in item
+    order, and the wall-clock seconds of the whole. A worker's exception is raised here."""
     results: list[Any] = [None] * len(items)
     latency = [0.0] * len(items)
     errors: list[BaseException] = []
 
     def work(k: int) -> None:
         try:
-            one = make()
+            one = make(k)
             for i in range(k, len(items), clients):
                 t0 = time.perf_counter()
                 results[i] = one(items[i])
@@ -82,13 +92,7 @@ def spread(
         except BaseException as exc:  # reported, never hidden
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = run_threads([threading.Thread(target=work, args=(k,)) for k in range(clients)])
     if errors:
         raise errors[0]
     return results, latency, elapsed
