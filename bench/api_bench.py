@@ -57,7 +57,7 @@ from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.stored_form import report_row
 from deconfliction.store import Store, open_store
-from harness import emit, percentiles, start_server
+from harness import emit, percentiles, run_threads, start_server
 
 SEED = 42
 PARTIES = 20
@@ -298,12 +298,7 @@ def main() -> None:
             )
             for _ in range(args.concurrency)
         ]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
+        elapsed = run_threads(threads)
         emit(
             step="checks_concurrent",
             clients=args.concurrency,

@@ -18,11 +18,15 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import world
 from deconfliction.check.engine import Engine
-from deconfliction.check.index.assets import AssetTable, radius_query
+from deconfliction.check.index.assets import radius_query
 from deconfliction.domain.geo import haversine_m
 from deconfliction.domain.model import (
     Area,
@@ -31,6 +35,7 @@ from deconfliction.domain.model import (
     Party,
     PositionReport,
 )
+from harness import GcWatch
 
 EPOCH = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SEED = 42
@@ -40,39 +45,17 @@ N_CHECKS = 10_000
 N_PARTIES = 10
 
 
-class GcWatch:
-    """Longest garbage-collection pause seen while installed."""
-
-    def __init__(self) -> None:
-        self.longest_ms = 0.0
-        self._start = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-        else:
-            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._start) * 1e3)
-
-
 def _pct(samples: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples), q))
 
 
-def _circle(lat: float, lon: float, radius_m: float, n: int = 32) -> dict[str, object]:
-    ang = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    dlat = radius_m / 111_195.0 * np.cos(ang)
-    dlon = radius_m / (111_195.0 * math.cos(math.radians(lat))) * np.sin(ang)
-    ring = [[float(lon + x), float(lat + y)] for x, y in zip(dlon, dlat, strict=True)]
-    ring.append(ring[0])
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
-def _engine_base() -> Engine:
+def engine_base(n_parties: int = N_PARTIES) -> Engine:
+    """An engine with ``n_parties`` parties (``p0``...) and one vehicle type ``veh``, ready."""
     e = Engine()
     e.load(
         parties=[
             Party(id=f"p{i}", name=f"Party {i}", kind="military", contact=f"net {i}")
-            for i in range(N_PARTIES)
+            for i in range(n_parties)
         ],
         equipment_types=[
             EquipmentType.model_validate(
@@ -92,7 +75,7 @@ def run_check(n: int) -> dict[str, object]:
     rng = np.random.default_rng(SEED)
     watch = GcWatch()
     t_build = time.perf_counter()
-    e = _engine_base()
+    e = engine_base()
     ids = [f"a{i}" for i in range(n)]
     parties = [f"p{i % N_PARTIES}" for i in range(n)]
     speeds = rng.uniform(20, 80, n)
@@ -111,7 +94,7 @@ def run_check(n: int) -> dict[str, object]:
                 id=f"op{i}",
                 party_id=f"p{i % N_PARTIES}",
                 kind="operating",
-                geometry=_circle(float(alat[i]), float(alon[i]), float(arad[i])),
+                geometry=world.circle(float(alat[i]), float(alon[i]), float(arad[i])),
                 start=EPOCH - timedelta(hours=1),
                 end=EPOCH + timedelta(hours=12),
                 asset_ids=[],
@@ -205,14 +188,9 @@ def run_check(n: int) -> dict[str, object]:
 def run_radius() -> dict[str, object]:
     rng = np.random.default_rng(SEED)
     n = 1_000_000
-    table = AssetTable(capacity=n)
-    ids = [f"p{i}" for i in range(n)]
-    zeros = np.zeros(n, dtype=np.int64)
-    slots = table.bulk_upsert(ids, zeros, zeros, zeros, np.zeros(n))
     lat = rng.uniform(LAT_LO, LAT_HI, n)
     lon = rng.uniform(LON_LO, LON_HI, n)
-    table.report_batch(slots, lat, lon, np.full(n, EPOCH.timestamp()), np.zeros(n))
-    table.warm()  # as Engine.load does after a bulk load
+    table = world.points_table(lat, lon, EPOCH.timestamp())
     gc.collect()
     gc.freeze()
     qlat = rng.uniform(LAT_LO, LAT_HI, N_CHECKS).tolist()
@@ -243,7 +221,7 @@ def run_radius() -> dict[str, object]:
 def run_dense() -> dict[str, object]:
     rng = np.random.default_rng(SEED)
     n = 5000
-    e = _engine_base()
+    e = engine_base()
     ids = [f"d{i}" for i in range(n)]
     slots = e.load_asset_arrays(ids, ids, ["p1"] * n, ["veh"] * n, [["*"]] * n)
     ang = rng.uniform(0, 2 * math.pi, n)

@@ -1,7 +1,7 @@
 """What every benchmark needs around the thing it measures: JSON lines out, a free port,
-the real server started and awaited, latency percentiles, a TAK client certificate, and
-enough file descriptors. Benchmarks import it as ``from harness import ...`` (they run as
-scripts from ``bench/``)."""
+the real server started and awaited, latency percentiles, work spread over client threads,
+the longest collector pause, a TAK client certificate, and enough file descriptors.
+Benchmarks import it as ``from harness import ...`` (they run as scripts from ``bench/``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: The service's command line, as the benchmarks run it.
 CLI = (sys.executable, "-m", "deconfliction")
@@ -42,6 +46,56 @@ def percentiles(lat: list[float]) -> dict[str, float]:
         "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))] * 1000, 2),
         "max_ms": round(s[-1] * 1000, 2),
     }
+
+
+class GcWatch:
+    """Longest garbage-collection pause seen while installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._start) * 1e3)
+
+
+def run_threads(threads: Sequence[threading.Thread]) -> float:
+    """Start every thread, then wait for them all; the wall-clock seconds."""
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t0
+
+
+def spread(
+    items: Sequence[T], clients: int, make: Callable[[int], Callable[[T], R]]
+) -> tuple[list[R], list[float], float]:
+    """``items`` shared round-robin over ``clients`` threads, thread ``k`` with its own
+    worker ``make(k)`` (its own connection); the results and latencies (seconds) in item
+    order, and the wall-clock seconds of the whole. A worker's exception is raised here."""
+    results: list[Any] = [None] * len(items)
+    latency = [0.0] * len(items)
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            one = make(k)
+            for i in range(k, len(items), clients):
+                t0 = time.perf_counter()
+                results[i] = one(items[i])
+                latency[i] = time.perf_counter() - t0
+        except BaseException as exc:  # reported, never hidden
+            errors.append(exc)
+
+    elapsed = run_threads([threading.Thread(target=work, args=(k,)) for k in range(clients)])
+    if errors:
+        raise errors[0]
+    return results, latency, elapsed
 
 
 def raise_fd_limit() -> None:

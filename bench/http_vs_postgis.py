@@ -43,7 +43,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -67,7 +66,7 @@ from deconfliction.domain.model import PositionReport
 from deconfliction.service import auth
 from deconfliction.service.stored_form import report_row
 from deconfliction.store import Store, open_store
-from harness import emit, start_server
+from harness import emit, spread, start_server
 
 SEED = 42
 LAT_LO, LAT_HI, LON_LO, LON_HI = 50.0, 54.5, 30.0, 37.0
@@ -192,41 +191,15 @@ def postgis_client(url: str, radius_m: float) -> Query:
 
 def run(queries: Sequence[tuple[float, float]], clients: list[Query]) -> dict[str, Any]:
     """The queries shared round-robin over the clients (threads); rate and latencies."""
-    shares = [queries[k :: len(clients)] for k in range(len(clients))]
-    lat_us: list[float] = []
-    hits = [0]
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        local, found = [], 0
-        try:
-            for a, b in shares[k]:
-                t0 = time.perf_counter()
-                found += clients[k](a, b)
-                local.append((time.perf_counter() - t0) * 1e6)
-        except BaseException as exc:  # reported, never hidden
-            errors.append(exc)
-        with lock:
-            lat_us.extend(local)
-            hits[0] += found
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(clients))]
-    t0 = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise errors[0]
+    hits, lat_s, elapsed = spread(queries, len(clients), lambda k: lambda q: clients[k](*q))
+    lat_us = [t * 1e6 for t in lat_s]
     return {
         "clients": len(clients),
         "queries": len(lat_us),
         "queries_per_s": round(len(lat_us) / elapsed),
         "p50_us": round(float(np.percentile(lat_us, 50)), 1),
         "p99_us": round(float(np.percentile(lat_us, 99)), 1),
-        "hits_per_query": round(hits[0] / len(lat_us), 2),
+        "hits_per_query": round(sum(hits) / len(lat_us), 2),
     }
 
 
