@@ -1,10 +1,9 @@
 """Position reports in the store: report dicts as rows, the latest per asset, the batch write.
 
-A report dict has the keys of
-``base.REPORT_FIELDS``: ``asset_id``, ``time`` (RFC 3339 with a zone, or an
-aware datetime), ``lat``, ``lon``, ``cep_m``, and optionally ``extra_radius_m``
-(default 0), ``speed_kmh``, ``course_deg`` (default none) and ``source``
-(default ``authenticated``). Ranges are enforced by the schema's CHECK
+A report dict has the keys of ``base.REPORT_FIELDS``: ``asset_id``, ``time`` (RFC 3339
+with a zone, or an aware datetime), ``lat``, ``lon``, ``cep_m``, and optionally
+``extra_radius_m`` (default 0), ``speed_kmh``, ``course_deg`` (default none) and
+``source`` (default ``authenticated``). Ranges are enforced by the schema's CHECK
 constraints, so a bad value anywhere in a batch aborts the whole batch.
 
 :class:`ReportSQL` holds the ``Store``'s report methods for both backends. A batch is one
