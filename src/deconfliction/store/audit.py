@@ -1,10 +1,11 @@
 """The audit chain in the stores: shared by ``SQLiteStore`` and ``PostgresStore``.
 
 The backend provides ``transaction()``, ``_fetch`` (qmark SQL; inside a
-transaction it runs on the transaction's connection), ``_execute`` (an INSERT
-returns the new row's ``seq``) and ``_snapshot`` (a streamed read). Appends are
-already serialised by each backend (SQLite's write lock, PostgreSQL's advisory
-lock), so the previous entry read here is the one the new entry follows.
+transaction it runs on the transaction's connection), ``_execute``, ``_execute_many``
+and ``_snapshot`` (a streamed read); ``AuditLogSQL`` provides every backend's
+``_append_event(s)``. Appends are already serialised by each backend (SQLite's write
+lock, PostgreSQL's advisory lock), so the previous entry read here is the one the new
+entry follows.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class AuditLogSQL(BackendSQL):
             return self._last_link()
         return int(seq), str(hash_)
 
-    def _append_chained(
+    def _append_event(
         self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
     ) -> int:
         """Append one event with its digest, chain hash and (maybe) signature; its seq."""
@@ -97,12 +98,13 @@ class AuditLogSQL(BackendSQL):
         digest = payload_digest(payload)
         hash_ = entry_hash(prev_hash, seq, at, kind, action, object_id, actor, digest)
         key_id, signature = self._audit_signature(hash_)
-        return self._execute(
+        self._execute(
             _INSERT_CHAINED,
             (seq, at, kind, action, object_id, actor, payload, digest, hash_, key_id, signature),
         )
+        return seq
 
-    def _append_chained_many(self, entries: Sequence[EventEntry]) -> list[int]:
+    def _append_events(self, entries: Sequence[EventEntry]) -> list[int]:
         """Append events in order, as one statement: the chain link read once, every
         hash computed here. Their seqs. (A fan-out writes thousands of notifications in
         one transaction; one round trip each was most of its time.)"""
@@ -201,16 +203,6 @@ class RetentionSQL(BackendSQL):
     are deleted and the payloads of their events set to NULL; the chain, which covers the
     payload digests, still verifies. Shared by both backends like ``AuditLogSQL``."""
 
-    #: The placeholder ``_snapshot`` takes (it runs the backend's own SQL, unlike the
-    #: qmark ``_fetch``/``_execute``); PostgreSQL's store sets ``%s``.
-    _snapshot_mark = "?"
-
-    # Provided by ``AuditLogSQL``.
-    def _append_chained(
-        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
-    ) -> int:
-        raise NotImplementedError  # pragma: no cover
-
     # -- the after-action review's reads ------------------------------------------------
     def reports_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
         """Every stored report with ``start <= time <= end``, by time."""
@@ -219,7 +211,7 @@ class RetentionSQL(BackendSQL):
             f"SELECT {', '.join(keys)} FROM reports WHERE time >= ? AND time <= ? "
             "ORDER BY time, seq"
         )
-        for row in self._snapshot(sql.replace("?", self._snapshot_mark), (start, end)):
+        for row in self._snapshot(sql, (start, end)):
             yield dict(zip(keys, row, strict=True))
 
     def checks_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
@@ -228,7 +220,7 @@ class RetentionSQL(BackendSQL):
             "SELECT id, unit_id, party_id, request, result, created_at FROM checks "
             "WHERE created_at >= ? AND created_at <= ? ORDER BY created_at, id"
         )
-        rows = self._snapshot(sql.replace("?", self._snapshot_mark), (start, end))
+        rows = self._snapshot(sql, (start, end))
         for check_id, unit_id, party_id, request, result, created_at in rows:
             yield {
                 "id": check_id,
@@ -260,7 +252,7 @@ class RetentionSQL(BackendSQL):
                 self._purge_checks(checks, counts)
             if any(counts.values()):
                 payload = dumps({**note, "purged": counts})
-                self._append_chained(self._now(), "retention", "purge", None, actor, payload)
+                self._append_event(self._now(), "retention", "purge", None, actor, payload)
         return counts
 
     def _purge_reports(self, cutoffs: PurgeCutoffs, counts: dict[str, int]) -> None:

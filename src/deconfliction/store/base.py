@@ -1,4 +1,4 @@
-"""The store interface both backends implement: SQLite and PostgreSQL.
+"""The store interface both backends implement: SQLite and PostgreSQL (``sql_store.py``).
 
 A store keeps the current state (registered objects, the latest position
 reports, checks, tokens) and an append-only event log that is the source of
@@ -439,3 +439,10 @@ def check_kind(kind: str) -> str:
     if kind not in OBJECT_KINDS:
         raise ValueError(f"unknown object kind {kind!r}; expected one of {', '.join(OBJECT_KINDS)}")
     return kind
+
+
+def require_actor(actor: str) -> str:
+    """``actor`` if it names someone, else ``ValueError`` (every write records who made it)."""
+    if not isinstance(actor, str) or not actor:
+        raise ValueError("actor must be a non-empty string")
+    return actor

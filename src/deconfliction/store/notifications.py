@@ -8,8 +8,7 @@ on the way out. Each write appends its event (kind ``notification``; action
 to a unit, an ``outbox`` row: the unit's stream position.
 
 :class:`NotificationSQL` implements the ``Store`` methods on any backend that
-provides ``transaction()``, ``_read()``, ``_append_event`` and ``_execute`` /
-``_fetch`` with qmark (``?``) parameters; SQLite uses it as it is.
+provides the ``BackendSQL`` primitives (qmark ``?`` SQL both backends accept).
 """
 
 from __future__ import annotations

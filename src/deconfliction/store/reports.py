@@ -1,24 +1,47 @@
-"""Position report rows: turning report dicts into stored rows, and picking the latest.
+"""Position reports in the store: report dicts as rows, the latest per asset, the batch write.
 
-Pure functions shared by every backend. A report dict has the keys of
-``base.REPORT_FIELDS``: ``asset_id``, ``time`` (RFC 3339 with a zone, or an
-aware datetime), ``lat``, ``lon``, ``cep_m``, and optionally ``extra_radius_m``
-(default 0), ``speed_kmh``, ``course_deg`` (default none) and ``source``
-(default ``authenticated``). Ranges are enforced by the schema's CHECK
+A report dict has the keys of ``base.REPORT_FIELDS``: ``asset_id``, ``time`` (RFC 3339
+with a zone, or an aware datetime), ``lat``, ``lon``, ``cep_m``, and optionally
+``extra_radius_m`` (default 0), ``speed_kmh``, ``course_deg`` (default none) and
+``source`` (default ``authenticated``). Ranges are enforced by the schema's CHECK
 constraints, so a bad value anywhere in a batch aborts the whole batch.
+
+:class:`ReportSQL` holds the ``Store``'s report methods for both backends. A batch is one
+transaction: its event (the whole batch as the payload), every row in ``reports``, and
+the newest row per ``(asset_id, source)`` upserted into ``latest_reports`` (kept only if
+it is not older than the stored one). Only how the rows go in is each backend's
+(``_report_writer``: SQLite's ``executemany``, PostgreSQL's binary ``COPY``), the batch
+path's one real dialect difference.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from deconfliction.store.backend_sql import BackendSQL
+from deconfliction.store.base import REPORT_FIELDS, require_actor
 from deconfliction.store.errors import StoreError
+from deconfliction.store.jsontext import dumps
 from deconfliction.store.times import canonical_time
 
 #: A stored report row, in ``REPORT_FIELDS`` order.
 ReportRow = tuple[str, str, float, float, float, float, float | None, float | None, str]
+#: Writes a prepared batch's rows, given its event's seq and its receipt time.
+ReportWriter = Callable[[int, str], None]
+
+REPORT_COLUMNS = ", ".join(REPORT_FIELDS)
+#: How a batch's latest row replaces the stored one of its asset and source; each
+#: backend's upsert ends with it and its time comparison (``WHERE excluded.time >=
+#: latest_reports.time``: never an older report over a newer one).
+ON_CONFLICT_LATEST = (
+    "ON CONFLICT (asset_id, source) DO UPDATE SET "
+    "time = excluded.time, lat = excluded.lat, lon = excluded.lon, cep_m = excluded.cep_m, "
+    "extra_radius_m = excluded.extra_radius_m, speed_kmh = excluded.speed_kmh, "
+    "course_deg = excluded.course_deg, received_at = excluded.received_at, "
+    "event_seq = excluded.event_seq "
+)
 
 
 def _number(report: dict[str, Any], key: str) -> float:
@@ -117,3 +140,36 @@ def latest_rows(rows: Iterable[ReportRow]) -> list[ReportRow]:
         if current is None or row[1] >= current[1]:  # time
             latest[key] = row
     return list(latest.values())
+
+
+class ReportSQL(BackendSQL):
+    """The report methods of the ``Store`` protocol (see the module docstring)."""
+
+    def _report_writer(
+        self, rows: Sequence[ReportRow], latest: Sequence[ReportRow]
+    ) -> ReportWriter:  # pragma: no cover
+        """The backend's write of a batch's ``rows`` and ``latest`` rows. Prepared here,
+        before the write lock is taken; called inside the batch's transaction."""
+        raise NotImplementedError
+
+    def add_reports(self, reports: Sequence[dict[str, Any]], actor: str) -> int:
+        require_actor(actor)
+        rows = to_rows(reports)
+        if not rows:
+            return 0
+        write = self._report_writer(rows, latest_rows(rows))
+        payload = dumps({"fields": REPORT_FIELDS, "rows": rows})
+        with self.transaction():
+            now = self._now()
+            seq = self._append_event(now, "report", "add", None, actor, payload)
+            write(seq, now)
+        return len(rows)
+
+    def latest_reports(self) -> Iterator[dict[str, Any]]:
+        sql = f"SELECT {REPORT_COLUMNS}, received_at FROM latest_reports ORDER BY asset_id, source"
+        keys = (*REPORT_FIELDS, "received_at")
+        for row in self._snapshot(sql):
+            yield dict(zip(keys, row, strict=True))
+
+    def count_reports(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM reports")

@@ -6,8 +6,8 @@ acknowledged (2xx). Failures are counted and the next attempt is scheduled
 (``next_attempt_at``) so that back-off survives a restart. Registering and removing a
 webhook are audited events; the secret never enters the event log.
 
-:class:`WebhookSQL` runs on any backend that provides ``transaction()``, ``_fetch``,
-``_execute`` (qmark SQL) and ``_append_event``, like ``NotificationSQL``.
+:class:`WebhookSQL` runs on any backend that provides the ``BackendSQL`` primitives
+(qmark SQL both backends accept), like ``NotificationSQL``.
 """
 
 from __future__ import annotations
