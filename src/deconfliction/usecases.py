@@ -28,7 +28,7 @@ class UseCases:
     def around(cls, service: Service) -> UseCases:
         notifications = Notifications(service)
         checks = Checks(service)
-        checks.planner = notifications.planner
+        checks.planner = notifications.planner.holds
         return cls(
             service=service,
             registry=Registry(service),

@@ -12,6 +12,7 @@ from typing import Any
 
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
 from deconfliction.domain.result import CheckResult
+from deconfliction.notifications.bell import Bell
 from deconfliction.notifications.cells import CoordinationCells
 from deconfliction.notifications.context import PlanContext
 from deconfliction.notifications.hold_notices import HoldNoticeWindow
@@ -30,13 +31,19 @@ class _AssetRef:
 class HoldNotices:
     """Tells owners of the assets a check answered HOLD on, and reads their answers."""
 
-    def __init__(self, context: PlanContext, cells: CoordinationCells) -> None:
+    def __init__(self, context: PlanContext, cells: CoordinationCells, bell: Bell) -> None:
         self.context = context
+        #: Rung by the check once its transaction has committed.
+        self.bell = bell
         self.service = context.service
         self.store = context.store
         self.cells = cells
         #: HOLD notices told per (asset, asking party) within the window (de-duplicated).
         self.window = HoldNoticeWindow(context.settings.hold_notice_window_s)
+
+    def coordination_cells(self, party_id: str) -> list[str]:
+        """The party's coordination cells (cached until a unit is written or removed)."""
+        return self.cells.of(party_id)
 
     def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:
         """Assets of other parties the check matched (cheap: no I/O)."""

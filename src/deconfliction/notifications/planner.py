@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from deconfliction.domain.model import Area, Model, Movement, PositionReport, Unit
-from deconfliction.domain.result import CheckResult
 from deconfliction.notifications import new_aor
 from deconfliction.notifications.announce import Announcements
 from deconfliction.notifications.bell import Bell
@@ -55,7 +54,8 @@ class Planner:
         self.announcements = Announcements(self.context, self.briefings)
         self.fanouts = FanOuts(self.context, self.announcements)
         self.entries = Entries(self.context, self.announcements, self.briefings)
-        self.holds = HoldNotices(self.context, self.cells)
+        #: What the check path asks (``service/checks.py``'s ``HoldNotifier``).
+        self.holds = HoldNotices(self.context, self.cells, self.bell)
         self.ready = False
 
     # -- state from stored rows ------------------------------------------------------------
@@ -215,28 +215,3 @@ class Planner:
         pending.updates = {}
         # Once committed: a stream that reads on another connection sees it only then.
         self.service.after_commit(lambda: self.bell.ring(told))
-
-    # -- HOLD on another party's asset (``service/checks.py``'s ``HoldNotifier``) ----------
-    def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]:
-        """Assets of other parties the check matched (cheap: no I/O)."""
-        return self.holds.hold_targets(result, asker_party)
-
-    def check_recorded(
-        self,
-        check_id: str,
-        unit_id: str,
-        asker_party: str | None,
-        request: dict[str, Any],
-        result: CheckResult,
-        asset_ids: list[str],
-    ) -> None:
-        """Tell the owners' coordination cells (``hold.py``); inside the check's transaction."""
-        self.holds.check_recorded(check_id, unit_id, asker_party, request, result, asset_ids)
-
-    def coordination_cells(self, party_id: str) -> list[str]:
-        """The party's coordination cells (cached until a unit is written or removed)."""
-        return self.cells.of(party_id)
-
-    def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]:
-        """The check's answer with each owner's answer (``owner_response``) filled in."""
-        return self.holds.owner_responses(check_id, answer)
