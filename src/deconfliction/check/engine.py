@@ -154,6 +154,11 @@ class Engine:
         """Insert or replace one registered object."""
         self._generation += 1
         with self._lock:
+            if isinstance(obj, Area | Site | Movement) and obj.releasable_to is not None:
+                # Interned now, on write: a code first made during a check would change
+                # the codes' count, and with it every asker's cached visibility.
+                owner = self._movement_party(obj) if isinstance(obj, Movement) else obj.party_id
+                self._rel_codes.code(owner, obj.releasable_to)
             if isinstance(obj, Party):
                 self.parties[obj.id] = obj
                 self._party_codes(obj.id)

@@ -51,6 +51,9 @@ class _Bucket:
     cells: dict[int, set[int]] = field(default_factory=dict)
     # The members of a cell as an array, built on first read, dropped on change.
     arrays: dict[int, IntArray] = field(default_factory=dict)
+    # Every member as one array, for a read of the whole bucket (an old report's reach
+    # spans more cells than the bucket has): built on first read, dropped on change.
+    whole: IntArray | None = None
     count: int = 0
     max_a: float = 0.0
     max_v: float = 0.0
@@ -63,6 +66,11 @@ class _Bucket:
     # bucket's width bounds them anyway).
     min_t0: float = math.inf
     max_t0: float = -math.inf
+
+    def changed(self, ckey: int) -> None:
+        """A member joined or left cell ``ckey``: its cached arrays are out of date."""
+        self.arrays.pop(ckey, None)
+        self.whole = None
 
     def hold_a(self, a: float, n: int = 1) -> None:
         if a > self.max_a:
@@ -245,7 +253,7 @@ class AssetTable:
             bucket.cells[ckey] = {slot}
         else:
             members.add(slot)
-            bucket.arrays.pop(ckey, None)
+        bucket.changed(ckey)
         bucket.count += 1
         bucket.hold_a(a)
         if t0 < bucket.min_t0:
@@ -300,7 +308,7 @@ class AssetTable:
         ckey = int(self.cell_of[slot])
         members = bucket.cells[ckey]
         members.discard(slot)
-        bucket.arrays.pop(ckey, None)
+        bucket.changed(ckey)
         if not members:
             del bucket.cells[ckey]
         bucket.count -= 1
@@ -399,7 +407,7 @@ class AssetTable:
                     obucket = buckets[ob]
                     members = obucket.cells[oc]
                     members.discard(slot)
-                    obucket.arrays.pop(oc, None)
+                    obucket.changed(oc)
                     if not members:
                         del obucket.cells[oc]
                     obucket.count -= 1
@@ -413,7 +421,7 @@ class AssetTable:
                     nbucket.cells[nc] = {slot}
                 else:
                     nmembers.add(slot)
-                    nbucket.arrays.pop(nc, None)
+                nbucket.changed(nc)
                 nbucket.count += 1
             if not h or op != npk:
                 if h:
@@ -461,9 +469,14 @@ class AssetTable:
     ) -> list[IntArray]:
         cells = bucket.cells
         if self.grid.count_within(lat, radius_m) >= len(cells):
-            keys: Iterable[int] = list(cells)
-        else:
-            keys = self.grid.cells_within(lat, lon, radius_m)
+            if bucket.whole is None:
+                bucket.whole = np.fromiter(
+                    itertools.chain.from_iterable(cells.values()),
+                    dtype=np.int64,
+                    count=bucket.count,
+                )
+            return [bucket.whole]
+        keys: Iterable[int] = self.grid.cells_within(lat, lon, radius_m)
         arrays = bucket.arrays
         out = []
         for key in keys:
