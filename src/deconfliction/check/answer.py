@@ -29,8 +29,18 @@ def result(
         valid_until=wording.rfc3339(ev.changes_at),
         coverage_gaps=tuple(_dedup_gaps(ev.gaps)[: ev.view.settings.max_gaps]),
         evaluated_at=wording.rfc3339(ev.now),
-        matched_asset_ids=tuple(dict.fromkeys(ev.matched_assets)),
+        matched_asset_ids=_matched_ids(ev),
     )
+
+
+def _matched_ids(ev: Evaluation) -> tuple[str, ...]:
+    """The ids of every asset matched exactly, once each: thousands in a dense place, so
+    looked up in one C-level pass (a gathered slot is never a removed one)."""
+    ids = ev.view.assets.ids
+    found = tuple(map(ids.__getitem__, ev.matched_slots.tolist()))
+    if not ev.matched_assets:
+        return found  # type: ignore[return-value]
+    return tuple(dict.fromkeys((*found, *ev.matched_assets)))  # type: ignore[arg-type]
 
 
 # coverage gaps -------------------------------------------------------------------------

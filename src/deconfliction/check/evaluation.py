@@ -22,6 +22,7 @@ from deconfliction.domain.result import CoverageGap
 
 #: Lookahead of the first search for the next arrival (seconds); later searches widen.
 ARRIVAL_LOOKAHEADS = (60.0, 600.0, 3600.0)
+_NO_SLOTS = np.empty(0, dtype=np.int64)
 
 
 class Evaluation:
@@ -56,6 +57,9 @@ class Evaluation:
         self.found: list[tuple[int, int, float, str, Any]] = []
         self.withheld: dict[str, int] = {}
         self.gaps: list[CoverageGap] = []
+        #: Assets matched exactly, told to their owners: slots from the asset pass (one
+        #: each), ids from the movements.
+        self.matched_slots: Any = _NO_SLOTS
         self.matched_assets: list[str] = []
         self.asset_total = 0  # visible asset matches, listed or not
         self.comparisons: dict[int, Comparison] = {}

@@ -15,6 +15,7 @@ import numpy as np
 
 from deconfliction.check import answer, gaps, likely, withheld
 from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
+from deconfliction.check.index.assets import Gathered
 from deconfliction.check.index.shapes import Shape
 from deconfliction.domain import geo
 from deconfliction.domain.features import NOT_COMPARED
@@ -23,8 +24,9 @@ from deconfliction.domain.result import CheckResult, Verdict
 
 def evaluate(ev: Evaluation) -> CheckResult:
     """Run every pass over ``ev``, then decide the verdict and word the answer."""
-    _assets(ev)
-    withheld.match_assets(ev)
+    near = _gather(ev)
+    _assets(ev, near)
+    withheld.match_assets(ev, near)
     _shapes(ev)
     gaps.past_horizon(ev)
     gaps.withheld_past_horizon(ev)
@@ -43,22 +45,45 @@ def evaluate(ev: Evaluation) -> CheckResult:
 # assets by reach -----------------------------------------------------------------------
 
 
-def _assets(ev: Evaluation) -> None:
+def _gather(ev: Evaluation) -> Gathered:
+    """One pass over the index for both asset passes: a superset of what the exact pass
+    needs (reach of the point at [t, t + 60 s]) and of what the lattice pass needs (reach
+    of the cell's centre, within a half diagonal of the point, over its time bucket and the
+    next 60 s, with its rounded radius). Distances are from the point; ages from the
+    bucket's start, so the exact pass takes its own."""
     table = ev.view.assets
-    gathered = table.gather(
+    if not ev.any_withheld_asset:  # the exact pass alone
+        return table.gather(
+            ev.lat,
+            ev.lon,
+            ev.t,
+            ev.r_obs,
+            max_age_s=ev.horizon,
+            lookahead_s=ARRIVAL_LOOKAHEADS[0],
+        )
+    step = ev.lattice.step_s
+    return table.gather(
         ev.lat,
         ev.lon,
-        ev.t,
-        ev.r_obs,
-        max_age_s=ev.horizon,
-        lookahead_s=ARRIVAL_LOOKAHEADS[0],
+        ev.tb,
+        max(ev.r_obs, withheld.lattice_radius(ev) + ev.hd),
+        max_age_s=ev.horizon + step,
+        lookahead_s=step + ARRIVAL_LOOKAHEADS[0],
     )
-    slots, dist, age = gathered.slots, gathered.dist_m, gathered.age_s
+
+
+def _assets(ev: Evaluation, near: Gathered) -> None:
+    table = ev.view.assets
+    age = np.abs(ev.t - table.t0[near.slots])
+    if len(table.anywhere_slots):
+        age[table.anywhere[near.slots]] = 0.0  # as ``gather``: anywhere, at any time
+    within = age <= ev.horizon
+    slots, dist, age = near.slots[within], near.dist_m[within], age[within]
     reach = table.reach_m(slots, age, ev.r_obs)
     exact = dist <= reach
     # The owners of every exact match are told (hold_on_your_asset), withheld or not.
     if exact.any():
-        ev.matched_assets.extend(table.ids[s] or "" for s in slots[exact].tolist())
+        ev.matched_slots = slots[exact]  # their ids only when the answer is made
     # What the asker may not see is matched on the lattice (withheld.match_assets).
     vis = ev.vis(slots)
     hit = exact & vis

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
+from deconfliction.check.index.assets import Gathered
 from deconfliction.domain import geo
 
 
@@ -65,25 +66,23 @@ def _coarse_arrival(ev: Evaluation, slots: Any, d: Any, t0: Any) -> float | None
     return float(when[ok].min())
 
 
-def match_assets(ev: Evaluation) -> None:
+def lattice_radius(ev: Evaluation) -> float:
+    """What the lattice adds to a reach around the cell's centre (``gather``'s radius)."""
+    return ev.r_obs_q + 3 * ev.hd + ev.lattice.cell_m
+
+
+def match_assets(ev: Evaluation, near: Gathered) -> None:
     """Withheld assets within reach on the lattice: counted per party; the earliest
-    change of the answer they could cause, rounded down to its bucket."""
+    change of the answer they could cause, rounded down to its bucket. ``near``: a
+    superset of the lattice's first search (``matching._gather``)."""
     if not ev.any_withheld_asset:
         return
     table = ev.view.assets
     lattice = ev.lattice
     step = lattice.step_s
-    extra = ev.r_obs_q + 3 * ev.hd + lattice.cell_m
+    extra = lattice_radius(ev)
     searched = ARRIVAL_LOOKAHEADS[0]
-    g = table.gather(
-        ev.clat,
-        ev.clon,
-        ev.tb,
-        extra,
-        max_age_s=ev.horizon + step,
-        lookahead_s=step + searched,
-    )
-    slots = g.slots[~ev.vis(g.slots)]
+    slots = near.slots[~ev.vis(near.slots)]
     hit, d, t0 = _coarse(ev, slots)
     if hit.any():
         values = ev.view.party_codes.values

@@ -419,6 +419,7 @@ class ShapeIndex:
         limits = limit[keep].tolist()
         # One vectorised point-in-polygon test (None, for a non-polygon, is never inside).
         inside = shapely.contains_xy(self._polygon[kept], lon, lat).tolist()
+        outside: list[tuple[Shape, float]] = []
         for handle, lim, contained in zip(kept.tolist(), limits, inside, strict=True):
             shape = by_handle[handle]
             if len(shape.boxes) > 1 and not any(
@@ -429,8 +430,14 @@ class ShapeIndex:
                 continue
             if contained:
                 out.append((shape, 0.0))
-                continue
-            d = shape.outside_distance_m(lat, lon)
-            if d <= lim:
-                out.append((shape, d))
+            else:
+                outside.append((shape, lim))
+        if outside:
+            # Every boundary distance in one vectorised pass (dense places hold dozens).
+            shapes = [shape for shape, _ in outside]
+            n = len(shapes)
+            distances = distances_m(shapes, [lat] * n, [lon] * n).tolist()
+            for (shape, lim), d in zip(outside, distances, strict=True):
+                if d <= lim:
+                    out.append((shape, d))
         return out
