@@ -357,9 +357,13 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)  # one in-process run
     ap.add_argument("--shapes-scale", type=float, default=1.0, help="smoke runs only")
+    ap.add_argument(
+        "--ages", choices=("mix", "fresh"), default="mix", help="fresh: every report 0-2 min old"
+    )
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cw.SHAPES_SCALE[0] = args.shapes_scale
+    cw.AGES[0] = args.ages
     workloads = [args.workload] if args.workload else ["coalition", "open"]
     if args.n:  # the child of an in-process run: its own process, its own peak memory
         line = in_process(args.n, args.workload == "open", args.in_process_checks)
@@ -372,6 +376,7 @@ def main() -> None:
                 if True:
                     extra = ["--shapes-scale", str(args.shapes_scale)]
                     extra += ["--in-process-checks", str(args.in_process_checks)]
+                    extra += ["--ages", args.ages]
                     cmd = [sys.executable, __file__, "--n", str(n), "--workload", wl, *extra]
                     subprocess.run(cmd, check=True)
     n_http = min(args.http_n, args.max_n)

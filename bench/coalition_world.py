@@ -33,6 +33,9 @@ PARTIES = 20
 N_AREAS, N_SITES, N_AORS = 100_000, 10_000, 50_000
 #: Scales the shape counts (smoke runs only; every figure is taken at 1.0).
 SHAPES_SCALE = [1.0]
+#: Report ages: ``mix`` (the issue's world) or ``fresh`` (every report 0-2 min old, the
+#: world the earlier engine figures were taken in; docs/design/index.md says why both).
+AGES = ["mix"]
 N_FRIENDLIES = 1000
 #: Friendlies are checked at most this long after their last report.
 FRIENDLY_MAX_AGE_S = 5.5 * 3600
@@ -101,13 +104,15 @@ def _rel(rng: np.random.Generator, owner: Array, open_world: bool) -> list[list[
 
 
 def _ages(rng: np.random.Generator, n: int) -> Array:
-    """60 % 0-2 min, 30 % 2-30 min, 10 % 30 min-6 h."""
+    """60 % 0-2 min, 30 % 2-30 min, 10 % 30 min-6 h; every one 0-2 min in the ``fresh``
+    variant (``AGES``). The same draws either way: the worlds differ only in ages."""
     u = rng.random(n)
-    return np.where(
+    mixed = np.where(
         u < 0.6,
         rng.uniform(0, 120, n),
         np.where(u < 0.9, rng.uniform(120, 1800, n), rng.uniform(1800, 6 * 3600, n)),
     )
+    return mixed if AGES[0] == "mix" else mixed % 120.0
 
 
 def _circles(rng: np.random.Generator, n: int, r_lo: float, r_hi: float, ow: bool) -> Things:
@@ -122,7 +127,8 @@ def _offset(lat: Array, lon: Array, north_m: Array, east_m: Array) -> tuple[Arra
 
 
 def build(n: int, open_world: bool) -> World:
-    """The world with ``n`` assets (plus the friendlies); the same draws for both worlds."""
+    """The world with ``n`` assets (plus the friendlies); the same draws for both worlds;
+    its name says the ages when they are ``fresh`` (``coalition-fresh``, ``open-fresh``)."""
     rng = np.random.default_rng(SEED)
     party = np.arange(n) % PARTIES
     rel = _rel(rng, party, open_world)
@@ -150,7 +156,7 @@ def build(n: int, open_world: bool) -> World:
     sigma = f_cep / CEP_OVER_SIGMA
     rep_lat, rep_lon = _offset(then_lat, then_lon, rng.normal(0, sigma), rng.normal(0, sigma))
     return World(
-        name="open" if open_world else "coalition",
+        name=("open" if open_world else "coalition") + ("" if AGES[0] == "mix" else "-fresh"),
         ids=[f"a{i}" for i in range(n)] + [f"f{i}" for i in range(m)],
         party=np.concatenate([party, f_party]),
         rel=rel + f_rel,

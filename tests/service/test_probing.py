@@ -159,10 +159,13 @@ def _cell_distance_m(lattice: Lattice, a: tuple[float, float], b: tuple[float, f
 
 
 def _coarse_reach_m(lattice: Lattice, cep_obs: float, speed_mps: float = 60 / 3.6) -> float:
-    """The most a fresh report (10 m CEP, seconds old) reaches on the lattice."""
+    """The most a fresh report (10 m CEP, seconds old) reaches on the lattice: its accuracy
+    rounded up, its age the greatest over the check's bucket and the report's own (the
+    lattice's inputs, docs/design/security.md §2)."""
     from deconfliction.domain import geo
 
-    reach = float(lattice.up(geo.r99(10) + speed_mps * (lattice.step_s + 60)))
+    accuracy = float(lattice.up(geo.r99(10)))
+    reach = float(lattice.up(accuracy + speed_mps * (2 * lattice.step_s + 60)))
     return geo.widen(reach + float(lattice.up(geo.r99(cep_obs))) + 2 * lattice.half_diagonal_m)
 
 

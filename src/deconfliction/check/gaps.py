@@ -8,7 +8,7 @@ past the horizon are found on the lattice and name their party only.
 
 from __future__ import annotations
 
-from deconfliction.check import answer
+from deconfliction.check import answer, withheld
 from deconfliction.check.evaluation import Evaluation
 from deconfliction.domain import geo
 
@@ -56,18 +56,16 @@ def withheld_past_horizon(ev: Evaluation) -> None:
         ev.clat,
         ev.clon,
         ev.tb,
-        ev.r_obs_q + 3 * ev.hd + lattice.cell_m,
-        min_age_s=max(0.0, ev.horizon - step),
+        withheld.lattice_radius(ev),
+        # Two steps: the report's own bucket may add one to its greatest age.
+        min_age_s=max(0.0, ev.horizon - 2 * step),
         lookahead_s=step,
     )
     slots = g.slots[~ev.vis(g.slots)]
     if len(slots) == 0:
         return
-    _, age_q = lattice.bucket_ages(ev.tb, table.t0[slots])
-    c0lat, c0lon = lattice.centres(table.lat[slots], table.lon[slots])
-    d = geo.haversine_m(ev.clat, ev.clon, c0lat, c0lon)
-    reach_q = lattice.up(table.a[slots] + table.v[slots] * age_q)
-    within = (age_q >= ev.horizon) & (d <= geo.widen(reach_q + ev.r_obs_q + 2 * ev.hd))
+    c = withheld.coarse_inputs(ev, slots)
+    within = (c.age_max >= ev.horizon) & (c.d <= geo.widen(c.reach_q + ev.r_obs_q + 2 * ev.hd))
     for slot in slots[within].tolist():
         asset_id = table.ids[slot]
         assert asset_id is not None

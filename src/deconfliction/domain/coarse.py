@@ -69,6 +69,25 @@ class Lattice:
         """The start of the time bucket holding ``t``."""
         return math.floor(t / self.step_s) * self.step_s
 
+    # -- a withheld asset's inputs: what the lattice reads of it, and all it reads ---------
+
+    def report_interval(self, t0: Any) -> tuple[Any, Any]:
+        """A report time as its ``step_s`` bucket ``[lo, hi)``."""
+        lo = np.floor(np.asarray(t0) / self.step_s) * self.step_s
+        return lo, lo + self.step_s
+
+    def interval_ages(self, tb: float, lo: Any, hi: Any) -> tuple[Any, Any]:
+        """Least and greatest ``|t − t0|`` over ``t`` in the bucket ``[tb, tb + step_s]`` and
+        ``t0`` in ``[lo, hi]``: the corners give the greatest; the gap between the two
+        intervals, or 0 where they meet, the least."""
+        end = tb + self.step_s
+        greatest = np.maximum(
+            np.maximum(np.abs(tb - lo), np.abs(tb - hi)),
+            np.maximum(np.abs(end - lo), np.abs(end - hi)),
+        )
+        least = np.maximum(0.0, np.maximum(tb - hi, lo - end))
+        return least, greatest
+
     def bucket_ages(self, tb: float, t0: Any) -> tuple[Any, Any]:
         """Least and greatest ``|t − t0|`` over the bucket ``[tb, tb + step_s]``."""
         a1 = np.abs(tb - t0)
