@@ -106,6 +106,17 @@ class PurgeCutoffs:
 
 
 @dataclass(frozen=True, slots=True)
+class TakCursor:
+    """A TAK certificate's cursor (``store/tak_cursors.py``): its unit, the last outbox
+    position written to one of its connections, the device those entries were addressed to."""
+
+    unit_id: str
+    seq: int
+    device_uid: str | None = None
+    callsign: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     """An API token as stored: never the secret, only its SHA-256 hash."""
 
@@ -434,12 +445,13 @@ class Store(Protocol):
         ...
 
     # -- TAK cursors (store/tak_cursors.py) ---------------------------------------------------
-    def tak_cursor(self, cert_id: str) -> int | None:
-        """The last outbox position written to a TAK certificate's connections, if stored."""
+    def tak_cursor(self, cert_id: str) -> TakCursor | None:
+        """The last outbox position written to a TAK certificate's connections (and the
+        device it was addressed to), if stored."""
         ...
 
-    def save_tak_cursors(self, cursors: Mapping[str, tuple[str, int]], at: str) -> None:
-        """Store ``cert_id → (unit_id, seq)`` in one transaction, each only moving forward
+    def save_tak_cursors(self, cursors: Mapping[str, TakCursor], at: str) -> None:
+        """Store ``cert_id → cursor`` in one transaction, each only moving forward
         (delivery bookkeeping: no event)."""
         ...
 

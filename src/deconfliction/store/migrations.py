@@ -411,7 +411,9 @@ _TAK_CURSORS = Migration(
         # One row per certificate (its serial, as the gateway prints it): the last outbox
         # position written to one of its connections; delivery bookkeeping like a webhook's
         # ``delivered_seq``, not an event (docs/design/cot.md, "Cursors that survive a
-        # restart"). ``unit_id`` lets a deleted unit's rows go with it; ``updated_at`` ages
+        # restart"). ``device_uid``/``callsign``: the device the entries were addressed to,
+        # so that what is sent again is the same event (same uid) as what may have arrived.
+        # ``unit_id`` lets a deleted unit's rows go with it; ``updated_at`` ages
         # out the rows of certificates that no longer connect. Self-contained: renumber
         # freely if another migration lands first.
         """
@@ -419,6 +421,8 @@ _TAK_CURSORS = Migration(
             cert_id {key_text} PRIMARY KEY,
             unit_id {key_text} NOT NULL,
             seq BIGINT NOT NULL,
+            device_uid TEXT,
+            callsign TEXT,
             updated_at {key_text} NOT NULL
         )
         """,
