@@ -1,11 +1,12 @@
 """The TAK cursor survives a restart (issue 26, item 3), over the real server, real TLS and
 pytak receivers, on both backends.
 
-A drone team's client receives notifications, drops off, misses some, comes back and
-receives those, and more are created while it is connected; the server is then killed
-(SIGKILL: no shutdown code runs) or stopped (SIGTERM) and started again on the same data.
-The client reconnecting receives every outbox entry it had not received, none is lost,
-and nothing from before its stored cursor comes again. In the SIGKILL case the stored
+Two devices of a drone team (a certificate each) receive notifications. One drops off, misses
+some, comes back and receives those, and more are created while it is connected; the other
+stays away from then on. The server is then killed (SIGKILL: no shutdown code runs) or
+stopped (SIGTERM) and started again on the same data. Each device reconnecting receives
+every outbox entry it had not received, none is lost, and nothing from before its stored
+cursor comes again. In the SIGKILL case the stored
 cursor is also moved back, as if the crash had come before its last write: what comes
 again must be the same events, by uid, that the client already has (a TAK client keeps
 one copy). docs/design/cot.md, "Cursors that survive a restart".
@@ -31,6 +32,7 @@ pytestmark = [
 
 UNIT = "a-drones"
 DEVICE = "ANDROID-drones-restart"
+DEVICE2 = "ANDROID-drones-away"
 ROUTE_INTO_A = {"type": "LineString", "coordinates": [[36.6, 48.5], [35.4, 48.5]]}
 
 
@@ -49,6 +51,7 @@ class Team:
         self.coord_b = issue(self.data_dir, "coordinator", "b-team")
         self.op_a = issue(self.data_dir, "operator", UNIT)
         self.drones: Issued = issue_client(self.data_dir, UNIT, root / "drones")
+        self.drones2: Issued = issue_client(self.data_dir, UNIT, root / "drones2")
         self.moves = 0
 
     def _server(self) -> Server:
@@ -99,20 +102,27 @@ class Team:
             cursor = store.tak_cursor(cert_id)
         return -1 if cursor is None else cursor.seq
 
-    def serial(self) -> str:
-        """The certificate's serial as the gateway keys its cursor, once stored."""
+    def serial(self, device: str) -> str:
+        """The serial of the certificate whose cursor addresses ``device``, once stored."""
 
-        def stored() -> list[tuple[str, str]]:
+        def stored() -> list[str]:
             with store_at(self.data_dir) as store:
-                return [r for r in _all_cursors(store) if r[1] == UNIT]
+                rows = store._fetch(
+                    "SELECT cert_id FROM tak_cursors WHERE device_uid = ?", (device,)
+                )
+            return [str(r[0]) for r in rows]
 
-        rows: list[tuple[str, str]] = wait_for(stored)
-        assert len(rows) == 1, rows
-        return str(rows[0][0])
+        serials: list[str] = wait_for(stored)
+        assert len(serials) == 1, serials
+        return serials[0]
 
 
-def _all_cursors(store: Any) -> list[tuple[str, str]]:
-    return [(row[0], row[1]) for row in store._fetch("SELECT cert_id, unit_id FROM tak_cursors")]
+def hello(rx: Receiver, device: str, team: Team) -> None:
+    """The device says who it is (a position report), as ATAK does on connecting."""
+    rx.send(cot(device, 48.2, 35.2))
+    wait_for(
+        lambda: any(u["uid"] == device for u in team.get(team.admin, "/v1/tak/status")["unbound"])
+    )
 
 
 def message_ids(received: list[Received]) -> dict[str, str]:
@@ -136,12 +146,12 @@ def expected_id(entry: dict[str, Any]) -> str:
 def received_all(rx: Receiver, entries: list[dict[str, Any]]) -> dict[str, str]:
     want = {expected_id(e) for e in entries}
 
-    def done() -> dict[str, str] | None:
+    def done() -> tuple[dict[str, str]] | None:
         got = message_ids(rx.received())
-        return got if want <= set(got) else None
+        return (got,) if want <= set(got) else None
 
     try:
-        found: dict[str, str] = wait_for(done, 30)
+        (found,) = wait_for(done, 30)
     except AssertionError:
         got = set(message_ids(rx.received()))
         raise AssertionError(f"missing {sorted(want - got)}") from None
@@ -161,17 +171,18 @@ def team(tmp_path: Path) -> Iterator[Team]:
 def test_a_client_reconnecting_after_a_restart_gets_what_it_had_not_received(
     team: Team, stop: str
 ) -> None:
-    # Connected: it says who it is (its position report), then is told of two arrivals.
+    # Two devices of the team connected; each says who it is, then is told of two arrivals.
     rx1 = Receiver(team.tls_port, team.drones)
-    rx1.send(cot(DEVICE, 48.2, 35.2))
-    wait_for(
-        lambda: any(u["uid"] == DEVICE for u in team.get(team.admin, "/v1/tak/status")["unbound"])
-    )
+    hello(rx1, DEVICE, team)
+    away = Receiver(team.tls_port, team.drones2)
+    hello(away, DEVICE2, team)
     team.move_in(2)
     phase_a = team.outbox()
     assert phase_a, "the movements told the drone team"
     got_a = received_all(rx1, phase_a)
+    away_a = received_all(away, phase_a)
     rx1.close()
+    away.close()  # the second device stays away until after the restart
 
     # Away: two more arrivals, and one of the first answered over HTTP (an ``answered``
     # entry, which the old restart behaviour, "the unit's unanswered notifications",
@@ -190,7 +201,9 @@ def test_a_client_reconnecting_after_a_restart_gets_what_it_had_not_received(
     rx2 = Receiver(team.tls_port, team.drones)
     got_b = received_all(rx2, phase_b)
     assert not set(got_b) & {expected_id(e) for e in phase_a}
-    serial = team.serial()
+    serial = team.serial(DEVICE)
+    serial2 = team.serial(DEVICE2)
+    assert team.stored_cursor(serial2) >= phase_a[-1]["seq"]
     wait_for(lambda: team.stored_cursor(serial) >= phase_b[-1]["seq"])  # written, not timed
 
     # Connected again: two more arrivals; then the server dies, whatever it had written.
@@ -213,6 +226,16 @@ def test_a_client_reconnecting_after_a_restart_gets_what_it_had_not_received(
         stored = phase_a[-1]["seq"]
 
     team.restart()
+    # The device that was away gets exactly what was created since it left, none lost.
+    back = Receiver(team.tls_port, team.drones2)
+    try:
+        got_back = received_all(back, phase_b + phase_c)
+        assert not set(got_back) & set(away_a)
+        assert all(DEVICE2 in uid for uid in got_back.values())  # addressed as before
+    finally:
+        back.close()
+
+    # The device connected at the stop: what it had not received, at least once.
     rx3 = Receiver(team.tls_port, team.drones)
     try:
         after = [e for e in team.outbox() if e["seq"] > stored]
