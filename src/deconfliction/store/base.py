@@ -25,7 +25,7 @@ Conventions shared by all backends:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,6 +103,17 @@ class PurgeCutoffs:
 
     by_party: dict[str, str | None]
     default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TakCursor:
+    """A TAK certificate's cursor (``store/tak_cursors.py``): its unit, the last outbox
+    position written to one of its connections, the device those entries were addressed to."""
+
+    unit_id: str
+    seq: int
+    device_uid: str | None = None
+    callsign: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +442,25 @@ class Store(Protocol):
         self, webhook_id: str, attempts: int, next_attempt_at: str, error: str
     ) -> None:
         """A delivery failed: count it and schedule the next attempt."""
+        ...
+
+    # -- TAK cursors (store/tak_cursors.py) ---------------------------------------------------
+    def tak_cursor(self, cert_id: str) -> TakCursor | None:
+        """The last outbox position written to a TAK certificate's connections (and the
+        device it was addressed to), if stored."""
+        ...
+
+    def save_tak_cursors(self, cursors: Mapping[str, TakCursor], at: str) -> None:
+        """Store ``cert_id → cursor`` in one transaction, each only moving forward
+        (delivery bookkeeping: no event)."""
+        ...
+
+    def drop_tak_cursors(self, cert_ids: Collection[str]) -> int:
+        """Forget the cursors of these (revoked) certificates; how many there were."""
+        ...
+
+    def purge_tak_cursors(self, before: str) -> int:
+        """Forget the cursors that last moved before ``before``; how many."""
         ...
 
 

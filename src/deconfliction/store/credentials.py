@@ -5,7 +5,8 @@ Deleting a unit, in the same transaction as the deletion (``retire_unit``):
 * retires its id (``retired_ids``): creating a unit with that id again, by any party, is
   refused exactly like creating one that exists (``AlreadyExists``);
 * revokes every token of the unit (one ``token``/``revoke`` event each);
-* removes the unit's webhooks (one ``webhook``/``delete`` event each).
+* removes the unit's webhooks (one ``webhook``/``delete`` event each) and its TAK
+  certificates' cursors (``store/tak_cursors.py``; bookkeeping, no event).
 
 Revoking a token also removes the webhooks it registered (``drop_webhooks_of_token``): a
 stolen coordinator token must not leave a subscription behind that keeps sending the
@@ -67,6 +68,8 @@ class CredentialSQL(BackendSQL):
             )
             for (webhook_id,) in webhooks:
                 self._drop_webhook(webhook_id, at, actor, f"unit {unit_id} deleted")
+            # Its TAK certificates can never connect again: their cursors are dead rows.
+            self._execute("DELETE FROM tak_cursors WHERE unit_id = ?", (unit_id,))
 
     def drop_webhooks_of_token(self, token_id: str, at: str, actor: str) -> None:
         """Remove the webhooks a (revoked) token registered."""

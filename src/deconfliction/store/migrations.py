@@ -404,6 +404,32 @@ _RETIRED_IDS = Migration(
     ),
 )
 
+_TAK_CURSORS = Migration(
+    9,
+    "TAK cursors: how far each client certificate was sent its unit's outbox",
+    (
+        # One row per certificate (its serial, as the gateway prints it): the last outbox
+        # position written to one of its connections; delivery bookkeeping like a webhook's
+        # ``delivered_seq``, not an event (docs/design/cot.md, "Cursors that survive a
+        # restart"). ``device_uid``/``callsign``: the device the entries were addressed to,
+        # so that what is sent again is the same event (same uid) as what may have arrived.
+        # ``unit_id`` lets a deleted unit's rows go with it; ``updated_at`` ages
+        # out the rows of certificates that no longer connect. Self-contained: renumber
+        # freely if another migration lands first.
+        """
+        CREATE TABLE tak_cursors (
+            cert_id {key_text} PRIMARY KEY,
+            unit_id {key_text} NOT NULL,
+            seq BIGINT NOT NULL,
+            device_uid TEXT,
+            callsign TEXT,
+            updated_at {key_text} NOT NULL
+        )
+        """,
+        "CREATE INDEX tak_cursors_by_unit ON tak_cursors (unit_id)",
+    ),
+)
+
 #: Every migration, in the order applied; versions are 1, 2, 3, ...
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL,
@@ -414,6 +440,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _PROBING_CAUSE,
     _NOTIFICATION_PARTS,
     _RETIRED_IDS,
+    _TAK_CURSORS,
 )
 
 

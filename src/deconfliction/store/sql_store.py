@@ -1,7 +1,7 @@
 """The ``Store`` both backends share: every entity's SQL put together, and the schema.
 
 ``SQLStore`` is the mixins of the shared SQL (objects, tokens, reports, checks, the event
-log, the audit chain and retention, notifications and their outbox, webhooks) on one
+log, the audit chain and retention, notifications and their outbox, webhooks, TAK cursors) on one
 base, plus what is the same around them: bringing the schema up to date with the shared
 migrations, the time a write records, a closed store refusing calls. ``SQLiteStore`` and
 ``PostgresStore`` add only their connections, transactions, locking and the real
@@ -25,6 +25,7 @@ from deconfliction.store.migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, Di
 from deconfliction.store.notifications import NotificationSQL
 from deconfliction.store.objects import ObjectSQL
 from deconfliction.store.reports import ReportSQL
+from deconfliction.store.tak_cursors import TakCursorSQL
 from deconfliction.store.times import format_time
 from deconfliction.store.token_records import TokenSQL
 from deconfliction.store.webhooks import WebhookSQL
@@ -51,6 +52,7 @@ class SQLStore(
     EventSQL,
     NotificationSQL,
     WebhookSQL,
+    TakCursorSQL,
 ):
     """The shared part of a SQL ``Store``; a backend sets these attributes and implements
     the ``BackendSQL`` primitives and ``close``."""

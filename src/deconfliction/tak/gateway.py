@@ -169,6 +169,11 @@ class Gateway:
         if self._udp is not None:
             self._udp.close()
         await self.connections.cancel_all()
+        if self.outbound is not None:  # what each client was sent, kept for its reconnect
+            try:
+                self.outbound.cursors.save()
+            except Exception:
+                log.exception("cannot store the TAK cursors while stopping")
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)

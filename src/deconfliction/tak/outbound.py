@@ -6,7 +6,9 @@ The service side of the TAK outbound feed (network: :mod:`deconfliction.tak.stre
   (:meth:`Notifications.stream_page`): each outbox entry of the client's unit
   becomes a GeoChat message (:func:`~deconfliction.cot.notices.notification_text`)
   and, for an announced arrival, a marker at its entry point. A client that
-  connects gets what its certificate missed (:meth:`CotOutbound.backlog`).
+  connects gets what its certificate missed (:meth:`CotOutbound.backlog`), by the
+  certificate's cursor kept in the store (:mod:`deconfliction.tak.cursors`); an entry
+  sent again is the same event (same uid), so a TAK client keeps one copy.
 - **The picture**: what :class:`~deconfliction.service.map.MapView` shows the
   client's party (releasability applied there), as CoT
   (:class:`~deconfliction.cot.picture.Picture`). :class:`PictureChanges`, a write
@@ -51,6 +53,7 @@ from deconfliction.service.errors import Forbidden, ServiceError
 from deconfliction.service.kinds import ASSET
 from deconfliction.service.map import FRESH_S, MapView
 from deconfliction.store.times import format_time
+from deconfliction.tak.cursors import Cursors
 from deconfliction.usecases import UseCases
 
 log = logging.getLogger("deconfliction.cot.notices")
@@ -65,6 +68,21 @@ DEFAULT_CHAT_CEP_M = 100.0
 MAX_REPLY_MATCHES = 10
 #: Object kinds whose writes change the picture.
 PICTURE_KINDS = frozenset({"asset", "movement", "area", "site", "party", "equipment_type", "unit"})
+
+
+#: Outbox events that happen once per notification: their message needs no position.
+ONCE = frozenset({"created", "answered"})
+
+
+def message_id(notification_id: str, event: str, position: int | None) -> str:
+    """A GeoChat message id that is the same whenever the entry is sent (after a reconnect,
+    after a restart), so the chat event's uid is too and a TAK client keeps one copy:
+    ``<notification id>.<event>``, and the outbox position for an event that recurs
+    (``repeated``, ``escalated``). The backlog of unanswered notifications sends each as
+    ``created``: the message the client had if it had the entry."""
+    if event in ONCE or position is None:
+        return f"{notification_id}.{event}"
+    return f"{notification_id}.{event}.{position}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +114,13 @@ class Client:
 
 @dataclass
 class Delivery:
-    """Outbox entries rendered for a client: ``(seq, events)`` in order."""
+    """Outbox entries rendered for a client: ``(seq, events)`` in order; ``client``: the
+    client as they were addressed (a backlog goes to the device its certificate's entries
+    went to last, until the device says who it is)."""
 
     entries: list[tuple[int, list[CotEvent]]]
     cursor: int
+    client: Client | None = None
 
 
 class PictureChanges:
@@ -175,7 +196,7 @@ class CotOutbound:
         self.service.hooks.append(self.changes)
         self.horizon = timedelta(hours=self.service.settings.horizon_hours)
         #: certificate → the last outbox position written to one of its connections.
-        self._cursors: dict[str, int] = {}
+        self.cursors = Cursors(self.store)
         self._party_kinds: dict[str, str] = {}
         #: asset id → the report time of the newest marker pushed (never move back).
         self._pushed: dict[str, datetime] = {}
@@ -200,22 +221,23 @@ class CotOutbound:
         return None
 
     # -- notifications ---------------------------------------------------------------------
-    def cursor(self, client: Client) -> int | None:
-        return self._cursors.get(client.cert_id)
-
     def delivered(self, client: Client, seq: int) -> None:
-        """The entries up to ``seq`` were written to one of the certificate's connections."""
-        if seq > self._cursors.get(client.cert_id, 0):
-            self._cursors[client.cert_id] = seq
+        """The entries up to ``seq`` were written to one of the certificate's connections
+        (memory; the publisher writes it to the store in batches)."""
+        self.cursors.moved(client.cert_id, client.unit_id, seq, client.uid, client.callsign)
 
     def backlog(self, client: Client) -> Delivery:
         """What a connecting client gets: the outbox after its certificate's cursor, or
         (first connection, or more missed than :data:`MAX_BACKLOG`) its unit's
-        unanswered notifications; the cursor moves to the end either way."""
-        after = self._cursors.get(client.cert_id)
-        if after is not None:
-            delivery = self.after(client, after, MAX_BACKLOG + 1)
+        unanswered notifications; the cursor moves to the end either way. Addressed to the
+        device the certificate's entries last went to, so what comes again has its uid."""
+        known = self.cursors.get(client.cert_id)
+        if known is not None and client.uid is None and known.device_uid is not None:
+            client = replace(client, uid=known.device_uid, callsign=known.callsign)
+        if known is not None:
+            delivery = self.after(client, known.seq, MAX_BACKLOG + 1)
             if len(delivery.entries) <= MAX_BACKLOG:
+                delivery.client = client
                 return delivery
         with self.service.lock:
             end = self.store.last_outbox_seq()  # first: a newer entry comes again, not never
@@ -225,8 +247,8 @@ class CotOutbound:
             kinds = self._kinds()
         rows.sort(key=lambda r: (r["deadline"] is None, r["deadline"] or "", r["created_at"]))
         now = self.now()
-        entries = [(end, self._render(client, view(r), "created", now, kinds)) for r in rows]
-        return Delivery(entries, end)
+        entries = [(end, self._render(client, view(r), "created", None, now, kinds)) for r in rows]
+        return Delivery(entries, end, client)
 
     def last_outbox_seq(self) -> int:
         with self.service.lock:
@@ -241,7 +263,9 @@ class CotOutbound:
         entries = [
             (
                 int(item["position"]),
-                self._render(client, item["notification"], item["event"], now, kinds),
+                self._render(
+                    client, item["notification"], item["event"], int(item["position"]), now, kinds
+                ),
             )
             for item in page
         ]
@@ -253,6 +277,7 @@ class CotOutbound:
         client: Client,
         notification: dict[str, Any],
         event: str,
+        position: int | None,
         now: datetime,
         kinds: dict[str, str],
     ) -> list[CotEvent]:
@@ -263,7 +288,7 @@ class CotOutbound:
                 now=now,
                 recipient_uid=client.uid or client.unit_id,
                 recipient_callsign=client.callsign,
-                message_id=f"{notification['id']}.{event}.{int(now.timestamp() * 1000)}",
+                message_id=message_id(str(notification["id"]), event, position),
             )
         ]
         if event in ("created", "repeated"):

@@ -16,6 +16,10 @@ second anyway (other processes' writes, missed rings). Each pass:
 Reads run on the gateway's executor (they take the service lock, so they read
 after any write in progress committed). A client attaching gets its backlog and
 its party's picture under the same lock as a pass, so it misses nothing between.
+
+Each wake also writes the certificates' cursors to the store when due
+(:class:`~deconfliction.tak.cursors.Cursors`: about once a second while entries are
+delivered, and at once after a client disconnects), off the event loop.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Publisher:
         """A TLS client connected: its missed notifications, then its party's picture."""
         async with self._lock:
             delivery = await self._run(self.outbound.backlog, feed.client)
+            if delivery.client is not None and feed.client.uid is None:
+                feed.client = delivery.client  # addressed as the entries sent before
             feed.cursor = delivery.cursor
             for seq, events in delivery.entries:
                 feed.push_messages(events, "notification", seq)
@@ -95,6 +101,8 @@ class Publisher:
 
     def detach(self, feed: ClientFeed) -> None:
         self.feeds.discard(feed)
+        self.outbound.cursors.save_soon()  # what it was sent, stored before it reconnects
+        self._changed.set()
         parties = {f.client.party_id for f in self.feeds}
         for party in list(self._pictures):
             if party not in parties:
@@ -112,10 +120,12 @@ class Publisher:
         bell = self.outbound.bell.waiter()
         rang = bell[1]
         try:
+            await self._expire_cursors()
             while True:
                 await _any((rang, self._changed), self.poll_s)
                 rang.clear()
                 self._changed.clear()
+                await self._save_cursors()
                 if not self.feeds:
                     self.outbound.changes.take()  # nobody to tell
                     continue
@@ -130,6 +140,25 @@ class Publisher:
         finally:
             changes.waker = None
             self.outbound.bell.discard(bell)
+
+    # -- cursors -------------------------------------------------------------------------
+    async def _save_cursors(self) -> None:
+        cursors = self.outbound.cursors
+        if not cursors.due():
+            return
+        try:
+            await self._run(cursors.save)
+        except Exception:  # kept in memory and written at the next wake
+            log.exception("cannot store the TAK cursors; trying again")
+
+    async def _expire_cursors(self) -> None:
+        try:
+            expired = await self._run(self.outbound.cursors.expire)
+        except Exception:
+            log.exception("cannot expire old TAK cursors")
+            return
+        if expired:
+            log.info("forgot %d TAK cursors silent for over a year", expired)
 
     # -- picture -------------------------------------------------------------------------
     async def _read_picture(self, party: str) -> dict[str, _Shown]:

@@ -138,6 +138,8 @@ class StreamServer:
         if self.revocations is not None and self.revocations.is_revoked(serial):
             self.stats.refused["revoked"] += 1
             log.warning("tls %s refused: certificate serial %s is revoked", peer, serial)
+            if self.outbound is not None and serial:
+                self.outbound.cursors.revoked(str(serial))
             return None
         identity = peer_identity(writer.get_extra_info("peercert"))
         if identity is None:
@@ -218,6 +220,8 @@ class StreamServer:
             end = f"connection error: {exc}"
         finally:
             self.connections.forget(stats)
+            if stats.revoked and stats.serial and self.outbound is not None:
+                self.outbound.cursors.revoked(stats.serial)
             if stats.feed is not None:
                 if self.publisher is not None:
                     self.publisher.detach(stats.feed)
