@@ -119,7 +119,7 @@ def _brute_gather(
 ) -> set[int]:
     slots = np.flatnonzero(table.has[: len(table.ids)])
     age = np.where(table.anywhere[slots], 0.0, np.abs(t - table.t0[slots]))
-    age_max = np.maximum(age, np.abs(t + look - table.t0[slots]))
+    age_max = np.minimum(np.maximum(age, np.abs(t + look - table.t0[slots])), max_age)
     d = geo.haversine_m(lat, lon, table.lat[slots], table.lon[slots])
     reach = geo.widen(table.a[slots] + table.v[slots] * age_max + r_obs) * (1 + kernels.REL)
     keep = (age >= min_age) & (age <= max_age) & (d <= reach)

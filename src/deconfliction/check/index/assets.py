@@ -490,8 +490,9 @@ class AssetTable:
         """Every slot with a report aged within [min_age_s, max_age_s] at ``t`` that
         could be within reach of the point at some time in [t, t + lookahead_s]: its
         distance is at most ``widen(a + v·age' + r_obs)·(1 + 1e-9)`` for its greatest age
-        ``age'`` over that interval; and every slot placed anywhere (age 0). The slack
-        only keeps more. Distances and ages are exact, for the caller's exact test.
+        ``age'`` over that interval, capped at ``max_age_s`` (a caller asks of no age
+        beyond it); and every slot placed anywhere (age 0). The slack only keeps more.
+        Distances and ages are exact, for the caller's exact test.
 
         Compiled loops (``compiled.gather``) unless the table is the numpy reference."""
         if self.compiled:
@@ -516,7 +517,7 @@ class AssetTable:
             age = age[keep]
         dist = haversine_m(lat, lon, self.lat[slots], self.lon[slots])
         # Within its own reach at its greatest age (a slot anywhere: its reach is the earth).
-        age_max = np.maximum(age, np.abs(t + lookahead_s - self.t0[slots]))
+        age_max = np.minimum(np.maximum(age, np.abs(t + lookahead_s - self.t0[slots])), max_age_s)
         near = dist <= self.reach_m(slots, age_max, r_obs) * (1.0 + kernels.REL)
         if not near.all():
             slots, dist, age = slots[near], dist[near], age[near]
@@ -541,7 +542,8 @@ class AssetTable:
         if min_age > max_age_s or max_age < min_age_s:
             return None
         age_bound = min(max_age, max_age_s)
-        return float(_widen(bucket.max_a + bucket.max_v * age_bound + r_obs))
+        # Every member's own bound (gather's, with its slack) is within it.
+        return float(_widen(bucket.max_a + bucket.max_v * age_bound + r_obs)) * (1.0 + kernels.REL)
 
     def reach_m(self, slots: IntArray, age_s: FloatArray, r_obs: float) -> FloatArray:
         """The widened reach of each slot at the given ages (what the exact test compares)."""

@@ -65,13 +65,7 @@ def _row_of(lat: float, cell_deg: float, n_rows: int) -> int:
     return min(n_rows - 1, int((lat + 90.0) / cell_deg))
 
 
-def _visit(
-    p1: float,
-    c1: float,
-    qlon: float,
-    p2: float,
-    cos_p2: float,
-    lon: float,
+def _bound(
     t0: float,
     a: float,
     v: float,
@@ -80,30 +74,46 @@ def _visit(
     min_age: float,
     max_age: float,
     lookahead: float,
-    exact_r: float,
 ) -> tuple[bool, float, float]:
-    """One member: whether it is kept, its distance and its age."""
+    """A member's age window, then its own bound: (in the window, bound, age)."""
     age = abs(t - t0)
     if age < min_age or age > max_age:
         return False, 0.0, age
-    if exact_r >= 0.0:
-        bound = exact_r  # radius query: the plain distance, no slack
-    else:
-        # Its greatest age over [t, t + lookahead] (|t' − t0| is convex in t').
-        older = abs(t + lookahead - t0)
-        age_max = age if age > older else older
-        reach = (a + v * age_max + r_obs) * (1.0 + SPHERE_ERROR) + ABSOLUTE_SLACK_M
-        bound = reach * (1.0 + REL)
+    # Its greatest age over [t, t + lookahead] (|t' − t0| is convex in t'), capped.
+    older = abs(t + lookahead - t0)
+    age_max = min(age if age > older else older, max_age)
+    reach = (a + v * age_max + r_obs) * (1.0 + SPHERE_ERROR) + ABSOLUTE_SLACK_M
+    return True, reach * (1.0 + REL), age
+
+
+def _near(
+    p1: float,
+    c1: float,
+    qlon: float,
+    dlon: float,
+    p2: float,
+    cos_p2: float,
+    lon: float,
+    bound: float,
+) -> tuple[bool, float]:
+    """Whether a member is within ``bound`` of the point, and its distance (exact when
+    kept). ``dlon``: the search cap's tangent-meridian half-width in degrees (360:
+    none), which holds every member's bound (``AssetTable._bucket_radius``)."""
     dp = p2 - p1
     if abs(dp) * EARTH_RADIUS_M > bound * (1.0 + REL) + _BAND_MARGIN_M:
-        return False, 0.0, age
+        return False, 0.0
+    dl = lon - qlon
+    if dlon < 180.0:
+        wrapped = dl - 360.0 if dl > 180.0 else (dl + 360.0 if dl < -180.0 else dl)
+        if abs(wrapped) > dlon + 1e-9:
+            return False, 0.0
     # deconfliction.domain.geo.haversine_m, operation for operation.
-    dl = (lon - qlon) * _RAD
+    dl = dl * _RAD
     s1 = math.sin(dp * 0.5)
     s2 = math.sin(dl * 0.5)
     h = s1 * s1 + c1 * cos_p2 * (s2 * s2)
     d = 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(h, 1.0)))
-    return d <= bound, d, age
+    return d <= bound, d
 
 
 def _ranges(
@@ -168,6 +178,7 @@ def _scan(
     Appends the kept ones (slot; distance and age) to ``out_s`` and ``out_f`` from
     ``n_out``; returns the new length. ``data`` is the snapshot's (``Snapshot.data``),
     ``cols`` the table's (lat, lon, t0, a, v)."""
+    radius_only = exact_r >= 0.0  # a radius query: that plain distance, no time rule
     p1 = qlat * _RAD
     c1 = math.cos(p1)
     n_keys = keys.size
@@ -201,10 +212,16 @@ def _scan(
             for j in range(j_lo, j_hi):
                 if not alive[j]:
                     continue
-                keep, d, age = _visit(
-                    p1, c1, qlon, data[0, j], data[1, j], data[2, j], data[3, j], data[4, j],
-                    data[5, j], t, r_obs, min_age, max_age, lookahead, exact_r,
-                )  # fmt: skip
+                # A radius query reads only the position rows (no age, no reach).
+                bound, age = exact_r, 0.0
+                if not radius_only:
+                    ok, bound, age = _bound(
+                        data[3, j], data[4, j], data[5, j], t, r_obs, min_age, max_age,
+                        lookahead,
+                    )  # fmt: skip
+                    if not ok:
+                        continue
+                keep, d = _near(p1, c1, qlon, dlon, data[0, j], data[1, j], data[2, j], bound)
                 if keep:
                     out_s[n_out] = members[j]
                     out_f[0, n_out] = d
@@ -214,11 +231,15 @@ def _scan(
         s = extra[j]
         if estamp[j] != stamp[s]:
             continue
+        bound, age = exact_r, 0.0
+        if not radius_only:
+            ok, bound, age = _bound(
+                cols[2, s], cols[3, s], cols[4, s], t, r_obs, min_age, max_age, lookahead
+            )
+            if not ok:
+                continue
         p2 = cols[0, s] * _RAD
-        keep, d, age = _visit(
-            p1, c1, qlon, p2, math.cos(p2), cols[1, s], cols[2, s], cols[3, s], cols[4, s], t,
-            r_obs, min_age, max_age, lookahead, exact_r,
-        )  # fmt: skip
+        keep, d = _near(p1, c1, qlon, dlon, p2, math.cos(p2), cols[1, s], bound)
         if keep:
             out_s[n_out] = s
             out_f[0, n_out] = d
@@ -229,7 +250,8 @@ def _scan(
 
 if AVAILABLE:
     _row_of = _jit(_row_of)
-    _visit = _jit(_visit)
+    _bound = _jit(_bound)
+    _near = _jit(_near)
     _ranges = _jit(_ranges)
     scan = _jit(_scan)
 else:
