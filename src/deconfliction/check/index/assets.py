@@ -441,7 +441,10 @@ class AssetTable:
 
     def warm(self) -> None:
         """Build every bucket's snapshot (compiled) or every cell's member array (the
-        reference) now, after a bulk load, rather than on first read."""
+        reference) now, after a bulk load, rather than on first read; and compile the
+        loops (or load them from numba's cache)."""
+        if self.compiled:
+            compiled.prime(self)
         for bucket in self.buckets.values():
             if self.compiled:
                 bucket.build(self)

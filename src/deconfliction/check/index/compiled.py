@@ -134,3 +134,14 @@ def radius_query(table: Table, lat: float, lon: float, radius_m: float) -> IntAr
             table, bucket, n, lat, lon, widened, 0.0, 0.0, 0.0, math.inf, 0.0, radius_m
         )
     return table._out_s[:n].copy()
+
+
+def prime(table: Table) -> None:
+    """Compile (or load from the cache) the loop now, not at the first check."""
+    grid = table.grid
+    e = _EMPTY
+    kernels.scan(
+        e.keys, e.starts, e.members, e.alive, e.data, _EMPTY_I, _EMPTY_I, table.stamp,
+        table.cols, grid._ncols_array, grid.cell_deg, grid.max_cols,
+        0.0, 0.0, 1.0, 0.0, 0.0, 0.0, math.inf, 0.0, -1.0, table._out_s, table._out_f, 0,
+    )  # fmt: skip
