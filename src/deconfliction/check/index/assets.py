@@ -25,17 +25,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from deconfliction.check.index import compiled, kernels, presence
+from deconfliction.check.index.buckets import Bucket, Gathered
 from deconfliction.check.index.grid import CellGrid
 from deconfliction.domain.geo import (
     ABSOLUTE_SLACK_M,
     SPHERE_ERROR,
     haversine_m,
-    haversine_scalar_m,
 )
 from deconfliction.domain.limits import ANYWHERE_REACH_M
 
@@ -44,54 +44,6 @@ FloatArray = npt.NDArray[np.float64]
 
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
-
-
-@dataclass(slots=True)
-class _Bucket:
-    cells: dict[int, set[int]] = field(default_factory=dict)
-    # The members of a cell as an array, built on first read, dropped on change.
-    arrays: dict[int, IntArray] = field(default_factory=dict)
-    # Every member as one array, for a read of the whole bucket (an old report's reach
-    # spans more cells than the bucket has): built on first read, dropped on change.
-    whole: IntArray | None = None
-    count: int = 0
-    max_a: float = 0.0
-    max_v: float = 0.0
-    # How many members hold max_a and max_v: when the last of them leaves, the bounds
-    # are recomputed from the members (``stale``), so they shrink with their members.
-    at_max_a: int = 0
-    at_max_v: int = 0
-    stale: bool = False
-    # Report times of members ever placed here (only widen, so they stay bounds; the
-    # bucket's width bounds them anyway).
-    min_t0: float = math.inf
-    max_t0: float = -math.inf
-
-    def changed(self, ckey: int) -> None:
-        """A member joined or left cell ``ckey``: its cached arrays are out of date."""
-        self.arrays.pop(ckey, None)
-        self.whole = None
-
-    def hold_a(self, a: float, n: int = 1) -> None:
-        if a > self.max_a:
-            self.max_a, self.at_max_a = a, n
-        elif a == self.max_a:
-            self.at_max_a += n
-
-    def hold_v(self, v: float, n: int = 1) -> None:
-        if v > self.max_v:
-            self.max_v, self.at_max_v = v, n
-        elif v == self.max_v:
-            self.at_max_v += n
-
-
-@dataclass(slots=True)
-class Gathered:
-    """Slots gathered near a point, with their distance and report age at ``t``."""
-
-    slots: IntArray
-    dist_m: FloatArray
-    age_s: FloatArray
 
 
 def _widen(radius: FloatArray | float) -> FloatArray | float:
@@ -105,7 +57,10 @@ class AssetTable:
         cell_deg: float = 0.05,
         bucket_s: float = 600.0,
         presence_cell_deg: float = 0.5,
+        compiled: bool | None = None,
     ) -> None:
+        #: Queries run the compiled loops (kernels.py); False: the numpy reference alone.
+        self.compiled = kernels.AVAILABLE if compiled is None else compiled
         self.grid = CellGrid(cell_deg)
         self.presence_grid = CellGrid(presence_cell_deg)
         self.bucket_s = bucket_s
@@ -116,19 +71,24 @@ class AssetTable:
         self.party = np.empty(0, dtype=np.int32)
         self.type_code = np.empty(0, dtype=np.int32)
         self.rel_code = np.empty(0, dtype=np.int32)
-        self.v = np.empty(0, dtype=np.float64)
+        #: lat, lon, t0, a, v (below) are the rows of ``cols``.
+        self.cols = np.empty((5, 0), dtype=np.float64)
+        self.v = self.cols[4]
         self.has = np.empty(0, dtype=bool)
-        self.lat = np.empty(0, dtype=np.float64)
-        self.lon = np.empty(0, dtype=np.float64)
-        self.t0 = np.empty(0, dtype=np.float64)
-        self.a = np.empty(0, dtype=np.float64)
+        self.lat, self.lon, self.t0, self.a = self.cols[:4]
         self.bucket_of = np.empty(0, dtype=np.int64)
         self.cell_of = np.empty(0, dtype=np.int64)
         self.pcell_of = np.empty(0, dtype=np.int64)
+        #: Each placement's stamp (a new one per report taken): an overlay entry of a
+        #: bucket counts only while the slot still holds the stamp it was filed under.
+        self.stamp = np.empty(0, dtype=np.int64)
+        self._next_stamp = 0
+        #: The slot's position in its bucket's snapshot (-1: none; buckets.py).
+        self.snap_pos = np.empty(0, dtype=np.int64)
         self.anywhere = np.empty(0, dtype=bool)
         #: Slots placed anywhere (in no bucket), gathered by every query.
         self.anywhere_slots: set[int] = set()
-        self.buckets: dict[int, _Bucket] = {}
+        self.buckets: dict[int, Bucket] = {}
         self.presence: dict[int, set[int]] = {}
         #: Bumped by every registration change (upsert, remove; not reports): a cache of
         #: assets read from the store, kept by the report path, is good while it holds.
@@ -145,22 +105,27 @@ class AssetTable:
             ("party", -1),
             ("type_code", -1),
             ("rel_code", -1),
-            ("v", 0.0),
             ("has", False),
-            ("lat", 0.0),
-            ("lon", 0.0),
-            ("t0", 0.0),
-            ("a", 0.0),
             ("bucket_of", -1),
             ("cell_of", -1),
             ("pcell_of", -1),
+            ("stamp", -1),
+            ("snap_pos", -1),
             ("anywhere", False),
         ):
             arr = getattr(self, name)
             grown = np.full(capacity, fill, dtype=arr.dtype)
             grown[:old] = arr[:old]
             setattr(self, name, grown)
+        # The report and speed columns are rows of one array: one argument to a loop.
+        cols = np.zeros((5, capacity), dtype=np.float64)
+        cols[:, :old] = self.cols[:, :old]
+        self.cols = cols
+        self.lat, self.lon, self.t0, self.a, self.v = cols
         self._capacity = capacity
+        # The compiled queries' output (slot; distance and age): every placed slot fits.
+        self._out_s = np.empty(capacity, dtype=np.int64)
+        self._out_f = np.empty((2, capacity), dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.slot_of)
@@ -246,7 +211,7 @@ class AssetTable:
         bkey = int(t0 // self.bucket_s)
         bucket = self.buckets.get(bkey)
         if bucket is None:
-            bucket = self.buckets[bkey] = _Bucket()
+            bucket = self.buckets[bkey] = Bucket()
         ckey = self.grid.key(lat, lon)
         members = bucket.cells.get(ckey)
         if members is None:
@@ -254,6 +219,11 @@ class AssetTable:
         else:
             members.add(slot)
         bucket.changed(ckey)
+        stamp = self._next_stamp
+        self._next_stamp += 1
+        bucket.join(slot, stamp)
+        self.stamp[slot] = stamp
+        self.snap_pos[slot] = -1
         bucket.count += 1
         bucket.hold_a(a)
         if t0 < bucket.min_t0:
@@ -309,6 +279,10 @@ class AssetTable:
         members = bucket.cells[ckey]
         members.discard(slot)
         bucket.changed(ckey)
+        bucket.forget(int(self.snap_pos[slot]))
+        self.snap_pos[slot] = -1
+        self.stamp[slot] = self._next_stamp  # its overlay entry no longer counts
+        self._next_stamp += 1
         if not members:
             del bucket.cells[ckey]
         bucket.count -= 1
@@ -321,7 +295,7 @@ class AssetTable:
             del self.presence[pkey]
         self.has[slot] = False
 
-    def _leaving(self, bucket: _Bucket, slot: int) -> None:
+    def _leaving(self, bucket: Bucket, slot: int) -> None:
         """A member leaves (before its arrays change): the last one holding a bound makes
         the bucket's bounds stale."""
         if self.a[slot] >= bucket.max_a:
@@ -333,7 +307,7 @@ class AssetTable:
             if bucket.at_max_v <= 0:
                 bucket.stale = True
 
-    def _refresh(self, bucket: _Bucket) -> None:
+    def _refresh(self, bucket: Bucket) -> None:
         """Recompute a stale bucket's bounds from its members."""
         members = np.fromiter(
             itertools.chain.from_iterable(bucket.cells.values()), dtype=np.int64, count=bucket.count
@@ -387,9 +361,13 @@ class AssetTable:
         old_b = self.bucket_of[slots]
         old_c = self.cell_of[slots]
         old_p = self.pcell_of[slots]
+        # Every report taken is a new placement for the snapshots (they copy the report).
+        stamps = np.arange(self._next_stamp, self._next_stamp + len(slots))
+        self._next_stamp += len(slots)
+        old_pos = self.snap_pos[slots]
         buckets = self.buckets
         presence = self.presence
-        for slot, nb, nc, npk, h, ob, oc, op in zip(
+        for slot, nb, nc, npk, h, ob, oc, op, st, pos in zip(
             slots.tolist(),
             bkeys.tolist(),
             ckeys.tolist(),
@@ -398,10 +376,13 @@ class AssetTable:
             old_b.tolist(),
             old_c.tolist(),
             old_p.tolist(),
+            stamps.tolist(),
+            old_pos.tolist(),
             strict=True,
         ):
             if h:  # its bounds are held again below, in whichever bucket it lands
                 self._leaving(buckets[ob], slot)
+                buckets[ob].forget(pos)
             if not (h and ob == nb and oc == nc):
                 if h:
                     obucket = buckets[ob]
@@ -415,7 +396,7 @@ class AssetTable:
                         del buckets[ob]
                 nbucket = buckets.get(nb)
                 if nbucket is None:
-                    nbucket = buckets[nb] = _Bucket()
+                    nbucket = buckets[nb] = Bucket()
                 nmembers = nbucket.cells.get(nc)
                 if nmembers is None:
                     nbucket.cells[nc] = {slot}
@@ -423,6 +404,7 @@ class AssetTable:
                     nmembers.add(slot)
                 nbucket.changed(nc)
                 nbucket.count += 1
+            buckets[nb].join(slot, st)
             if not h or op != npk:
                 if h:
                     pm = presence[op]
@@ -453,11 +435,20 @@ class AssetTable:
         self.bucket_of[slots] = bkeys
         self.cell_of[slots] = ckeys
         self.pcell_of[slots] = pkeys
+        self.stamp[slots] = stamps
+        self.snap_pos[slots] = -1
         return len(slots)
 
     def warm(self) -> None:
-        """Build every cell's member array now (after a bulk load) rather than on first read."""
+        """Build every bucket's snapshot (compiled) or every cell's member array (the
+        reference) now, after a bulk load, rather than on first read; and compile the
+        loops (or load them from numba's cache)."""
+        if self.compiled:
+            compiled.prime(self)
         for bucket in self.buckets.values():
+            if self.compiled:
+                bucket.build(self)
+                continue
             for key, members in bucket.cells.items():
                 if key not in bucket.arrays:
                     bucket.arrays[key] = np.fromiter(members, dtype=np.int64, count=len(members))
@@ -465,7 +456,7 @@ class AssetTable:
     # -- queries ------------------------------------------------------------------------
 
     def _bucket_slots(
-        self, bucket: _Bucket, lat: float, lon: float, radius_m: float
+        self, bucket: Bucket, lat: float, lon: float, radius_m: float
     ) -> list[IntArray]:
         cells = bucket.cells
         if self.grid.count_within(lat, radius_m) >= len(cells):
@@ -500,21 +491,20 @@ class AssetTable:
         lookahead_s: float = 0.0,
     ) -> Gathered:
         """Every slot with a report aged within [min_age_s, max_age_s] at ``t`` that
-        could be within reach of the point at some time in [t, t + lookahead_s]
-        (a superset; distances and ages are exact for the exact test)."""
+        could be within reach of the point at some time in [t, t + lookahead_s]: its
+        distance is at most ``widen(a + v·age' + r_obs)·(1 + 1e-9)`` for its greatest age
+        ``age'`` over that interval, capped at ``max_age_s`` (a caller asks of no age
+        beyond it); and every slot placed anywhere (age 0). The slack only keeps more.
+        Distances and ages are exact, for the caller's exact test.
+
+        Compiled loops (``compiled.gather``) unless the table is the numpy reference."""
+        if self.compiled:
+            return compiled.gather(self, lat, lon, t, r_obs, min_age_s, max_age_s, lookahead_s)
         parts: list[IntArray] = []
         for bucket in self.buckets.values():
-            if bucket.stale:
-                self._refresh(bucket)
-            lo = bucket.min_t0
-            hi = bucket.max_t0
-            min_age = max(0.0, lo - t - lookahead_s, t - hi)
-            max_age = max(abs(t + lookahead_s - lo), abs(t - hi), abs(t - lo))
-            if min_age > max_age_s or max_age < min_age_s:
-                continue
-            age_bound = min(max_age, max_age_s)
-            radius = _widen(bucket.max_a + bucket.max_v * age_bound + r_obs)
-            parts.extend(self._bucket_slots(bucket, lat, lon, float(radius)))
+            radius = self._bucket_radius(bucket, t, r_obs, min_age_s, max_age_s, lookahead_s)
+            if radius is not None:
+                parts.extend(self._bucket_slots(bucket, lat, lon, radius))
         if self.anywhere_slots:
             parts.append(np.fromiter(self.anywhere_slots, dtype=np.int64))
         if not parts:
@@ -529,7 +519,34 @@ class AssetTable:
             slots = slots[keep]
             age = age[keep]
         dist = haversine_m(lat, lon, self.lat[slots], self.lon[slots])
+        # Within its own reach at its greatest age (a slot anywhere: its reach is the earth).
+        age_max = np.minimum(np.maximum(age, np.abs(t + lookahead_s - self.t0[slots])), max_age_s)
+        near = dist <= self.reach_m(slots, age_max, r_obs) * (1.0 + kernels.REL)
+        if not near.all():
+            slots, dist, age = slots[near], dist[near], age[near]
         return Gathered(slots, dist, age)
+
+    def _bucket_radius(
+        self,
+        bucket: Bucket,
+        t: float,
+        r_obs: float,
+        min_age_s: float,
+        max_age_s: float,
+        lookahead_s: float,
+    ) -> float | None:
+        """How far from the point the bucket must be read (None: no member's age fits)."""
+        if bucket.stale:
+            self._refresh(bucket)
+        lo = bucket.min_t0
+        hi = bucket.max_t0
+        min_age = max(0.0, lo - t - lookahead_s, t - hi)
+        max_age = max(abs(t + lookahead_s - lo), abs(t - hi), abs(t - lo))
+        if min_age > max_age_s or max_age < min_age_s:
+            return None
+        age_bound = min(max_age, max_age_s)
+        # Every member's own bound (gather's, with its slack) is within it.
+        return float(_widen(bucket.max_a + bucket.max_v * age_bound + r_obs)) * (1.0 + kernels.REL)
 
     def reach_m(self, slots: IntArray, age_s: FloatArray, r_obs: float) -> FloatArray:
         """The widened reach of each slot at the given ages (what the exact test compares)."""
@@ -545,47 +562,13 @@ class AssetTable:
         radius_m: float,
     ) -> bool:
         """Whether ``party`` has any report younger than ``max_age_s`` within ``radius_m``."""
-        pgrid = self.presence_grid
-        base = party * (pgrid.n_rows * pgrid.max_cols)
-        centre = base + pgrid.key(lat, lon)
-        if self._fresh_in(self.presence.get(centre), lat, lon, t, max_age_s, radius_m):
-            return True
-        for key in pgrid.cells_within(lat, lon, radius_m):
-            if base + key != centre and self._fresh_in(
-                self.presence.get(base + key), lat, lon, t, max_age_s, radius_m
-            ):
-                return True
-        return False
-
-    def _fresh_in(
-        self,
-        members: set[int] | None,
-        lat: float,
-        lon: float,
-        t: float,
-        max_age_s: float,
-        radius_m: float,
-    ) -> bool:
-        if not members:
-            return False
-        # Usually the first few members settle it; the vectorised scan is the fallback.
-        for slot in itertools.islice(members, 8):
-            if (
-                abs(t - self.t0[slot]) < max_age_s
-                and haversine_scalar_m(lat, lon, float(self.lat[slot]), float(self.lon[slot]))
-                <= radius_m
-            ):
-                return True
-        slots = np.fromiter(members, dtype=np.int64, count=len(members))
-        fresh = slots[np.abs(t - self.t0[slots]) < max_age_s]
-        return bool(
-            fresh.size
-            and (haversine_m(lat, lon, self.lat[fresh], self.lon[fresh]) <= radius_m).any()
-        )
+        return presence.fresh(self, party, lat, lon, t, max_age_s, radius_m)
 
 
 def radius_query(table: AssetTable, lat: float, lon: float, radius_m: float) -> IntArray:
     """Slots whose latest report lies within ``radius_m`` of the point (no time rule)."""
+    if table.compiled:
+        return compiled.radius_query(table, lat, lon, radius_m)
     parts: list[IntArray] = []
     widened = float(_widen(radius_m))
     for bucket in table.buckets.values():
