@@ -59,7 +59,7 @@ def withheld_past_horizon(ev: Evaluation) -> None:
         withheld.lattice_radius(ev),
         # Two steps: the report's own bucket may add one to its greatest age.
         min_age_s=max(0.0, ev.horizon - 2 * step),
-        lookahead_s=step,
+        lookahead_s=2 * step,
     )
     slots = g.slots[~ev.vis(g.slots)]
     if len(slots) == 0:

@@ -15,7 +15,7 @@ import numpy as np
 
 from deconfliction.check import answer, gaps, likely, withheld
 from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
-from deconfliction.check.index.assets import Gathered
+from deconfliction.check.index.buckets import Gathered
 from deconfliction.check.index.shapes import Shape
 from deconfliction.domain import geo
 from deconfliction.domain.features import NOT_COMPARED
@@ -48,9 +48,11 @@ def evaluate(ev: Evaluation) -> CheckResult:
 def _gather(ev: Evaluation) -> Gathered:
     """One pass over the index for both asset passes: a superset of what the exact pass
     needs (reach of the point at [t, t + 60 s]) and of what the lattice pass needs (reach
-    of the cell's centre, within a half diagonal of the point, over its time bucket and the
-    next 60 s, with its rounded radius). Distances are from the point; ages from the
-    bucket's start, so the exact pass takes its own."""
+    of the cell's centre, within a half diagonal of the point, with its rounded radius,
+    over its time bucket; the report's own bucket adds one step to the greatest age, so
+    the window is two steps from the bucket's start and the ages two steps past the
+    horizon). Distances are from the point; ages from the bucket's start, so the exact
+    pass takes its own."""
     table = ev.view.assets
     if not ev.any_withheld_asset:  # the exact pass alone
         return table.gather(
@@ -67,8 +69,8 @@ def _gather(ev: Evaluation) -> Gathered:
         ev.lon,
         ev.tb,
         max(ev.r_obs, withheld.lattice_radius(ev) + ev.hd),
-        max_age_s=ev.horizon + step,
-        lookahead_s=step + ARRIVAL_LOOKAHEADS[0],
+        max_age_s=ev.horizon + 2 * step,
+        lookahead_s=max(2 * step, step + ARRIVAL_LOOKAHEADS[0]),
     )
 
 

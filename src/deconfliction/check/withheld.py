@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from deconfliction.check.evaluation import ARRIVAL_LOOKAHEADS, Evaluation
-from deconfliction.check.index.assets import Gathered
+from deconfliction.check.index.buckets import Gathered
 from deconfliction.domain import geo
 
 
@@ -154,8 +154,8 @@ def match_assets(ev: Evaluation, near: Gathered) -> None:
             ev.clon,
             ev.tb,
             extra,
-            max_age_s=ev.horizon + step,
-            lookahead_s=step + lookahead,
+            max_age_s=ev.horizon + 2 * step,
+            lookahead_s=2 * step + lookahead,
         )
         slots = g.slots[~ev.vis(g.slots)]
         hit, c = _coarse(ev, slots)
