@@ -48,8 +48,9 @@ from deconfliction.domain.result import CheckResult
 
 #: Speed assumed for an asset whose type is not (yet) in the catalogue: fail toward HOLD.
 UNKNOWN_TYPE_SPEED_KMH = 1000.0
-#: Cells whose nearby shapes are kept (``Engine.near_cell``).
-_NEAR_CACHE_MAX = 4096
+#: Cells whose nearby shapes are kept (``Engine.near_cell``): a unit checks where it
+#: operates, a few cells; thousands of entries would only be more for the collector.
+_NEAR_CACHE_MAX = 1024
 
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -96,9 +97,7 @@ class Engine:
         # Bumped by every registry change: what is withheld from whom is cached per asker.
         self._generation = 0
         self._withheld_cache: dict[str | None, tuple[int, int, bool, bool]] = {}
-        self._near_cache: dict[
-            tuple[float, float, float], tuple[int, list[tuple[Shape, float]]]
-        ] = {}
+        self._near_cache: dict[tuple[float, float, float], tuple[int, tuple[Shape, ...]]] = {}
         # What a check reads, built once over the containers above: they are changed in
         # place and never replaced (a new one would not be seen by the checks).
         self._view = CheckView(
@@ -338,14 +337,16 @@ class Engine:
             grown[: len(self._speed_override)] = self._speed_override
             self._speed_override = grown
 
-    def near_cell(self, clat: float, clon: float, radius_m: float) -> list[tuple[Shape, float]]:
+    def near_cell(self, clat: float, clon: float, radius_m: float) -> tuple[Shape, ...]:
         """Shapes near a lattice cell's centre, cached until the registry changes: units
-        check again and again where they operate, and this query is the lattice's cost."""
+        check again and again where they operate, and this query is the lattice's cost.
+        One tuple per entry (the shapes are the registry's own): one object for the
+        collector to scan, not one per shape."""
         key = (clat, clon, radius_m)
         hit = self._near_cache.get(key)
         if hit is not None and hit[0] == self._generation:
             return hit[1]
-        found = self.shapes.near(clat, clon, radius_m)
+        found = tuple(shape for shape, _ in self.shapes.near(clat, clon, radius_m))
         if len(self._near_cache) >= _NEAR_CACHE_MAX:
             self._near_cache.clear()
         self._near_cache[key] = (self._generation, found)

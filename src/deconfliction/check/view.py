@@ -62,7 +62,7 @@ class CheckView:
     assets: AssetTable
     shapes: ShapeIndex
     #: Shapes near a lattice cell's centre, cached by the engine (``Engine.near_cell``).
-    near_cell: Callable[[float, float, float], list[tuple[Shape, float]]]
+    near_cell: Callable[[float, float, float], tuple[Shape, ...]]
     parties: Mapping[str, Party]
     #: A dict, as ``domain.features.compare`` takes the catalogue.
     types: dict[str, EquipmentType]

@@ -175,7 +175,7 @@ def match_shapes(ev: Evaluation, operating: set[int]) -> None:
     if not ev.any_withheld_shape:
         return
     step = ev.lattice.step_s
-    for shape, _ in ev.view.near_cell(ev.clat, ev.clon, ev.r_obs_q + ev.hd):
+    for shape in ev.view.near_cell(ev.clat, ev.clon, ev.r_obs_q + ev.hd):
         if shape.kind == "aor":
             if shape.party == ev.asker_code:
                 continue
