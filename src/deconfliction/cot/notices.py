@@ -38,6 +38,7 @@ CAUSE_TITLES = {
     "unannounced_entry": "UNANNOUNCED ENTRY",
     "hold_on_your_asset": "HOLD ON YOUR ASSET",
     "escalation": "ESCALATION",
+    "probing_suspected": "POSSIBLE PROBING",
 }
 EVENT_TITLES = {"repeated": "UPDATED", "escalated": "NOT ANSWERED IN TIME", "answered": "ANSWERED"}
 

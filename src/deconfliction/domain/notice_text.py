@@ -59,6 +59,19 @@ def humanise(message: str | None, now: datetime, tz: tzinfo | None = None) -> st
     return wording.tidy(INSTANT.sub(lambda m: when(m.group(0), now, tz), text))
 
 
+def deadline_line(view: Mapping[str, Any], now: datetime, tz: tzinfo | None = None) -> str:
+    """A web card's deadline, while it waits for an answer: "answer by 17:24Z (in 29 min)",
+    or "OVERDUE since …" once passed."""
+    deadline = view.get("deadline")
+    at = instant(str(deadline)) if deadline else None
+    if at is None or view.get("response") is not None:
+        return ""
+    verb = "answer by" if at >= now else "OVERDUE since"
+    return f"{verb} {when(str(deadline), now, tz)}"
+
+
 def web_text(view: Mapping[str, Any], now: datetime, tz: tzinfo | None = None) -> str:
-    """What a web card's message says (the rule is once per screen, not on the card)."""
-    return humanise(view.get("message"), now, tz)
+    """What a web card says in words: its deadline and its message (``web/js/inbox.js``;
+    the acknowledgement rule is once per screen, not on the card)."""
+    lines = (deadline_line(view, now, tz), humanise(view.get("message"), now, tz))
+    return "\n".join(line for line in lines if line)

@@ -64,10 +64,12 @@ def escalation_message(unit_id: str, cause: str, deadline: str | None) -> str:
     )
 
 
-def out_of_band_message(contact: str, unit_id: str, cause: str) -> str:
-    """A level-2 ``escalation``, to a party's out-of-band contact."""
+def out_of_band_message(contact: str, unit_id: str, cause: str, deadline: str | None = None) -> str:
+    """A level-2 ``escalation``, to a party's out-of-band contact (``deadline``: the
+    original's)."""
+    due = f" due {stamp(deadline)}" if deadline else ""
     return sentence(
         f"OUT-OF-BAND ESCALATION to {contact}: unit {unit_id} did not answer "
-        f"{cause_words(cause)} and nobody answered the escalation.",
+        f"{cause_words(cause)}{due} and nobody answered the escalation.",
         ACKNOWLEDGEMENT_MEANS,
     )

@@ -154,7 +154,10 @@ class Escalator:
             else:  # the last level (or a party without a cell): its out-of-band contact
                 payload = dict(base)
                 payload["message"] = out_of_band_message(
-                    contact or party_id, str(original["unit_id"]), str(original["cause"])
+                    contact or party_id,
+                    str(original["unit_id"]),
+                    str(original["cause"]),
+                    original["deadline"],
                 )
                 rows.append(
                     self.context.row(
