@@ -56,9 +56,13 @@ def test_each_cause_takes_its_answers(cause: str, ok: list[str], refused: list[s
 def test_the_deadline_is_the_lead_before_entry_but_never_in_the_past() -> None:
     now = FIXED_NOW
     assert deadline_for(now + timedelta(hours=2), now) == now + timedelta(minutes=90)
-    assert deadline_for(now + timedelta(minutes=10), now) == now
+    # Issue 24: never sooner than the least time to answer (5 min by default), not "now".
+    assert deadline_for(now + timedelta(minutes=10), now) == now + timedelta(minutes=5)
+    assert deadline_for(now, now) == now + timedelta(minutes=5)
     lead = timedelta(minutes=5)
     assert deadline_for(now + timedelta(hours=1), now, lead) == now + timedelta(minutes=55)
+    least = timedelta(minutes=12)
+    assert deadline_for(now + timedelta(minutes=10), now, lead, least) == now + least
 
 
 def test_the_card_shows_what_it_looks_like_and_what_tells_them_apart() -> None:

@@ -88,13 +88,16 @@ def test_the_demo_drone_team_is_told_and_briefed_before_the_wheeled_variant_arri
     assert briefing["deadline"] == arrival["deadline"]
     assert briefing["arrivals"] == [arrival["id"]]
     # Northland's cell is touched too (its sector holds the route from the start: its
-    # deadline is now, so it may already have escalated); Westmark's own units are not told.
+    # deadline is the least time to answer, 5 min, from when it was told: issue 24);
+    # Westmark's own units are not told.
     with server.client(issue(data_dir, "coordinator", NDF_CELL)) as http:
         cell = http.get(f"/v1/units/{NDF_CELL}/notifications").json()["items"]
         told = {n["cause"] for n in cell} - {"escalation"}
         assert told == {"announced_arrival", "recognition_briefing"}
         (cell_arrival,) = of(cell, "announced_arrival")
-        assert t(cell_arrival["deadline"]) - registered < timedelta(seconds=30)
+        due = t(cell_arrival["deadline"]) - t(cell_arrival["created_at"])
+        assert due == timedelta(minutes=5)
+        assert t(cell_arrival["deadline"]) - registered < timedelta(minutes=5, seconds=30)
         wma_items = http.get(
             f"/v1/units/{WMA_CELL}/notifications", params={"state": "all"}, headers=bearer(admin)
         ).json()["items"]

@@ -72,12 +72,13 @@ def test_the_code_is_the_tail_of_the_id_and_matches_longer_tails() -> None:
 
 
 def test_an_arrival_chat_carries_cause_asset_type_cue_deadline_and_how_to_answer() -> None:
-    text = notification_text(arrival())
+    text = notification_text(arrival(), now=FIXED_NOW)
     assert text.startswith("ANNOUNCED ARRIVAL [B5C6D7]")
     assert "Asset: Bastion-2 (Skyshield-W)" in text
     assert "looks like Radar R-9: launcher rails" in text
     assert "Variant of Skyshield-T" in text
-    assert "Answer by 2026-03-01T12:30:00Z: reply ACK B5C6D7" in text
+    # Issue 24: the time as HH:MMZ with how far it is, not the raw RFC 3339 instant.
+    assert "Answer by 12:30Z (in 30 min): reply ACK B5C6D7" in text
     assert "never approved" in text
     answered = notification_text(
         arrival(state="answered", response={"response": "acknowledged", "by": "Sgt A"}),

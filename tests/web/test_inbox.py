@@ -84,7 +84,12 @@ def test_the_drone_team_is_told_answers_checks_and_the_cell_sees_it(
         "#inbox-list article.notice[data-cause=announced_arrival]", has_text="Bastion-2"
     )
     expect(arrival).to_have_count(1)
-    expect(arrival).to_contain_text("received, never approved")
+    # Issue 24: the acknowledgement rule once per screen, not on every card; times as
+    # 17:24Z with how far they are, never a raw instant.
+    expect(page.locator("#inbox-rule")).to_contain_text("received, never approved")
+    assert page.inner_text("#inbox-view").count("never approved") == 1
+    expect(arrival.locator(".message")).to_contain_text(re.compile(r"\d\d:\d\dZ \("))
+    assert not re.search(r"\d{4}-\d\d-\d\dT", arrival.inner_text())
     arrival.locator("details.notice-card summary").click()
     card = arrival.locator("article.card")
     expect(card).to_contain_text("Skyshield-W")

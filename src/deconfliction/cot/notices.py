@@ -18,11 +18,14 @@ random). A reply may give the code, a longer tail of the id or the whole id;
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from deconfliction.cot.affiliation import assert_not_hostile, friendly_type_for
 from deconfliction.cot.event import UNKNOWN, CotEvent, Detail, Point, Remarks, document_time
+from deconfliction.domain.notice_text import humanise, when
+from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
+from deconfliction.domain.wording import with_article
 
 CODE_CHARS = 6
 ARRIVAL_UID_PREFIX = "deconfliction.arrival."
@@ -35,6 +38,7 @@ CAUSE_TITLES = {
     "unannounced_entry": "UNANNOUNCED ENTRY",
     "hold_on_your_asset": "HOLD ON YOUR ASSET",
     "escalation": "ESCALATION",
+    "probing_suspected": "POSSIBLE PROBING",
 }
 EVENT_TITLES = {"repeated": "UPDATED", "escalated": "NOT ANSWERED IN TIME", "answered": "ANSWERED"}
 
@@ -82,12 +86,21 @@ def _asset_line(view: Mapping[str, Any]) -> str | None:
         return f"Asset: {asset['callsign']} ({kind})" if kind else f"Asset: {asset['callsign']}"
     if view.get("details_withheld"):
         owner = view.get("owner_party_id")
-        return f"Asset: details withheld; a {kind} of {owner}" if kind else None
+        return f"Asset: details withheld; {with_article(str(kind))} of {owner}" if kind else None
     return None
 
 
-def notification_text(view: Mapping[str, Any], event: str = "created") -> str:
-    """The chat text of a notification (its API view) for an outbox event."""
+def notification_text(
+    view: Mapping[str, Any],
+    event: str = "created",
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+) -> str:
+    """The chat text of a notification (its API view) for an outbox event, as read at
+    ``now`` (times ``17:24Z (in 29 min)``, also in ``tz``, the unit's zone, when given).
+    Each GeoChat message is read on its own: every one ends with the acknowledgement rule,
+    exactly once."""
+    now = now or datetime.now(UTC)
     code = notification_code(str(view["id"]))
     title = CAUSE_TITLES.get(str(view.get("cause")), str(view.get("cause")).upper())
     prefix = "URGENT " if view.get("urgent") else ""
@@ -97,30 +110,37 @@ def notification_text(view: Mapping[str, Any], event: str = "created") -> str:
     lines = [head]
     response = view.get("response")
     if event == "answered" and isinstance(response, Mapping):
-        lines.append(f"Answered {response.get('response')} by {response.get('by')}.")
+        at = when(response.get("at"), now, tz)
+        lines.append(
+            f"Answered {response.get('response')} by {response.get('by')}"
+            + (f", {at}." if at else ".")
+        )
+        lines.append(ACKNOWLEDGEMENT_MEANS)
         return "\n".join(lines)
     if view.get("message"):
-        lines.append(str(view["message"]))
+        lines.append(humanise(str(view["message"]), now, tz))
     asset_line = _asset_line(view)
     if asset_line:
         lines.append(asset_line)
     lines.extend(_card_lines(view.get("card")))
     window = view.get("window")
     if isinstance(window, Mapping) and window.get("start"):
-        lines.append(f"Window: {window.get('start')} to {window.get('end') or 'open'}")
+        end = when(window.get("end"), now, tz) or "open"
+        lines.append(f"Window: {when(window.get('start'), now, tz)} to {end}")
     entry = view.get("entry")
     if isinstance(entry, Mapping) and entry.get("at"):
         where = entry.get("position")
         at = f" at {where['lat']}, {where['lon']}" if isinstance(where, Mapping) else ""
-        lines.append(f"Entry from {entry['at']}{at}")
+        lines.append(f"Entry from {when(entry['at'], now, tz)}{at}")
     if view.get("contact"):
         lines.append(f"Contact: {view['contact']}")
     verbs = answer_verbs(view.get("answers") or [])
     if view.get("state") in ("pending", "escalated") and verbs:
         deadline = view.get("deadline")
-        by = f" by {deadline}" if deadline else ""
+        by = f" by {when(deadline, now, tz)}" if deadline else ""
         how = " or ".join(f"{verb} {code}" for verb in verbs)
-        lines.append(f"Answer{by}: reply {how}. Acknowledgement means received, never approved.")
+        lines.append(f"Answer{by}: reply {how}.")
+    lines.append(ACKNOWLEDGEMENT_MEANS)
     return "\n".join(lines)
 
 
@@ -161,7 +181,7 @@ def arrival_marker(
         detail=Detail(
             callsign=callsign,
             remarks=Remarks(
-                text=f"Expected entry [{code}] from {entry.get('at')}: {kind}. "
+                text=f"Expected entry [{code}] from {when(entry.get('at'), now)}: {kind}. "
                 "Registered friendly or protected: a warning, never a target."
             ),
         ),

@@ -40,6 +40,8 @@ MAX_SPEED_KMH = 4_000.0
 COURSE_MAX_DEG = 360.0
 #: How long before an entry a unit must answer an announcement, minutes (one week).
 MAX_LEAD_MIN = 7 * 24 * 60.0
+#: The least time a unit is given to answer an announcement, minutes (one day).
+MAX_MIN_ANSWER_MIN = 24 * 60.0
 #: A token's lifetime, days (ten years).
 MAX_TOKEN_TTL_DAYS = 3_650.0
 #: Every time the service takes: reports, checks, windows (UTC, both ends included).

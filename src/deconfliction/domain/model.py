@@ -27,7 +27,7 @@ from pydantic import (
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from deconfliction.domain import geo, limits, vocabulary
+from deconfliction.domain import geo, limits, vocabulary, wording
 from deconfliction.domain.errors import DomainError
 
 #: A report more than this far in the future is rejected.
@@ -235,6 +235,17 @@ class Party(Model):
             "unit must answer its announcement (minutes); the service's default (30) if unset."
         ),
     )
+    min_answer_min: float | None = Field(
+        default=None,
+        ge=0,
+        le=limits.MAX_MIN_ANSWER_MIN,
+        allow_inf_nan=False,
+        description=(
+            "The least time this party's units are given to answer an announcement "
+            "(minutes): an announcement is due at the later of its lead-time deadline and "
+            "now plus this; the service's default (5) if unset."
+        ),
+    )
 
 
 class Unit(Windowed):
@@ -249,6 +260,22 @@ class Unit(Windowed):
         default_factory=list, max_length=64
     )
     coordination_cell: bool = False
+    time_zone: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "The unit's IANA time zone (e.g. Europe/Berlin): texts for it show local time "
+            "beside the UTC time. UTC alone if unset."
+        ),
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or wording.time_zone(value) is not None:
+            return value
+        if _is_stored(info):
+            return None  # written by another version: read as UTC, never refuse to load
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Berlin, UTC)")
 
     @cached_property
     def aor_shape(self) -> BaseGeometry:

@@ -77,9 +77,20 @@ def check_response(cause: str, response: object) -> str:
     return response
 
 
-def deadline_for(entry: datetime, now: datetime, lead: timedelta = DEFAULT_LEAD) -> datetime:
-    """docs/design/notifications.md: ``deadline = max(now, entry - lead)``."""
-    return max(now, entry - lead)
+#: The default least time to answer an announcement.
+DEFAULT_MIN_ANSWER = timedelta(minutes=5)
+
+
+def deadline_for(
+    entry: datetime,
+    now: datetime,
+    lead: timedelta = DEFAULT_LEAD,
+    min_answer: timedelta = DEFAULT_MIN_ANSWER,
+) -> datetime:
+    """docs/design/notifications.md: ``deadline = max(now + min_answer, entry - lead)``:
+    never sooner than a person could read it and answer (an asset already inside, or
+    one whose lead time has passed, is due ``min_answer`` after it is told)."""
+    return max(now + min_answer, entry - lead)
 
 
 def recognition_card(kind: EquipmentType, catalogue: Mapping[str, EquipmentType]) -> dict[str, Any]:
@@ -140,9 +151,13 @@ def card_summary(card: Mapping[str, Any]) -> str:
     return text
 
 
-def unannounced_message(callsign: str | None, party_name: str, unit_name: str) -> str:
-    who = callsign or f"An asset of {party_name}"
+def unannounced_message(
+    callsign: str | None, party_name: str, unit_name: str, seen: str | None = None
+) -> str:
+    """``unannounced_entry``'s first sentences (``seen``: the report's time, RFC 3339)."""
+    who = f"{callsign} ({party_name})" if callsign else f"An asset of {party_name}"
+    at = f" at {seen}" if seen else ""
     return (
-        f"URGENT: {who} ({party_name}) reported inside the area of {unit_name} "
+        f"URGENT: {who} reported inside the area of {unit_name}{at} "
         "without an announcement. Treat it as friendly until deconflicted."
     )

@@ -16,7 +16,9 @@ import orjson
 
 from deconfliction.domain import planning
 from deconfliction.domain.model import Area, Asset, EquipmentType, Movement, Unit, visible_to
+from deconfliction.domain.notice_words import arrival_message
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS, deadline_for
+from deconfliction.domain.wording import capitalised, with_article
 from deconfliction.notifications.aors import AorUnit, units_touching
 from deconfliction.notifications.briefing import Briefings
 from deconfliction.notifications.context import Pending, PlanContext, fmt
@@ -150,15 +152,13 @@ class Announcements:
         """``earlier`` (``latest``): the subject's unanswered (latest) announcement per
         unit, when the caller read them all at once; else one query here."""
         now = self.context.now()
-        deadline = deadline_for(entry, now, self._lead(unit.party_id))
+        lead, min_answer = self._lead(unit.party_id)
+        deadline = deadline_for(entry, now, lead, min_answer)
         card = self.context.card(kind)
         who, common = self._common(asset, kind, subject, window, geometry, releasable)
         verb = "is already inside" if already_inside else "can enter"
         entry_text = fmt(entry)
-        message = (
-            f"{who} {verb} the area of {unit.name} from {entry_text}; "
-            f"answer by {fmt(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
-        )
+        message = arrival_message(who, verb, unit.name, entry, deadline)
         subject_key = f"{subject[0]}:{subject[1]}"
         # What differs from unit to unit, over what is the same for all (the template's
         # keys come first, so the stored key order is the same either way).
@@ -229,8 +229,8 @@ class Announcements:
         party = self.context.party(asset.party_id)
         party_name = party.name if party else asset.party_id
         contact = (asset.contact if releasable else None) or (party.contact if party else None)
-        what = card["name"] if card else f"an asset of type {asset.type_id}"
-        who = f"{asset.callsign} ({what})" if releasable else f"A {what} of {party_name}"
+        what = with_article(card["name"]) if card else f"an asset of type {asset.type_id}"
+        who = f"{asset.callsign} ({what})" if releasable else f"{capitalised(what)} of {party_name}"
         common: dict[str, Any] = {
             "message": None,
             "subject": {"kind": subject[0], "id": subject[1] if releasable else None},
@@ -278,16 +278,23 @@ class Announcements:
 
         return bool(same(rows[-1]["payload"]) == same(payload))
 
-    def _lead(self, party_id: str) -> timedelta:
-        """The notified unit's party's lead time (per party configurable:
-        docs/design/notifications.md);
-        read once per party in a batch."""
+    def _lead(self, party_id: str) -> tuple[timedelta, timedelta]:
+        """The notified unit's party's lead time and least time to answer (each per party
+        configurable: docs/design/notifications.md); read once per party in a batch."""
 
-        def lead() -> timedelta:
+        def lead() -> tuple[timedelta, timedelta]:
+            settings = self.context.settings
             party = self.context.party(party_id)
-            if party is not None and party.announcement_lead_min is not None:
-                return timedelta(minutes=party.announcement_lead_min)
-            return timedelta(seconds=self.context.settings.announcement_lead_s)
+            lead_min = party.announcement_lead_min if party is not None else None
+            answer_min = party.min_answer_min if party is not None else None
+            return (
+                timedelta(minutes=lead_min)
+                if lead_min is not None
+                else timedelta(seconds=settings.announcement_lead_s),
+                timedelta(minutes=answer_min)
+                if answer_min is not None
+                else timedelta(seconds=settings.min_answer_s),
+            )
 
         return self.context.memoised(("lead", party_id), lead)
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.domain.model import Asset, EquipmentType, Unit
-from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
+from deconfliction.domain.notice_words import briefing_message
+from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS, card_summary
 from deconfliction.notifications.aors import AorUnit
 from deconfliction.notifications.context import Pending, PlanContext, fmt
 
@@ -69,17 +70,18 @@ class Briefings:
             row = pending.briefings.get(pending_id)
             if row is not None:  # created in this very batch: still a row in memory
                 add_arrival(row["payload"], arrival_id)
-                row["deadline"] = min(row["deadline"], due)
+                if due < row["deadline"]:
+                    row["deadline"] = due
+                    row["payload"]["message"] = briefing_message(
+                        self.context.card_summary(kind.id, card), due
+                    )
                 return
             arrivals, earliest = pending.repeats.get(pending_id, ([], due))
             arrivals.append(arrival_id)
             pending.repeats[pending_id] = (arrivals, min(earliest, due))
             return
         summary = self.context.card_summary(kind.id, card)
-        message = (
-            f"Recognition briefing: {summary}. Answer 'briefed' once your team "
-            f"knows what it looks like, by {fmt(deadline)}. {ACKNOWLEDGEMENT_MEANS}"
-        )
+        message = briefing_message(summary, deadline)
         row = self.context.row(
             unit_id=unit.id,
             party_id=unit.party_id,
@@ -150,6 +152,9 @@ class Briefings:
                 add_arrival(payload, arrival_id)
             old = row["deadline"]
             deadline = min(old, due) if old else due
+            if deadline != old and payload.get("card"):
+                # The message says the deadline: moved earlier, it says the new one.
+                payload["message"] = briefing_message(card_summary(payload["card"]), deadline)
             repeated.append((briefing_id, {"deadline": deadline, "payload": payload}))
         self.context.store.update_notifications(
             repeated, at=at, actor=actor, outbox_event="repeated"

@@ -24,6 +24,7 @@ from deconfliction.domain.model import (
     Unit,
     visible_to,
 )
+from deconfliction.domain.notice_words import sentence, stamp
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS, unannounced_message
 from deconfliction.notifications.announce import Announcements
 from deconfliction.notifications.aors import AorUnit, unit_of
@@ -286,10 +287,15 @@ class Entries:
             cause="unannounced_entry",
             urgent=True,
             payload={
-                "message": unannounced_message(
-                    asset.callsign if releasable else None, party_name, unit.name
-                )
-                + f" {ACKNOWLEDGEMENT_MEANS}",
+                "message": sentence(
+                    unannounced_message(
+                        asset.callsign if releasable else None,
+                        party_name,
+                        unit.name,
+                        stamp(seen),
+                    ),
+                    ACKNOWLEDGEMENT_MEANS,
+                ),
                 "asset": {"id": asset.id, "callsign": asset.callsign} if releasable else None,
                 "details_withheld": not releasable,
                 "owner_party_id": asset.party_id,

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
+from deconfliction.domain.notice_words import escalation_message, out_of_band_message
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS
 from deconfliction.notifications.bell import Bell
 from deconfliction.notifications.cells import CoordinationCells
@@ -132,10 +133,8 @@ class Escalator:
             if cells:
                 for cell in cells:
                     payload = dict(base)
-                    payload["message"] = (
-                        f"ESCALATION: unit {original['unit_id']} did not answer a "
-                        f"{original['cause'].replace('_', ' ')} by {original['deadline']}. "
-                        "Make sure it is told and answers."
+                    payload["message"] = escalation_message(
+                        str(original["unit_id"]), str(original["cause"]), original["deadline"]
                     )
                     rows.append(
                         self.context.row(
@@ -154,10 +153,11 @@ class Escalator:
                     )
             else:  # the last level (or a party without a cell): its out-of-band contact
                 payload = dict(base)
-                payload["message"] = (
-                    f"OUT-OF-BAND ESCALATION to {contact or party_id}: unit "
-                    f"{original['unit_id']} did not answer a "
-                    f"{original['cause'].replace('_', ' ')} and nobody answered the escalation."
+                payload["message"] = out_of_band_message(
+                    contact or party_id,
+                    str(original["unit_id"]),
+                    str(original["cause"]),
+                    original["deadline"],
                 )
                 rows.append(
                     self.context.row(

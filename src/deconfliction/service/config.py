@@ -41,6 +41,10 @@ class Settings:
     #: Notifications (docs/design/notifications.md): an announcement is due this long
     #: before the earliest entry (per-party leads are a later step).
     announcement_lead_s: float = 30 * 60.0
+    #: The least time a unit is given to answer an announcement (a party's
+    #: ``min_answer_min`` replaces it for its units): an arrival already inside, or one
+    #: whose lead time has passed, is due this long after it is sent, never at once.
+    min_answer_s: float = 5 * 60.0
     #: An unannounced entry or a HOLD on one's asset is due this long after it is sent.
     urgent_deadline_s: float = 10 * 60.0
     #: A HOLD on one's asset is told its owner once per (asset, asking party) in this long;

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deconfliction.domain import wording
 from deconfliction.domain.notifications import ACKNOWLEDGEMENT_MEANS, PROBING_SUSPECTED
 from deconfliction.service.ids import new_notification_id
 from deconfliction.store import Store
@@ -187,7 +188,8 @@ class ProbingAlerts:
         minutes = max(1, math.ceil((sweep.last_at - sweep.first_at) / 60))
         text = (
             f"Possible probing: unit {sweep.unit_id} ({party_id or 'no party'}) made "
-            f"{sweep.checks} checks in {minutes} min over {sweep.cells} map cells "
+            f"{sweep.checks} checks in {minutes} min, the last at "
+            f"{wording.rfc3339(sweep.last_at)}, over {sweep.cells} map cells "
             f"({'a grid pattern' if sweep.pattern == 'grid' else 'spread over an area'}). "
             "Someone may be using the check to map registered assets. Verify with the "
             f"unit's party before trusting it further. {ACKNOWLEDGEMENT_MEANS}"

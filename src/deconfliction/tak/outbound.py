@@ -28,7 +28,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
@@ -46,6 +46,7 @@ from deconfliction.cot.notices import (
 )
 from deconfliction.cot.picture import Picture
 from deconfliction.domain.model import Model, PositionReport
+from deconfliction.domain.wording import time_zone
 from deconfliction.notifications.inbox import UNANSWERED, view
 from deconfliction.service import follow
 from deconfliction.service.access import Principal
@@ -245,9 +246,12 @@ class CotOutbound:
                 unit_id=client.unit_id, states=UNANSWERED, answered=False, limit=MAX_UNANSWERED
             )
             kinds = self._kinds()
+            zone = self._zone(client.unit_id)
         rows.sort(key=lambda r: (r["deadline"] is None, r["deadline"] or "", r["created_at"]))
         now = self.now()
-        entries = [(end, self._render(client, view(r), "created", None, now, kinds)) for r in rows]
+        entries = [
+            (end, self._render(client, view(r), "created", None, now, kinds, zone)) for r in rows
+        ]
         return Delivery(entries, end, client)
 
     def last_outbox_seq(self) -> int:
@@ -259,12 +263,19 @@ class CotOutbound:
         with self.service.lock:
             page = self.uc.notifications.stream_page(client.unit_id, after, limit)
             kinds = self._kinds()
+            zone = self._zone(client.unit_id) if page else None
         now = self.now()
         entries = [
             (
                 int(item["position"]),
                 self._render(
-                    client, item["notification"], item["event"], int(item["position"]), now, kinds
+                    client,
+                    item["notification"],
+                    item["event"],
+                    int(item["position"]),
+                    now,
+                    kinds,
+                    zone,
                 ),
             )
             for item in page
@@ -280,8 +291,10 @@ class CotOutbound:
         position: int | None,
         now: datetime,
         kinds: dict[str, str],
+        zone: tzinfo | None = None,
     ) -> list[CotEvent]:
-        text = notification_text(notification, event)
+        # Times relative to the service's clock, which the deadlines are kept by.
+        text = notification_text(notification, event, self.service.clock.now(), zone)
         out = [
             chat_event(
                 text,
@@ -297,6 +310,11 @@ class CotOutbound:
             if marker is not None:
                 out.append(marker)
         return out
+
+    def _zone(self, unit_id: str) -> tzinfo | None:
+        """The unit's own time zone, if it has one (under the service lock)."""
+        stored = self.store.get("unit", unit_id)
+        return time_zone(stored.data.get("time_zone")) if stored is not None else None
 
     def _kinds(self) -> dict[str, str]:
         """Party id → kind (under the service lock)."""

@@ -1,9 +1,12 @@
 // The signed-in unit's inbox: its notifications, live (server-sent events read with fetch),
 // most urgent first, each with its recognition card and the answers it takes. A count of the
 // unanswered ones sits in the top bar; an urgent one raises a high-contrast banner (no sound).
-// An acknowledgement means "received", never "approved" — every card says so.
+// An acknowledgement means "received", never "approved": the screen says so once, at its top
+// (three times per card was noise a tired operator learns to skip). Times read
+// "17:24Z (in 29 min)", in the unit's own time zone too, and keep counting (when.js).
 import { api, ApiError } from "/web/js/api.js";
-import { $, clear, duration, h, utc, words } from "/web/js/dom.js";
+import { $, clear, h, words } from "/web/js/dom.js";
+import { humanise, parts, when } from "/web/js/when.js";
 import { formatLatLon, formatMgrs } from "/web/js/coords.js";
 import { noticeCard } from "/web/js/cards.js";
 import { follow } from "/web/js/sse.js";
@@ -13,7 +16,6 @@ const BY_KEY = "deconfliction.answeredBy";
 const SHOWN = 100;
 /** Live events are drawn together, at most this often (a replayed history is thousands). */
 const RENDER_MS = 150;
-const RECEIVED = "Acknowledging means received, never approved: it says you were told, not that anything is cleared or permitted.";
 
 const CAUSE = {
   announced_arrival: "Announced arrival",
@@ -40,8 +42,9 @@ export function byUrgency(a, b) {
 }
 
 export class Inbox {
-  constructor({ unitId, catalogue, onUnauthorised, onOpen }) {
+  constructor({ unitId, timeZone, catalogue, onUnauthorised, onOpen }) {
     this.unitId = unitId;
+    this.timeZone = timeZone || null; // the unit's IANA zone, if it has one
     this.catalogue = catalogue; // async () => Map(type id → type)
     this.byId = new Map();
     this.items = new Map(); // notification id → its newest view
@@ -133,19 +136,19 @@ export class Inbox {
     if (!urgent.length) return;
     const first = urgent[0];
     $("alert-text").textContent =
-      `URGENT (${urgent.length}): ${CAUSE[first.cause] || words(first.cause)} — ${first.message}`;
+      `URGENT (${urgent.length}): ${CAUSE[first.cause] || words(first.cause)} — ${humanise(first.message, Date.now(), this.timeZone)}`;
   }
 
   item(n) {
     const answered = !unanswered(n);
-    const parts = [];
-    const row = (k, v) => v && parts.push(h("dt", {}, k), h("dd", {}, v));
+    const facts = [];
+    const row = (k, v) => v && facts.push(h("dt", {}, k), h("dd", {}, v));
     if (n.asset) row("asset", n.asset.callsign || n.asset.id);
     else if (n.details_withheld) row("asset", "details withheld");
-    if (n.window) row("window", `${utc(n.window.start)} – ${utc(n.window.end)}`);
+    if (n.window) row("window", [this.time(n.window.start), " – ", n.window.end ? this.time(n.window.end) : "open"]);
     if (n.entry) {
       const p = n.entry.position;
-      row("enters", `${utc(n.entry.at)}${p ? ` at ${formatLatLon(p.lat, p.lon)} · ${formatMgrs(p.lat, p.lon)}` : ""}`);
+      row("enters", [this.time(n.entry.at), p ? ` at ${formatLatLon(p.lat, p.lon)} · ${formatMgrs(p.lat, p.lon)}` : ""]);
     }
     if (n.owner_party_id) row("owner", n.owner_party_id);
     row("contact", n.contact);
@@ -165,7 +168,7 @@ export class Inbox {
       : null;
     const answers = answered
       ? h("p", { class: "answered" },
-        `Answered “${words(n.response.response)}” by ${n.response.by}, ${utc(n.response.at)} — received, not approved.`)
+        `Answered “${words(n.response.response)}” by ${n.response.by}, `, this.time(n.response.at), ".")
       : h("div", { class: "answers" },
         n.answers.map((a) => h("button", {
           type: "button", class: a === "acknowledged" ? "" : "primary", "data-answer": a,
@@ -181,21 +184,28 @@ export class Inbox {
       n.state === "escalated" ? h("span", { class: "badge warn" }, "escalated") : null,
       h("strong", {}, CAUSE[n.cause] || words(n.cause)),
       n.deadline ? h("span", { class: "deadline", "data-deadline": n.deadline }, "") : null),
-    h("p", { class: "message" }, n.message || ""),
-    parts.length ? h("dl", { class: "facts" }, parts) : null,
+    h("p", { class: "message" }, parts(n.message).map((p) => (p.time ? this.time(p.time) : p.text))),
+    facts.length ? h("dl", { class: "facts" }, facts) : null,
     cardBox,
-    h("p", { class: "received" }, RECEIVED),
     answers);
   }
 
-  /** Deadlines count down in place. */
+  /** An instant, kept up to date by tick(): "17:24Z (in 29 min)". */
+  time(iso) {
+    return h("time", { class: "when", datetime: iso }, when(iso, Date.now(), this.timeZone));
+  }
+
+  /** Deadlines and times count in place. */
   tick() {
+    const now = Date.now();
     for (const el of document.querySelectorAll("#inbox-view .deadline")) {
-      const left = (new Date(el.dataset.deadline).getTime() - Date.now()) / 1000;
-      el.textContent = left >= 0
-        ? `answer by ${utc(el.dataset.deadline)} (${duration(left)} left)`
-        : `OVERDUE since ${utc(el.dataset.deadline)} (${duration(-left)})`;
+      const left = (new Date(el.dataset.deadline).getTime() - now) / 1000;
+      const at = when(el.dataset.deadline, now, this.timeZone);
+      el.textContent = left >= 0 ? `answer by ${at}` : `OVERDUE since ${at}`;
       el.classList.toggle("overdue", left < 0);
+    }
+    for (const el of document.querySelectorAll("#inbox-view time.when")) {
+      el.textContent = when(el.getAttribute("datetime"), now, this.timeZone);
     }
   }
 

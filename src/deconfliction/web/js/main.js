@@ -116,6 +116,7 @@ async function start() {
     $("tab-inbox").hidden = false;
     state.inbox = new Inbox({
       unitId: me.unit_id,
+      timeZone: unit?.time_zone,
       catalogue: async () => new Map((await catalogue()).map((t) => [t.id, t])),
       onUnauthorised: expired,
       onOpen: () => (location.hash = "#/inbox"),
