@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import coalition_world as cw
 import world
 from api_bench import DEFAULT_POSTGRES_URL, create_database, drop_database
-from check_bench import EPOCH, engine_base
+from check_bench import EPOCH
 from deconfliction.check.index.assets import radius_query
 from deconfliction.domain.model import Observation
 from deconfliction.service import auth
@@ -140,13 +140,7 @@ def pct_us(lat_s: Sequence[float], q: float) -> float:
 
 
 def in_process(n: int, open_world: bool, n_checks: int = IN_PROCESS_CHECKS) -> dict[str, Any]:
-    w = cw.build(n, open_world)
-    gc.disable()  # as Engine.load: the long-lived registry is built, then frozen
-    e = engine_base(cw.PARTIES)
-    cw.load_engine(e, w, EPOCH)
-    gc.enable()
-    gc.collect()
-    gc.freeze()
+    w, e = cw.loaded_engine(n, open_world, EPOCH)
     rng = np.random.default_rng(cw.SEED + 1)
     asks = uniform_asks(rng, n_checks)
     empty = empty_asks(rng, w, MAX_EMPTY)

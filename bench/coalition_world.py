@@ -13,6 +13,7 @@ world is the same draw with everything releasable to ``*``.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -174,6 +175,21 @@ def build(n: int, open_world: bool) -> World:
 
 
 # in process ------------------------------------------------------------------------------
+
+
+def loaded_engine(n: int, open_world: bool, now: datetime) -> tuple[World, Engine]:
+    """The world with ``n`` assets in a fresh engine, built as ``Engine.load`` builds: the
+    collector off while loading, then the registry frozen out of its way."""
+    from check_bench import engine_base
+
+    w = build(n, open_world)
+    gc.disable()
+    engine = engine_base(PARTIES)
+    load_engine(engine, w, now)
+    gc.enable()
+    gc.collect()
+    gc.freeze()
+    return w, engine
 
 
 def load_engine(engine: Engine, w: World, now: datetime) -> None:

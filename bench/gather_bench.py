@@ -15,7 +15,6 @@ call), ``per_check_us`` (the gathers of one check), ``returned_per_check``, and
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import coalition_world as cw
-from check_bench import EPOCH, engine_base
+from check_bench import EPOCH
 from deconfliction.check.index import assets
 from deconfliction.domain.model import Observation
 
@@ -39,13 +38,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--checks", type=int, default=300)
     args = ap.parse_args()
-    w = cw.build(args.n, False)
-    gc.disable()
-    e = engine_base(cw.PARTIES)
-    cw.load_engine(e, w, EPOCH)
-    gc.enable()
-    gc.collect()
-    gc.freeze()
+    _, e = cw.loaded_engine(args.n, False, EPOCH)
     rng = np.random.default_rng(cw.SEED + 1)
     lat = rng.uniform(cw.LAT_LO, cw.LAT_HI, args.checks).tolist()
     lon = rng.uniform(cw.LON_LO, cw.LON_HI, args.checks).tolist()
