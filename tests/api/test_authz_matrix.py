@@ -179,6 +179,7 @@ def _cases(api: Api, ids: dict[str, str]) -> dict[tuple[str, str], Case]:
         ("GET", "/"): Case(lambda _a: ("/", None), {200, 503}, {200, 503}),
         ("GET", "/web"): Case(lambda _a: ("/web/app.js", None), {200, 404}, {200, 404}),
         ("GET", "/v1/me"): Case(lambda _a: ("/v1/me", None), ok, ok),
+        ("GET", "/v1/status/checks"): Case(lambda _a: ("/v1/status/checks", None), ok, ok),
         ("POST", "/v1/tokens"): Case(
             lambda _a: ("/v1/tokens", {"role": "operator", "unit_id": "a-drones"}), {201}, {403}
         ),

@@ -32,3 +32,20 @@ def test_old_entries_are_swept_so_memory_stays_bounded() -> None:
         window.told([f"a{n}"], "alpha", float(n))
         assert len(window) <= 10_001
     assert window.due(["a29999"], "alpha", 30_000.0) == []  # the recent ones are kept
+
+
+def test_a_window_full_of_young_entries_is_not_swept_at_every_notice() -> None:
+    window = HoldNoticeWindow(1e9)
+    for n in range(25_000):
+        window.told([f"a{n}"], "alpha", float(n))
+    assert len(window) == 25_000  # all young: nothing to forget
+    assert window._sweep_at >= 2 * 10_001  # the next sweep waits until it has doubled
+
+
+def test_a_rolled_back_notice_is_forgotten() -> None:
+    window = HoldNoticeWindow(600.0)
+    window.told(["a1"], "alpha", 1000.0)
+    before = window.told(["a1", "a2"], "alpha", 1300.0)
+    window.restore(before)
+    assert window.due(["a1", "a2"], "alpha", 1500.0) == ["a2"]  # a2 never told
+    assert window.due(["a1"], "alpha", 1650.0) == ["a1"]  # told at 1000 s, not 1300 s

@@ -77,6 +77,18 @@ def test_create_then_get_returns_the_document(store: Store) -> None:
     assert store.get("asset", "blue") is None  # ids are per kind
 
 
+def test_get_many_reads_the_existing_ones_of_many_ids_at_once(store: Store) -> None:
+    with store.transaction():
+        for i in range(1200):
+            store.create("asset", f"a{i:04d}", "blue", {"callsign": f"C-{i}"}, "c1")
+    store.create("party", "a0001", None, party("a0001"), "admin-1")  # another kind
+    wanted = [f"a{i:04d}" for i in range(0, 1300, 2)] + ["a0001", "a0001"]
+    got = store.get_many("asset", wanted)
+    assert sorted(got) == sorted({w for w in wanted if int(w[1:]) < 1200})
+    assert got["a0001"] == store.get("asset", "a0001")
+    assert store.get_many("asset", []) == {}
+
+
 def test_update_bumps_version_and_keeps_created_at(store: Store, clock: Clock) -> None:
     store.create("asset", "a1", "blue", {"callsign": "Blue-7"}, "c1")
     clock.advance(60)

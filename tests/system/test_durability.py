@@ -131,3 +131,58 @@ def test_sigkill_during_acknowledged_writes_loses_none(data_dir: Path) -> None:
         assert store.count_reports() >= len(reports_acked)
         latest = {row["asset_id"] for row in store.latest_reports()}
         assert set(reports_acked) <= latest
+
+
+def test_a_group_committed_check_lost_to_sigkill_was_never_answered(
+    server: Server, tokens: Tokens, data_dir: Path
+) -> None:
+    """Concurrent checks share transactions (group commit); SIGKILL the server while they
+    run. Every check answered 201 is in the store: a check lost with the server was never
+    answered (its client saw no answer)."""
+    with server.client(tokens.coord_a) as c:
+        for i in range(4):
+            assert c.post("/v1/assets", json=asset(f"g-{i}", "alpha")).status_code == 201
+        batch = [report(f"g-{i}", 48.2 + i * 0.2, 35.5) for i in range(4)]
+        assert c.post("/v1/reports", json=batch).status_code == 200
+    answered: list[tuple[str, str]] = []  # (check id, verdict)
+    stop = threading.Event()
+
+    def client(k: int) -> None:
+        # Half are bravo's checks at alpha's assets: HOLD, with the owners' notices in the
+        # group's transaction; half alpha's own.
+        token, unit = (tokens.op_b, "b-team") if k % 2 else (tokens.op_a, "a-drones")
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as c:
+            i = 0
+            while not stop.is_set():
+                body = check_body(unit, 48.2 + (i % 4) * 0.2, 35.5 + k * 1e-4, cep_m=50)
+                try:
+                    r = c.post("/v1/checks", json=body)
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 201:
+                    answered.append((r.json()["id"], r.json()["verdict"]))
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    # Until the server has recorded checks in groups (a state, not a time): then kill it.
+    with server.client(tokens.admin) as admin:
+        for _ in range(600):
+            status = admin.get("/v1/status/checks").json()
+            if status["largest"] >= 2 and len(answered) >= 100:
+                break
+            time.sleep(0.1)
+    server.kill()  # SIGKILL with checks in flight
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert status["largest"] >= 2, f"no group formed: {status}"
+    assert any(verdict == "HOLD" for _, verdict in answered)
+
+    with store_at(data_dir) as store:
+        missing = [cid for cid, _ in answered if store.get_check(cid) is None]
+        assert missing == [], f"{len(missing)} of {len(answered)} answered checks lost"
+        assert len(store.events(kinds=["check"], limit=100_000)) == store.count_checks()

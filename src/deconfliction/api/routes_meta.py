@@ -1,4 +1,4 @@
-"""Health, version, readiness and (for admins) tokens."""
+"""Health, version, readiness and (for admins) tokens and the check-recording counters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from starlette.responses import Response
 
 from deconfliction import __version__
 from deconfliction.api.deps import Caller, json_body, usecases
-from deconfliction.api.schemas import ERRORS, Health, Ready, TokenIssued, Version
+from deconfliction.api.schemas import (
+    ERRORS,
+    CheckRecording,
+    Health,
+    Ready,
+    TokenIssued,
+    Version,
+)
 from deconfliction.api.serialize import json_response
 from deconfliction.service import auth
 from deconfliction.service.errors import Forbidden, InvalidInput, NotFound
@@ -46,6 +53,29 @@ async def ready(request: Request) -> Response:
         raise usecases(request).checks.not_ready()
     return json_response(
         {"ready": True, "load_seconds": service.load_seconds, **service.audit.state()}
+    )
+
+
+@router.get(
+    "/v1/status/checks",
+    response_model=CheckRecording,
+    summary="How checks were recorded (admins)",
+    description="Counters since the server started: checks recorded, the transactions "
+    "(groups) that recorded them, the largest group, and how long those transactions held "
+    "the database's write lock, in all and per check (docs/design/storage.md, "
+    '"How a check is recorded").',
+    responses=ERRORS,
+)
+async def check_recording(request: Request, who: Caller) -> Response:
+    if not who.is_admin:
+        raise Forbidden("only an admin token may read the recording counters")
+    stats = usecases(request).checks.recorder.stats
+    per_check = stats.lock_held_s / stats.records if stats.records else None
+    return json_response(
+        {
+            **stats.as_dict(),
+            "lock_held_us_per_check": None if per_check is None else round(per_check * 1e6, 1),
+        }
     )
 
 

@@ -107,6 +107,20 @@ class Ready(BaseModel):
     audit_problem: AuditProblem | None
 
 
+class CheckRecording(BaseModel):
+    records: int = Field(description="Checks recorded since the server started.")
+    groups: int = Field(description="Transactions that recorded them (group commit).")
+    largest: int = Field(description="The most checks one transaction recorded.")
+    lock_held_s: float = Field(
+        description="Seconds those transactions held the database's write lock, in all."
+    )
+    lock_held_us_per_check: float | None
+    failed_groups: int = Field(
+        description="Groups whose transaction failed (then retried one by one)."
+    )
+    failed_records: int = Field(description="Checks that could not be recorded (answered 503).")
+
+
 class TokenIssued(BaseModel):
     token: str = Field(description="Shown once; the server keeps only its hash.")
     token_id: str

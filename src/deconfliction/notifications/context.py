@@ -158,8 +158,10 @@ class PlanContext:
         urgent: bool = False,
         escalation_level: int = 0,
         parent_id: str | None = None,
+        created_at: str | None = None,
     ) -> dict[str, Any]:
-        """A new notification row as the store takes it, created :meth:`now`."""
+        """A new notification row as the store takes it, created :meth:`now` (or at
+        ``created_at``, the stored text form)."""
         return {
             "id": new_notification_id(),
             "unit_id": unit_id,
@@ -174,5 +176,5 @@ class PlanContext:
             "state": "pending",
             "escalation_level": escalation_level,
             "parent_id": parent_id,
-            "created_at": self.now_text(),
+            "created_at": self.now_text() if created_at is None else created_at,
         }

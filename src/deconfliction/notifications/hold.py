@@ -1,11 +1,13 @@
 """HOLD notices: a check answered HOLD on assets of another party tells that party's
 coordination cells who looked, where and when (``hold_on_your_asset``), in the transaction
-that records the check; at most once per asset and asking party within the window
-(``hold_notices.py``). And the check's answer, read again, shows each owner's answer.
+that records the check (with the other checks of its group: one batch of notices); at most
+once per asset and asking party within the window (``hold_notices.py``). And the check's
+answer, read again, shows each owner's answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,7 +17,9 @@ from deconfliction.domain.result import CheckResult
 from deconfliction.notifications.bell import Bell
 from deconfliction.notifications.cells import CoordinationCells
 from deconfliction.notifications.context import PlanContext
-from deconfliction.notifications.hold_notices import HoldNoticeWindow
+from deconfliction.notifications.hold_notices import HoldNoticeWindow, Told
+from deconfliction.service.checks import PendingNotices
+from deconfliction.store.times import format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,20 @@ class _AssetRef:
     party_id: str
     callsign: str
     type_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingHoldNotices:
+    """One check's HOLD notices, made before its transaction (``service/checks.py``'s
+    ``PendingNotices``), already noted in the window; :meth:`forget` if never written."""
+
+    window: HoldNoticeWindow
+    rows: list[dict[str, Any]]
+    #: What the window held before this check's notices were noted.
+    before: Told
+
+    def forget(self) -> None:
+        self.window.restore(self.before)
 
 
 class HoldNotices:
@@ -56,7 +74,7 @@ class HoldNotices:
             if (owner := owners.get(a)) is not None and owner != asker_party
         ]
 
-    def check_recorded(
+    def prepare_notices(
         self,
         check_id: str,
         unit_id: str,
@@ -64,19 +82,17 @@ class HoldNotices:
         request: dict[str, Any],
         result: CheckResult,
         asset_ids: list[str],
-    ) -> None:
-        """Tell each owner party's coordination cells who looked, where and when: one
-        notice per cell for all of its party's assets the check matched; call inside the
-        transaction that records the check. An asset whose owner was told of a HOLD by
-        the same asking party within the window is left out (``notifications/hold_notices.py``):
-        the check still answers HOLD, only the notice is not repeated."""
+    ) -> PendingHoldNotices | None:
+        """The notices for the owners of ``asset_ids`` the window still lets through, made
+        before the check's transaction, so that neither their reads nor their making hold
+        the write lock; written by :meth:`write_notices` inside it. Noted in the window at
+        once, so that the next check (in the same group or not) is de-duplicated against
+        them; forgotten again if this check's record fails (``PendingHoldNotices.forget``)."""
         now = self.context.now()
-        asset_ids = self.window.due(asset_ids, asker_party, now.timestamp())
-        if not asset_ids:
-            return
-        told = list(asset_ids)
-        self.service.after_commit(lambda: self.window.told(told, asker_party, now.timestamp()))
-        deadline = now + timedelta(seconds=self.context.settings.urgent_deadline_s)
+        at = now.timestamp()
+        due = self.window.due(asset_ids, asker_party, at)
+        if not due:
+            return None
         movements_of: dict[str, list[str]] = {}
         for match in result.matches:
             if match.kind == "movement" and match.id:
@@ -88,8 +104,9 @@ class HoldNotices:
         asker = self.store.get("unit", unit_id)
         asker_name = str(asker.data.get("name") or unit_id) if asker else unit_id
         by_party: dict[str, list[_AssetRef]] = {}
-        for asset_id in asset_ids:
-            stored = self.store.get("asset", asset_id)
+        stored_assets = self.store.get_many("asset", due)  # one query, not one each
+        for asset_id in due:
+            stored = stored_assets.get(asset_id)
             if stored is None:
                 continue
             data = stored.data
@@ -97,6 +114,8 @@ class HoldNotices:
                 str(data["id"]), str(data["party_id"]), str(data["callsign"]), str(data["type_id"])
             )
             by_party.setdefault(ref.party_id, []).append(ref)
+        if not by_party:
+            return None
         check = {
             "id": check_id,
             "unit_id": unit_id,
@@ -108,6 +127,8 @@ class HoldNotices:
             "observed": request.get("observed"),
             "note": request.get("note"),
         }
+        deadline = now + timedelta(seconds=self.context.settings.urgent_deadline_s)
+        created_at = format_time(now)
         rows = []
         for party_id, assets in by_party.items():
             callsigns = ", ".join(a.callsign for a in assets)
@@ -141,10 +162,21 @@ class HoldNotices:
                         type_id=single.type_id if single else None,
                         subject=f"check:{check_id}",
                         urgent=True,
+                        created_at=created_at,
                     )
                 )
-        if rows:
-            self.store.add_notifications(rows, "service:notifications")
+        told = [a.id for assets in by_party.values() for a in assets]
+        return PendingHoldNotices(self.window, rows, self.window.told(told, asker_party, at))
+
+    def write_notices(self, pending: Sequence[PendingNotices]) -> None:
+        """Inside the transaction that records a group of checks: their notices, one batch
+        (one event); the streams rung once it has committed."""
+        rows = [row for notices in pending for row in notices.rows]
+        if not rows:
+            return
+        self.store.add_notifications(rows, "service:notifications")
+        units = {row["unit_id"] for row in rows}
+        self.service.after_commit(lambda: self.bell.ring(units))
 
     def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]:
         """The check's answer with each owner's answer (``owner_response``) filled in."""

@@ -1,14 +1,18 @@
 """The pre-action check: validate, authorise, ask the engine, record, answer.
 
 This is the hot path. The answer is serialised once with orjson and the same
-bytes are returned; the check and its answer are stored before the answer goes
-out ("who knew what when").
+bytes are stored and returned; the check and its answer are stored before the
+answer goes out ("who knew what when"). Checks that arrive together are recorded
+together, one transaction for the group (``service/groupcommit.py``): each still has
+its own event, and an answer whose record could not be written is not given (503,
+``treat_as: HOLD``). ``docs/design/storage.md``, "How a check is recorded".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -24,13 +28,28 @@ from deconfliction.service.errors import (
     RateLimited,
     Unavailable,
 )
+from deconfliction.service.groupcommit import GroupCommit
 from deconfliction.service.ids import new_check_id
 from deconfliction.service.probing import ProbingAlerts
 from deconfliction.service.validation import parse_json, validate
+from deconfliction.store import CheckRecord
 
 
 class Ringer(Protocol):
     def ring(self, units: Iterable[str | None] | None = None) -> None: ...
+
+
+class PendingNotices(Protocol):
+    """One check's HOLD notices, made before its transaction (the planner's)."""
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The notification rows to write with the check."""
+        ...
+
+    def forget(self) -> None:
+        """The check could not be recorded: its notices were never written."""
+        ...
 
 
 class HoldNotifier(Protocol):
@@ -42,7 +61,7 @@ class HoldNotifier(Protocol):
 
     def hold_targets(self, result: CheckResult, asker_party: str | None) -> list[str]: ...
 
-    def check_recorded(
+    def prepare_notices(
         self,
         check_id: str,
         unit_id: str,
@@ -50,11 +69,34 @@ class HoldNotifier(Protocol):
         request: dict[str, Any],
         result: CheckResult,
         asset_ids: list[str],
-    ) -> None: ...
+    ) -> PendingNotices | None:
+        """Before the transaction: what the owners will be told (reads the store, notes
+        the notices in the de-duplication window)."""
+        ...
+
+    def write_notices(self, pending: Sequence[PendingNotices]) -> None:
+        """Inside the transaction of a group of checks: their notices, in one batch; the
+        streams rung once it has committed."""
+        ...
 
     def coordination_cells(self, party_id: str) -> list[str]: ...
 
     def owner_responses(self, check_id: str, answer: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class Answered:
+    """A check the engine answered, to be recorded before its answer leaves."""
+
+    record: CheckRecord
+    #: The answer's bytes, as stored and as sent.
+    body: bytes
+    obs: Observation
+    party: str | None
+    result: CheckResult
+    notices: PendingNotices | None
+    #: Why it could not be recorded (``None``: recorded, or not yet).
+    error: Unavailable | None = None
 
 
 log = logging.getLogger("deconfliction.checks")
@@ -69,6 +111,8 @@ class Checks:
         self.planner: HoldNotifier | None = None
         #: Sweep detection (anti-probing, docs/design/security.md).
         self.probing = ProbingAlerts(self.store, service.clock.now, self._coordination_cells)
+        #: Checks that arrive together share a transaction (``groupcommit.py``).
+        self.recorder: GroupCommit[Answered] = GroupCommit(self._write_group)
 
     def prepare(
         self, who: Principal, body: bytes
@@ -112,32 +156,63 @@ class Checks:
             code="index_loading",
         )
 
+    def answer(
+        self, who: Principal, obs: Observation, data: dict[str, Any], party: str | None
+    ) -> Answered:
+        """Ask the engine (it serialises itself); nothing is recorded yet."""
+        result = self.engine.check(obs, party)
+        check_id = new_check_id()
+        body = orjson.dumps({"id": check_id, **result.to_dict()})
+        record = CheckRecord(
+            check_id, obs.unit_id, party, orjson.dumps(data).decode(), body.decode(), who.actor
+        )
+        planner = self.planner
+        notices = None
+        targets = planner.hold_targets(result, party) if planner is not None else []
+        if targets and planner is not None:  # the owners' notices: made before the lock
+            try:
+                notices = planner.prepare_notices(
+                    check_id, obs.unit_id, party, data, result, targets
+                )
+            except Exception as exc:
+                raise _unrecorded(exc) from exc
+        return Answered(record, body, obs, party, result, notices)
+
+    def record(self, answered: Sequence[Answered]) -> None:
+        """Record the checks (in whatever groups they fall into; blocks until done); a
+        check that could not be recorded gets its ``error``."""
+        errors = self.recorder.submit(answered)
+        for item, error in zip(answered, errors, strict=True):
+            if error is not None:
+                item.error = _unrecorded(error)
+                if item.notices is not None:
+                    item.notices.forget()
+
+    def finish(self, answered: Answered) -> bytes:
+        """After :meth:`record`: the answer's bytes, or its 503 ``treat_as: HOLD``."""
+        if answered.error is not None:
+            raise answered.error
+        record = answered.record
+        self._watch_for_sweeps(record.id, answered.obs, answered.party, answered.result)
+        return answered.body
+
     def run(
         self, who: Principal, obs: Observation, data: dict[str, Any], party: str | None
     ) -> bytes:
-        """Ask the engine (it serialises itself) and record the answer."""
-        result = self.engine.check(obs, party)
-        check_id = new_check_id()
-        answer: dict[str, Any] = {"id": check_id, **result.to_dict()}
-        body = orjson.dumps(answer)
-        planner = self.planner
-        targets = planner.hold_targets(result, party) if planner is not None else []
-        try:
-            # ``answer`` holds only JSON types already: store it as it is.
-            if targets and planner is not None:  # the owners' notices in the same transaction
-                with self.store.transaction():
-                    self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
-                    planner.check_recorded(check_id, obs.unit_id, party, data, result, targets)
-                planner.bell.ring()
-            else:
-                self.store.add_check(check_id, obs.unit_id, party, data, answer, who.actor)
-        except Exception as exc:
-            raise Unavailable(
-                f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
-                code="store_unavailable",
-            ) from exc
-        self._watch_for_sweeps(check_id, obs, party, result)
-        return body
+        """Ask the engine and record the answer (blocking: threads, the CLI, tests)."""
+        answered = self.answer(who, obs, data, party)
+        self.record([answered])
+        return self.finish(answered)
+
+    def _write_group(self, group: Sequence[Answered]) -> float:
+        """One transaction: the group's checks (each its own event), then their owners'
+        notices; how long it held the write lock."""
+        notices = [a.notices for a in group if a.notices is not None]
+        with self.service.committing():
+            self.store.add_checks([a.record for a in group])
+            if notices and self.planner is not None:
+                self.planner.write_notices(notices)
+        return self.store.last_write_lock_s()
 
     def _watch_for_sweeps(
         self, check_id: str, obs: Observation, party: str | None, result: CheckResult
@@ -174,6 +249,15 @@ class Checks:
         if self.planner is not None:  # the owners' answers (hold_on_your_asset)
             return self.planner.owner_responses(check_id, result)
         return result
+
+
+def _unrecorded(exc: Exception) -> Unavailable:
+    error = Unavailable(
+        f"the check could not be recorded ({type(exc).__name__}); treat the point as HOLD",
+        code="store_unavailable",
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _may_read(who: Principal, record: dict[str, Any]) -> bool:

@@ -256,11 +256,32 @@ class Service:
         for callback in callbacks:
             callback()
 
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """One store transaction whose :meth:`after_commit` callbacks run once it has
+        committed (and never if it did not); without :meth:`writing`'s catch-up (a check's
+        record changes nothing the engine follows). Nested in another, it is a savepoint
+        and the outer one decides."""
+        local = self._writing
+        if getattr(local, "callbacks", None) is not None:
+            with self.store.transaction():
+                yield
+            return
+        local.callbacks = []
+        try:
+            with self.store.transaction():
+                yield
+            callbacks: list[Callable[[], None]] = local.callbacks
+        finally:
+            local.callbacks = None
+        for callback in callbacks:
+            callback()
+
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once this thread's :meth:`writing` block has committed (at once
-        outside one). Readers on other connections (PostgreSQL's pool, SQLite's readers)
-        see a write only then: a stream woken inside the transaction read too early and
-        found the write a poll later."""
+        """Run ``callback`` once this thread's :meth:`writing` (or :meth:`committing`)
+        block has committed (at once outside one). Readers on other connections
+        (PostgreSQL's pool, SQLite's readers) see a write only then: a stream woken inside
+        the transaction read too early and found the write a poll later."""
         callbacks = getattr(self._writing, "callbacks", None)
         if callbacks is None:
             callback()

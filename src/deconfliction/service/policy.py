@@ -95,6 +95,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/web"): Rule(None, Reads.NOTHING, "the web UI's static files (no data)"),
     # -- the caller, tokens -------------------------------------------------------------------
     ("GET", "/v1/me"): Rule(EVERYONE, Reads.NOTHING, "the token's own role, unit and party"),
+    ("GET", "/v1/status/checks"): Rule(ADMIN_ONLY, Reads.ADMIN, "check-recording counters"),
     ("POST", "/v1/tokens"): Rule(ADMIN_ONLY, Reads.ADMIN, "issue a token"),
     ("DELETE", "/v1/tokens/{token_id}"): Rule(ADMIN_ONLY, Reads.ADMIN, "revoke a token"),
     # -- checks and reports -------------------------------------------------------------------

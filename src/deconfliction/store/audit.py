@@ -90,12 +90,21 @@ class AuditLogSQL(BackendSQL):
         return int(seq), str(hash_)
 
     def _append_event(
-        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
+        self,
+        at: str,
+        kind: str,
+        action: str,
+        object_id: str | None,
+        actor: str,
+        payload: str,
+        digest: str | None = None,
     ) -> int:
-        """Append one event with its digest, chain hash and (maybe) signature; its seq."""
+        """Append one event with its digest (``digest``: computed already, before the write
+        lock), chain hash and (maybe) signature; its seq."""
+        if digest is None:
+            digest = payload_digest(payload)
         prev_seq, prev_hash = self._last_link()
         seq = prev_seq + 1
-        digest = payload_digest(payload)
         hash_ = entry_hash(prev_hash, seq, at, kind, action, object_id, actor, digest)
         key_id, signature = self._audit_signature(hash_)
         self._execute(
@@ -104,18 +113,24 @@ class AuditLogSQL(BackendSQL):
         )
         return seq
 
-    def _append_events(self, entries: Sequence[EventEntry]) -> list[int]:
+    def _append_events(
+        self, entries: Sequence[EventEntry], digests: Sequence[str] | None = None
+    ) -> list[int]:
         """Append events in order, as one statement: the chain link read once, every
-        hash computed here. Their seqs. (A fan-out writes thousands of notifications in
-        one transaction; one round trip each was most of its time.)"""
+        hash computed here (``digests``: the payloads' digests, computed already). Their
+        seqs. (A fan-out writes thousands of notifications in one transaction; one round
+        trip each was most of its time.)"""
         if not entries:
             return []
+        if digests is None:
+            digests = [payload_digest(entry[5]) for entry in entries]
         prev_seq, prev_hash = self._last_link()
         rows = []
         seqs = []
-        for offset, (at, kind, action, object_id, actor, payload) in enumerate(entries, 1):
+        for offset, ((at, kind, action, object_id, actor, payload), digest) in enumerate(
+            zip(entries, digests, strict=True), 1
+        ):
             seq = prev_seq + offset
-            digest = payload_digest(payload)
             prev_hash = entry_hash(prev_hash, seq, at, kind, action, object_id, actor, digest)
             key_id, signature = self._audit_signature(prev_hash)
             rows.append(

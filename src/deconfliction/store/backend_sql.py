@@ -40,8 +40,8 @@ class BackendSQL:
         """One statement in a transaction; the rows it changed."""
         raise NotImplementedError
 
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # pragma: no cover
-        """One statement for many rows, in a transaction."""
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:  # pragma: no cover
+        """One statement for many rows, in a transaction; the rows it changed in all."""
         raise NotImplementedError
 
     def _fetch(
@@ -72,12 +72,22 @@ class BackendSQL:
         raise NotImplementedError
 
     def _append_event(
-        self, at: str, kind: str, action: str, object_id: str | None, actor: str, payload: str
+        self,
+        at: str,
+        kind: str,
+        action: str,
+        object_id: str | None,
+        actor: str,
+        payload: str,
+        digest: str | None = None,
     ) -> int:  # pragma: no cover
-        """Append one event (chained, see ``store/audit.py``); its seq."""
+        """Append one event (chained, see ``store/audit.py``); its seq. ``digest``: the
+        payload's, when the caller computed it already (before the write lock)."""
         raise NotImplementedError
 
-    def _append_events(self, entries: Sequence[EventEntry]) -> builtins.list[int]:
+    def _append_events(
+        self, entries: Sequence[EventEntry], digests: Sequence[str] | None = None
+    ) -> builtins.list[int]:
         """Append events in order as one statement; their seqs."""
         raise NotImplementedError  # pragma: no cover
 

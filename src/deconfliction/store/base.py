@@ -61,6 +61,21 @@ REPORT_FIELDS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One check to record (``Store.add_checks``): its request and its answer as JSON
+    text, serialised once by the caller (the service already has the answer's bytes)."""
+
+    id: str
+    unit_id: str
+    party_id: str | None
+    #: The request as compact JSON text.
+    request: str
+    #: The answer as compact JSON text, exactly as it is sent.
+    result: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredObject:
     """A registered object as stored: the JSON document and its bookkeeping."""
 
@@ -187,6 +202,11 @@ class Store(Protocol):
 
     def get(self, kind: str, obj_id: str) -> StoredObject | None: ...
 
+    def get_many(self, kind: str, obj_ids: Collection[str]) -> dict[str, StoredObject]:
+        """The objects of ``obj_ids`` that exist, by id: one query per 500 (the HOLD
+        notices of a check read every matched asset of another party)."""
+        ...
+
     def list(
         self,
         kind: str,
@@ -230,6 +250,16 @@ class Store(Protocol):
         actor: str,
     ) -> None:
         """Record a check and its answer; ``AlreadyExists`` if the id is taken."""
+
+    def add_checks(self, records: Sequence[CheckRecord]) -> builtins.list[int]:
+        """Record checks in one transaction, each with its own event, in order; their
+        event seqs. All or none: ``AlreadyExists`` if an id is taken."""
+        ...
+
+    def last_write_lock_s(self) -> float:
+        """How long this thread's last write transaction held the database's write lock
+        (from taking it to its commit or rollback), in seconds; 0.0 before the first."""
+        ...
 
     def get_check(self, check_id: str) -> dict[str, Any] | None:
         """``{"id", "unit_id", "party_id", "request", "result", "created_at"}``."""

@@ -23,6 +23,8 @@ from deconfliction.store.jsontext import dumps, loads
 from deconfliction.store.times import parse_time
 
 _COLUMNS = "kind, id, party_id, version, data, created_at, updated_at"
+#: Ids per ``IN (...)`` of ``get_many`` (well under every backend's parameter limit).
+_ID_PAGE = 500
 
 
 def _object(row: Sequence[Any]) -> StoredObject:
@@ -125,6 +127,22 @@ class ObjectSQL(CredentialSQL):
             f"SELECT {_COLUMNS} FROM objects WHERE kind = ? AND id = ?", (kind, obj_id)
         )
         return _object(rows[0]) if rows else None
+
+    def get_many(self, kind: str, obj_ids: Collection[str]) -> dict[str, StoredObject]:
+        check_kind(kind)
+        wanted = sorted(set(obj_ids))
+        found: dict[str, StoredObject] = {}
+        with self._read():  # one state for every page
+            for start in range(0, len(wanted), _ID_PAGE):
+                page = wanted[start : start + _ID_PAGE]
+                rows = self._fetch(
+                    f"SELECT {_COLUMNS} FROM objects WHERE kind = ? "
+                    f"AND id IN ({', '.join('?' * len(page))})",
+                    (kind, *page),
+                )
+                for row in rows:
+                    found[row[1]] = _object(row)
+        return found
 
     def list(
         self,

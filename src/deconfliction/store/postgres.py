@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -178,6 +179,7 @@ class PostgresStore(SQLStore):
         # connection per store waits for (or holds) the write lock, so writers
         # blocked on it can never starve readers, or the writer itself, of the pool.
         self._write_mutex = threading.Lock()
+        self._lock_hold = threading.local()
         self._closed = False
         self._where = redact_url(self.url)
         try:
@@ -261,9 +263,16 @@ class PostgresStore(SQLStore):
             with _translated(), conn.transaction():
                 yield
             return
-        with self._write_mutex, self._pinned() as conn, _translated(), conn.transaction():
-            conn.execute(_LOCK, (WRITE_LOCK_KEY,))
-            yield
+        with self._write_mutex, self._pinned() as conn:
+            locked: float | None = None
+            try:
+                with _translated(), conn.transaction():
+                    conn.execute(_LOCK, (WRITE_LOCK_KEY,))
+                    locked = time.perf_counter()  # held until the commit (or rollback) ends
+                    yield
+            finally:
+                if locked is not None:
+                    self._lock_hold.s = time.perf_counter() - locked
 
     @contextmanager
     def _read(self) -> Iterator[_Conn]:
@@ -295,12 +304,14 @@ class PostgresStore(SQLStore):
         with _translated():
             return int(self._conn().execute(_psycopg_sql(sql), params).rowcount)
 
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for many rows, inside a transaction (pipelined)."""
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement for many rows, inside a transaction (pipelined); the rows it
+        changed."""
         if not rows:
-            return
+            return 0
         with _translated(), self._conn().cursor() as cursor:
             cursor.executemany(_psycopg_sql(sql), rows)
+            return int(cursor.rowcount)
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
         with self._read() as conn:

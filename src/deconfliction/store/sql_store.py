@@ -11,6 +11,7 @@ table of what differs and why).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -63,6 +64,8 @@ class SQLStore(
     _where: str
     _clock: Callable[[], datetime]
     _closed: bool
+    #: ``s``: how long this thread's last write transaction held the write lock.
+    _lock_hold: threading.local
 
     # -- schema ------------------------------------------------------------
     def migrate(self) -> None:
@@ -108,6 +111,9 @@ class SQLStore(
 
     def _now(self) -> str:
         return format_time(self._clock())
+
+    def last_write_lock_s(self) -> float:
+        return float(getattr(self._lock_hold, "s", 0.0))
 
     def close(self) -> None:  # pragma: no cover
         raise NotImplementedError

@@ -45,6 +45,7 @@ import builtins
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -110,6 +111,7 @@ class SQLiteStore(SQLStore):
         self._busy_timeout_s = busy_timeout_s
         self._clock = clock
         self._lock = threading.RLock()
+        self._lock_hold = threading.local()
         self._depth = 0
         self._closed = False
         self._create_private_file()
@@ -184,24 +186,28 @@ class SQLiteStore(SQLStore):
             if self._depth == 0:
                 with _translated():
                     conn.execute("BEGIN IMMEDIATE")
+                locked = time.perf_counter()  # the file's write lock is ours from here
                 self._depth = 1
                 try:
-                    yield
-                except BaseException as exc:
+                    try:
+                        yield
+                    except BaseException as exc:
+                        self._depth = 0
+                        with _translated():
+                            if conn.in_transaction:
+                                conn.execute("ROLLBACK")
+                        if isinstance(exc, sqlite3.Error):
+                            raise StoreError(f"SQLite: {exc}") from exc
+                        raise
                     self._depth = 0
-                    with _translated():
+                    try:
+                        conn.execute("COMMIT")
+                    except sqlite3.Error as exc:
                         if conn.in_transaction:
                             conn.execute("ROLLBACK")
-                    if isinstance(exc, sqlite3.Error):
-                        raise StoreError(f"SQLite: {exc}") from exc
-                    raise
-                self._depth = 0
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise StoreError(f"SQLite: commit failed: {exc}") from exc
+                        raise StoreError(f"SQLite: commit failed: {exc}") from exc
+                finally:
+                    self._lock_hold.s = time.perf_counter() - locked
             else:
                 savepoint = f"sp{self._depth}"
                 with _translated():
@@ -232,10 +238,10 @@ class SQLiteStore(SQLStore):
         with self._lock, _translated():
             return self._conn.execute(sql, params).rowcount
 
-    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement for many rows, inside a transaction."""
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement for many rows, inside a transaction; the rows it changed."""
         with self._lock, _translated():
-            self._conn.executemany(sql, rows)
+            return self._conn.executemany(sql, rows).rowcount
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[_Row]:
         with self._read():
