@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api_bench
 import coalition_world as cw
 from api_bench import DEFAULT_POSTGRES_URL, create_database, drop_database
+from coalition_bench import wait_backlog
 from deconfliction.service import auth
 from deconfliction.store import CheckRecord, open_store
 from deconfliction.store.checks import _INSERT as CHECK_INSERT
@@ -161,22 +162,6 @@ def group_figures(
         "lock_us_per_check": round(lock_s / records * 1e6, 1) if records else None,
         "failed_records": int(after["failed_records"] - before["failed_records"]),
     }
-
-
-def wait_backlog(data_dir: Path, url: str | None, quiet_s: float = 5.0) -> float:
-    """Until the outbox stops growing for ``quiet_s`` (the start-up backlog drained)."""
-    t0 = time.perf_counter()
-    store = open_store(data_dir, url)
-    try:
-        last, since = -1, time.perf_counter()
-        while time.perf_counter() - since < quiet_s:
-            seq = store.last_outbox_seq()
-            if seq != last:
-                last, since = seq, time.perf_counter()
-            time.sleep(0.5)
-    finally:
-        store.close()
-    return round(time.perf_counter() - t0 - quiet_s, 1)
 
 
 def serve(src: Path, data_dir: Path, url: str | None, log: Path) -> tuple[Any, int]:
@@ -361,7 +346,7 @@ def main() -> None:
                 }
                 proc, port = serve(Path(src), data_dir, url, data_dir / f"{name}-{round_}-1.log")
                 procs.append(proc)
-                emit(**base, step="backlog", seconds=wait_backlog(data_dir, url))
+                emit(**base, step="backlog", **wait_backlog(data_dir, url))
                 answered += sum(
                     code == 201
                     for code in spread(asks(rng, 300), 1, check_client([port], tokens, units))[0]
